@@ -1,0 +1,132 @@
+"""Settings, 12-factor style: defaults, then one TOML config file, then environment variables.
+
+``GATEWAY_CONFIG`` names the config file (optional). Every setting can also be given as an
+environment variable ``GATEWAY_<NAME>``; nested values use ``__`` (``GATEWAY_COURT_OVERRIDES__YUEXIU__BASE_URL``).
+The court registry is configuration too: the TOML files in ``court_files`` list the courts, and
+``court_overrides`` (keyed by a court's slug) changes an entry per deployment, e.g. its base URL and
+credentials in production.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from gateway.adapters.model import Tier
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_COURT_FILES = (
+    ROOT / "gateway" / "adapters" / "courts.toml",
+    ROOT / "adapters" / "basic_courts" / "courts.toml",
+)
+DEFAULT_SEED_FILE = ROOT / "simulators" / "seed.toml"
+
+
+class CourtConfig(BaseModel):
+    """One backend: a court, or the national unified service platform."""
+
+    model_config = ConfigDict(frozen=True)
+
+    code: str  # 案号代字, e.g. 粤0104; the platform has a code of its own
+    slug: str  # ASCII name for ports, env vars and logs
+    name: str
+    short_name: str  # the SMS prefix: 【越秀法院】
+    tier: Tier
+    family: str  # v2-rest, soap-gbk, jsonrpc-sign, csv-export
+    kind: Literal["court", "platform"] = "court"
+    base_url: str
+    credentials: dict[str, str] = Field(default_factory=dict)
+    deadline_ms: int = 2500
+    concurrency: int = 8
+    old_abbreviations: tuple[str, ...] = ()
+    region_prefix: str = ""
+
+    @property
+    def is_court(self) -> bool:
+        return self.kind == "court"
+
+    @property
+    def port(self) -> int:
+        """The port of ``base_url``; the simulators listen there."""
+        from urllib.parse import urlsplit
+
+        port = urlsplit(self.base_url).port
+        if port is None:
+            raise ValueError(f"{self.code}: base_url has no port")
+        return port
+
+
+def load_court_files(paths: tuple[Path, ...], overrides: dict[str, dict[str, Any]]) -> tuple[CourtConfig, ...]:
+    courts: list[CourtConfig] = []
+    for path in paths:
+        with open(path, "rb") as f:
+            for entry in tomllib.load(f).get("court", []):
+                entry = {**entry, **overrides.get(entry["slug"], {})}
+                courts.append(CourtConfig.model_validate(entry))
+    codes = [c.code for c in courts]
+    duplicates = {c for c in codes if codes.count(c) > 1}
+    if duplicates:
+        raise ValueError(f"court codes configured twice: {sorted(duplicates)}")
+    return tuple(courts)
+
+
+class Settings(BaseSettings):
+    """Everything the gateway, the simulators and the CLI read from their environment."""
+
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", env_nested_delimiter="__", extra="ignore")
+
+    #: the TOML config file (read from ``GATEWAY_CONFIG``; optional)
+    config: Path | None = None
+    #: TOML files listing the courts
+    court_files: tuple[Path, ...] = DEFAULT_COURT_FILES
+    #: per-court changes keyed by slug, e.g. {"yuexiu": {"base_url": "https://…"}}
+    court_overrides: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    database_url: str = "sqlite+aiosqlite:///.data/gateway.db"
+    cache_url: str = "memory://"
+    host: str = "127.0.0.1"
+    port: int = 18000
+
+    #: the simulated legacy world
+    seed_file: Path = DEFAULT_SEED_FILE
+    sim_cases_per_court: int | None = None  # None: the seed file's demo size
+    sim_control_port: int = 18400
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        import os
+
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get("GATEWAY_CONFIG")
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+        return tuple(sources)
+
+    @cached_property
+    def courts(self) -> tuple[CourtConfig, ...]:
+        """Every configured backend, courts first in configuration order, then platforms."""
+        loaded = load_court_files(self.court_files, self.court_overrides)
+        return tuple(c for c in loaded if c.is_court) + tuple(c for c in loaded if not c.is_court)
+
+    def court(self, code: str) -> CourtConfig:
+        for court in self.courts:
+            if court.code == code:
+                return court
+        raise KeyError(code)
