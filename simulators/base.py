@@ -37,8 +37,9 @@ class FamilySimulator(abc.ABC):
     def __init__(self, config: CourtConfig, state: BackendState) -> None:
         self.config = config
         self.state = state
-        self._window_start = time.monotonic()
-        self._window_count = 0
+        self._bucket_rate: float | None = None
+        self._tokens = 0.0
+        self._refilled_at = time.monotonic()
 
     @abc.abstractmethod
     def routes(self) -> list[web.RouteDef]:
@@ -57,14 +58,19 @@ class FamilySimulator(abc.ABC):
         return app
 
     def _rate_limited(self) -> bool:
-        limit = self.state.faults.rate_limit_per_s
-        if limit is None:
-            return False
+        """A token bucket: a burst of ``rate`` requests, then ``rate`` per second; full when (re)set."""
+        rate = self.state.faults.rate_limit_per_s
         now = time.monotonic()
-        if now - self._window_start >= 1.0:
-            self._window_start, self._window_count = now, 0
-        self._window_count += 1
-        return self._window_count > limit
+        if rate != self._bucket_rate:
+            self._bucket_rate, self._tokens, self._refilled_at = rate, rate or 0.0, now
+        if rate is None:
+            return False
+        self._tokens = min(max(rate, 1.0), self._tokens + (now - self._refilled_at) * rate)
+        self._refilled_at = now
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return False
+        return True
 
     @web.middleware
     async def _fault_middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:

@@ -68,6 +68,10 @@ class SimulatedBackend:
         if self.site is not None:
             await self.site.stop()
             self.site = None
+        # a dead server drops kept-alive connections too, or pooled clients would never notice
+        server = self.runner.server
+        for connection in list(server.connections if server else ()):
+            connection.force_close()
 
     async def stop(self) -> None:
         self.state.unhang.set()

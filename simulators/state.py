@@ -154,7 +154,7 @@ class BackendState:
 
     def emit(self, kind: ChangeKind, case: Case, **details: str | None) -> ChangeEvent:
         event = ChangeEvent(f"{next(self._event_ids)}", kind, self.code, case.case_id, case.case_number,
-                            self.now(), **details)  # type: ignore[arg-type]
+                            self.now(), **details)
         self.events.append(event)
         return event
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Sequence
+from typing import Self
 
 from gateway.adapters.model import (
     Case,
@@ -93,7 +94,7 @@ class CourtAdapter(abc.ABC):
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Close the adapter's HTTP session."""
 
-    async def __aenter__(self) -> CourtAdapter:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
