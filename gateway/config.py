@@ -94,8 +94,20 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite+aiosqlite:///.data/gateway.db"
     cache_url: str = "memory://"
+    cache_ttl_s: float = 30.0
     host: str = "127.0.0.1"
     port: int = 18000
+    graphiql: bool = False
+    #: one deadline for a whole GraphQL request's court calls (each court also has its own)
+    request_deadline_s: float = 4.0
+    #: how often each court's change feed is read (0: not followed)
+    change_poll_s: float = 2.0
+
+    #: identity: HS256 for the built-in demo identity provider, RS256 + JWKS in production
+    jwt_hs256_secret: str = "court-gateway-demo-identity-provider-only"
+    jwt_jwks_url: str = ""
+    jwt_issuer: str = ""
+    jwt_audience: str = ""
 
     #: the simulated legacy world
     seed_file: Path = DEFAULT_SEED_FILE

@@ -51,40 +51,53 @@ def case_documents(seed: int, case: Case, now: datetime) -> tuple[ServedDocument
         (p.name, PersonRef.party(p.id_number), p.role) for p in case.parties if p.kind == PartyKind.PERSON
     ]
     roles = {p.id_number: p.role for p in case.parties}
-    recipients += [(a.name, PersonRef.lawyer(a.licence_number), roles.get(a.client_id_number, PartyRole.PLAINTIFF))
-                   for a in case.agents]
+    recipients += [
+        (a.name, PersonRef.lawyer(a.licence_number), roles.get(a.client_id_number, PartyRole.PLAINTIFF))
+        for a in case.agents
+    ]
     filed = datetime.combine(case.filed_on, time(10, 0), CHINA_TZ)
     docs: list[ServedDocument] = []
     for name, ref, role in recipients:
         notice = "受理案件通知书" if role in _STARTING_ROLES else "应诉通知书"
         plan = [(notice, notice, filed + timedelta(days=rng.randrange(1, 6), minutes=rng.randrange(600)))]
         for hearing in case.hearings:
-            plan.append(("传票", "传票", hearing.starts_at - timedelta(days=rng.randrange(10, 20))))
+            title = f"传票（{hearing.starts_at:%Y年%m月%d日}{hearing.kind}）"
+            plan.append((title, "传票", hearing.starts_at - timedelta(days=rng.randrange(10, 20))))
         if case.status in (CaseStatus.CLOSED, CaseStatus.ARCHIVED) and case.closed_on:
             title, doc_type = _judgment_title(case)
-            plan.append((title, doc_type, datetime.combine(case.closed_on, time(15, 0), CHINA_TZ)
-                         + timedelta(days=rng.randrange(1, 4))))
+            plan.append(
+                (
+                    title,
+                    doc_type,
+                    datetime.combine(case.closed_on, time(15, 0), CHINA_TZ) + timedelta(days=rng.randrange(1, 4)),
+                )
+            )
         for title, doc_type, served_at in plan:
             if served_at > now:
                 continue
             k = len(docs) + 1
-            signed = served_at + timedelta(hours=rng.randrange(1, 72)) if (
-                now - served_at > timedelta(days=20) and rng.random() < 0.85) else None
-            docs.append(ServedDocument(
-                document_id=f"{case.case_id}-D{k:03d}",
-                source_code=case.court_code,
-                court_code=case.court_code,
-                case_number=case.case_number,
-                title=f"{case.case_number}{title}",
-                doc_type=doc_type,
-                addressee_name=name,
-                addressee=ref,
-                channel=ServiceChannel.COURT_PLATFORM,
-                served_at=served_at,
-                address_confirmed=rng.random() < 0.75,
-                signed_at=signed if signed is None or signed <= now else None,
-                fingerprint=_fingerprint(case, title, ref.number),
-            ))
+            signed = (
+                served_at + timedelta(hours=rng.randrange(1, 72))
+                if (now - served_at > timedelta(days=20) and rng.random() < 0.85)
+                else None
+            )
+            docs.append(
+                ServedDocument(
+                    document_id=f"{case.case_id}-D{k:03d}",
+                    source_code=case.court_code,
+                    court_code=case.court_code,
+                    case_number=case.case_number,
+                    title=f"{case.case_number}{title}",
+                    doc_type=doc_type,
+                    addressee_name=name,
+                    addressee=ref,
+                    channel=ServiceChannel.COURT_PLATFORM,
+                    served_at=served_at,
+                    address_confirmed=rng.random() < 0.75,
+                    signed_at=signed if signed is None or signed <= now else None,
+                    fingerprint=_fingerprint(case, title, ref.number),
+                )
+            )
     return tuple(docs)
 
 
@@ -98,21 +111,23 @@ def platform_copies(seed: int, platform_code: str, case: Case, now: datetime) ->
         served_at = doc.served_at + timedelta(minutes=rng.randrange(-360, 2880))
         if served_at > now:
             continue
-        copies.append(ServedDocument(
-            document_id=f"{PLATFORM_ID_PREFIX}{doc.document_id}",
-            source_code=platform_code,
-            court_code=doc.court_code,
-            case_number=doc.case_number,
-            title=doc.title,
-            doc_type=doc.doc_type,
-            addressee_name=doc.addressee_name,
-            addressee=doc.addressee,
-            channel=ServiceChannel.NATIONAL_PLATFORM,
-            served_at=served_at,
-            address_confirmed=True,
-            signed_at=None,
-            fingerprint=doc.fingerprint,
-        ))
+        copies.append(
+            ServedDocument(
+                document_id=f"{PLATFORM_ID_PREFIX}{doc.document_id}",
+                source_code=platform_code,
+                court_code=doc.court_code,
+                case_number=doc.case_number,
+                title=doc.title,
+                doc_type=doc.doc_type,
+                addressee_name=doc.addressee_name,
+                addressee=doc.addressee,
+                channel=ServiceChannel.NATIONAL_PLATFORM,
+                served_at=served_at,
+                address_confirmed=True,
+                signed_at=None,
+                fingerprint=doc.fingerprint,
+            )
+        )
     return tuple(copies)
 
 
@@ -134,12 +149,24 @@ def case_volumes(seed: int, case: Case, now: datetime) -> tuple[CaseFileVolume, 
     if rng.random() < 0.05:
         internal.append("审判委员会讨论记录")
     volumes = [
-        CaseFileVolume(f"{case.case_id}-Z", VolumeKind.MAIN, "正卷第一册", tuple(
-            Material(f"{case.case_id}-Z{n:02d}", title, rng.randrange(1, 30), case.public_hearing)
-            for n, title in enumerate(main, start=1))),
-        CaseFileVolume(f"{case.case_id}-F", VolumeKind.INTERNAL, "副卷", tuple(
-            Material(f"{case.case_id}-F{n:02d}", title, rng.randrange(1, 12), False)
-            for n, title in enumerate(internal, start=1))),
+        CaseFileVolume(
+            f"{case.case_id}-Z",
+            VolumeKind.MAIN,
+            "正卷第一册",
+            tuple(
+                Material(f"{case.case_id}-Z{n:02d}", title, rng.randrange(1, 30), case.public_hearing)
+                for n, title in enumerate(main, start=1)
+            ),
+        ),
+        CaseFileVolume(
+            f"{case.case_id}-F",
+            VolumeKind.INTERNAL,
+            "副卷",
+            tuple(
+                Material(f"{case.case_id}-F{n:02d}", title, rng.randrange(1, 12), False)
+                for n, title in enumerate(internal, start=1)
+            ),
+        ),
     ]
     return tuple(volumes)
 

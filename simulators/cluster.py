@@ -48,8 +48,7 @@ class SimulatedBackend:
         self.state: BackendState = CourtState(world, config) if config.is_court else PlatformState(world, config)
         self.simulator = simulator_class(config.family)(config, self.state)
         self.desk = StaffDesk(self.state) if isinstance(self.state, CourtState) else None
-        self.runner = web.AppRunner(self.simulator.build(), handle_signals=False, shutdown_timeout=0.5,
-                                    access_log=None)
+        self.runner = web.AppRunner(self.simulator.build(), handle_signals=False, shutdown_timeout=0.5, access_log=None)
         self.site: web.TCPSite | None = None
 
     async def start(self) -> None:
@@ -148,29 +147,37 @@ class SimulatorCluster:
     # -- control API ---------------------------------------------------------------------------------
 
     async def serve_control(self, host: str, port: int) -> None:
-        self._control = web.AppRunner(self.control_app(), handle_signals=False, shutdown_timeout=0.5,
-                                      access_log=None)
+        self._control = web.AppRunner(self.control_app(), handle_signals=False, shutdown_timeout=0.5, access_log=None)
         await self._control.setup()
         await web.TCPSite(self._control, host, port, reuse_address=True).start()
 
     def control_app(self) -> web.Application:
         app = web.Application(middlewares=[_json_errors])
-        app.add_routes([
-            web.get("/courts", self._list),
-            web.get("/courts/{court}", self._show),
-            web.post("/courts/{court}/faults", self._faults),
-            web.delete("/courts/{court}/faults", self._clear),
-            web.post("/counters/reset", self._reset),
-            web.get("/courts/{court}/filings", self._filings),
-            web.get("/courts/{court}/signatures", self._signatures),
-            web.post("/courts/{court}/staff/{action}", self._staff),
-        ])
+        app.add_routes(
+            [
+                web.get("/courts", self._list),
+                web.get("/courts/{court}", self._show),
+                web.post("/courts/{court}/faults", self._faults),
+                web.delete("/courts/{court}/faults", self._clear),
+                web.post("/counters/reset", self._reset),
+                web.get("/courts/{court}/filings", self._filings),
+                web.get("/courts/{court}/signatures", self._signatures),
+                web.post("/courts/{court}/staff/{action}", self._staff),
+            ]
+        )
         return app
 
     def _summary(self, backend: SimulatedBackend) -> dict[str, Any]:
         c = backend.config
-        return {"code": c.code, "slug": c.slug, "name": c.name, "family": c.family, "url": c.base_url,
-                "faults": dataclasses.asdict(backend.state.faults), "counters": dict(backend.state.counters)}
+        return {
+            "code": c.code,
+            "slug": c.slug,
+            "name": c.name,
+            "family": c.family,
+            "url": c.base_url,
+            "faults": dataclasses.asdict(backend.state.faults),
+            "counters": dict(backend.state.counters),
+        }
 
     async def _list(self, request: web.Request) -> web.Response:
         return _json([self._summary(b) for b in self.backends.values()])
@@ -193,16 +200,28 @@ class SimulatorCluster:
 
     async def _filings(self, request: web.Request) -> web.Response:
         state = self.court_state(request.match_info["court"])
-        return _json([
-            {"idempotency_key": k, "case_number": r.filing.case_number, "title": r.filing.title,
-             "receipt_number": r.receipt.receipt_number, "deliveries": r.deliveries, "handled": r.handled}
-            for k, r in state.filings.items()
-        ])
+        return _json(
+            [
+                {
+                    "idempotency_key": k,
+                    "case_number": r.filing.case_number,
+                    "title": r.filing.title,
+                    "receipt_number": r.receipt.receipt_number,
+                    "deliveries": r.deliveries,
+                    "handled": r.handled,
+                }
+                for k, r in state.filings.items()
+            ]
+        )
 
     async def _signatures(self, request: web.Request) -> web.Response:
         state = self.state(request.match_info["court"])
-        return _json([{"document_id": k, "signed_at": r.receipt.signed_at, "deliveries": r.deliveries}
-                      for k, r in state.signatures.items()])
+        return _json(
+            [
+                {"document_id": k, "signed_at": r.receipt.signed_at, "deliveries": r.deliveries}
+                for k, r in state.signatures.items()
+            ]
+        )
 
     async def _staff(self, request: web.Request) -> web.Response:
         desk = self.desk(request.match_info["court"])
@@ -215,8 +234,9 @@ class SimulatorCluster:
             who = PersonRef(body.get("addressee_kind", "ID_NUMBER"), body["addressee_number"])
             return _json(desk.serve_document(case_id, who, body["title"], body.get("doc_type", "通知书")))
         if action == "schedule-hearing":
-            return _json(desk.schedule_hearing(case_id, datetime.fromisoformat(body["starts_at"]),
-                                               body.get("room", "第1法庭")))
+            return _json(
+                desk.schedule_hearing(case_id, datetime.fromisoformat(body["starts_at"]), body.get("room", "第1法庭"))
+            )
         if action == "close-case":
             return _json(desk.close_case(case_id))
         if action == "archive-case":
@@ -236,8 +256,9 @@ def _default(value: object) -> object:
 
 
 def _json(value: object, status: int = 200) -> web.Response:
-    return web.Response(text=json.dumps(value, default=_default, ensure_ascii=False), status=status,
-                        content_type="application/json")
+    return web.Response(
+        text=json.dumps(value, default=_default, ensure_ascii=False), status=status, content_type="application/json"
+    )
 
 
 @web.middleware

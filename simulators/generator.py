@@ -37,14 +37,37 @@ from gateway.config import CourtConfig
 from simulators import people
 
 CIVIL_CAUSES = (
-    "民间借贷纠纷", "金融借款合同纠纷", "买卖合同纠纷", "房屋租赁合同纠纷", "物业服务合同纠纷", "劳动争议",
-    "机动车交通事故责任纠纷", "信用卡纠纷", "建设工程施工合同纠纷", "服务合同纠纷", "网络购物合同纠纷",
-    "侵害作品信息网络传播权纠纷", "名誉权纠纷", "追索劳动报酬纠纷", "房屋买卖合同纠纷", "装饰装修合同纠纷",
-    "股权转让纠纷", "离婚纠纷", "继承纠纷", "生命权、身体权、健康权纠纷",
+    "民间借贷纠纷",
+    "金融借款合同纠纷",
+    "买卖合同纠纷",
+    "房屋租赁合同纠纷",
+    "物业服务合同纠纷",
+    "劳动争议",
+    "机动车交通事故责任纠纷",
+    "信用卡纠纷",
+    "建设工程施工合同纠纷",
+    "服务合同纠纷",
+    "网络购物合同纠纷",
+    "侵害作品信息网络传播权纠纷",
+    "名誉权纠纷",
+    "追索劳动报酬纠纷",
+    "房屋买卖合同纠纷",
+    "装饰装修合同纠纷",
+    "股权转让纠纷",
+    "离婚纠纷",
+    "继承纠纷",
+    "生命权、身体权、健康权纠纷",
 )
 PRIVATE_CAUSES = frozenset({"离婚纠纷", "继承纠纷"})  # heard in private: files are not published
-INTERNET_CAUSES = ("网络购物合同纠纷", "网络服务合同纠纷", "侵害作品信息网络传播权纠纷", "网络侵权责任纠纷",
-                   "金融借款合同纠纷", "小额借款合同纠纷", "域名权属纠纷")
+INTERNET_CAUSES = (
+    "网络购物合同纠纷",
+    "网络服务合同纠纷",
+    "侵害作品信息网络传播权纠纷",
+    "网络侵权责任纠纷",
+    "金融借款合同纠纷",
+    "小额借款合同纠纷",
+    "域名权属纠纷",
+)
 CRIMINAL_CAUSES = ("盗窃罪", "诈骗罪", "危险驾驶罪", "故意伤害罪", "帮助信息网络犯罪活动罪", "掩饰、隐瞒犯罪所得罪")
 ADMIN_CAUSES = ("行政处罚", "行政强制", "政府信息公开", "行政许可", "工伤认定")
 SPECIAL_CAUSES = ("申请确认人民调解协议效力", "申请实现担保物权", "申请宣告失踪", "申请认定财产无主")
@@ -54,22 +77,49 @@ CIVIL_DIVISIONS = ("民一庭", "民二庭", "民三庭")
 DIVISIONS = ("立案庭", *CIVIL_DIVISIONS, "刑事审判庭", "行政审判庭", "审判监督庭", "执行局")
 
 #: type code → how often it is an original (not derived) case, per kind of court
-ORIGINAL_MIX = {
-    "basic": {"民初": 58, "刑初": 5, "行初": 3, "民特": 3, "民督": 2, "民撤": 1, "财保": 3, "破申": 1, "破": 1,
-              "行审": 1},
+ORIGINAL_MIX: dict[str, dict[str, int]] = {
+    "basic": {
+        "民初": 58,
+        "刑初": 5,
+        "行初": 3,
+        "民特": 3,
+        "民督": 2,
+        "民撤": 1,
+        "财保": 3,
+        "破申": 1,
+        "破": 1,
+        "行审": 1,
+    },
     "internet": {"民初": 80, "民特": 4, "行初": 3, "民督": 2},
     "intermediate": {"民初": 10, "刑初": 3, "行初": 4, "民特": 2, "行审": 2, "破申": 2, "破": 2, "财保": 1},
 }
 #: derived type code → share, and which type codes its origin may have
-DERIVED_SAME_COURT = {
-    "basic": {"执": (14, ("民初", "民特", "民督")), "执恢": (2, ("执",)), "执异": (3, ("执",)),
-              "执保": (2, ("民初",)), "民再": (1, ("民初",))},
+DERIVED_SAME_COURT: dict[str, dict[str, tuple[int, tuple[str, ...]]]] = {
+    "basic": {
+        "执": (14, ("民初", "民特", "民督")),
+        "执恢": (2, ("执",)),
+        "执异": (3, ("执",)),
+        "执保": (2, ("民初",)),
+        "民再": (1, ("民初",)),
+    },
     "internet": {"执": (9, ("民初", "民特")), "执异": (1, ("执",)), "执恢": (1, ("执",))},
-    "intermediate": {"民申": (4, ("民终",)), "行申": (2, ("行终",)), "民再": (2, ("民申",)),
-                     "执": (5, ("民初", "民终")), "执异": (1, ("执",)), "执恢": (1, ("执",)), "执保": (1, ("民初",))},
+    "intermediate": {
+        "民申": (4, ("民终",)),
+        "行申": (2, ("行终",)),
+        "民再": (2, ("民申",)),
+        "执": (5, ("民初",)),
+        "执异": (1, ("执",)),
+        "执恢": (1, ("执",)),
+        "执保": (1, ("民初",)),
+    },
 }
 #: the intermediate court's cases derived from the basic courts below it
-DERIVED_FROM_BASIC = {"民终": (45, ("民初",)), "刑终": (5, ("刑初",)), "行终": (5, ("行初",)), "执复": (4, ("执异",))}
+DERIVED_FROM_BASIC: dict[str, tuple[int, tuple[str, ...]]] = {
+    "民终": (45, ("民初",)),
+    "刑终": (5, ("刑初",)),
+    "行终": (5, ("行初",)),
+    "执复": (4, ("执异",)),
+}
 #: appeals that are later enforced by the first-instance court
 ENFORCED_AFTER_APPEAL = 0.3
 
@@ -92,8 +142,13 @@ class SeedConfig:
             raw = tomllib.load(f)
         persons = tuple(
             DemoIdentity(
-                login=p["login"], name=p["name"], kind=IdentityKind(p["kind"]), number=p["number"],
-                phone=p["phone"], firm=p.get("firm"), courts=tuple(p.get("courts", ())),
+                login=p["login"],
+                name=p["name"],
+                kind=IdentityKind(p["kind"]),
+                number=p["number"],
+                phone=p["phone"],
+                firm=p.get("firm"),
+                courts=tuple(p.get("courts", ())),
             )
             for p in raw.get("person", [])
         )
@@ -110,8 +165,24 @@ class SeedConfig:
 class _Draft:
     """A case under construction: mutable so that later cases can link to it."""
 
-    __slots__ = ("agents", "archived_on", "case_id", "cause", "closed_on", "court", "division", "filed_on",
-                 "hearings", "number", "panel", "parties", "public", "related", "status", "type_code")
+    __slots__ = (
+        "agents",
+        "archived_on",
+        "case_id",
+        "cause",
+        "closed_on",
+        "court",
+        "division",
+        "filed_on",
+        "hearings",
+        "number",
+        "panel",
+        "parties",
+        "public",
+        "related",
+        "status",
+        "type_code",
+    )
 
     def __init__(self, court: CourtConfig, case_id: str, type_code: str, filed_on: date) -> None:
         self.court = court
@@ -188,16 +259,21 @@ class _Pools:
             if number in seen:
                 continue
             seen.add(number)
-            self.persons.append(Party(people.person_name(rng), number, PartyRole.PLAINTIFF, PartyKind.PERSON,
-                                      people.phone(rng)))
+            self.persons.append(
+                Party(people.person_name(rng), number, PartyRole.PLAINTIFF, PartyKind.PERSON, people.phone(rng))
+            )
         self.orgs = [
-            Party(people.organisation_name(rng), people.credit_code(rng, i), PartyRole.PLAINTIFF,
-                  PartyKind.ORGANISATION, None)
+            Party(
+                people.organisation_name(rng),
+                people.credit_code(rng, i),
+                PartyRole.PLAINTIFF,
+                PartyKind.ORGANISATION,
+                None,
+            )
             for i in range(n_orgs)
         ]
         self.lawyers = [
-            (people.person_name(rng), people.licence_number(rng, i + 100), rng.choice(people.FIRMS),
-             people.phone(rng))
+            (people.person_name(rng), people.licence_number(rng, i + 100), rng.choice(people.FIRMS), people.phone(rng))
             for i in range(n_lawyers)
         ]
 
@@ -216,8 +292,9 @@ def _staff_for(court: CourtConfig, rng: random.Random, cases_per_court: int) -> 
     staff: list[Staff] = []
 
     def add(division_no: int, n: int, role: StaffRole, division: str) -> None:
-        staff.append(Staff(f"{digits}{division_no:02d}{n:03d}", people.person_name(rng), role, division,
-                           people.phone(rng)))
+        staff.append(
+            Staff(f"{digits}{division_no:02d}{n:03d}", people.person_name(rng), role, division, people.phone(rng))
+        )
 
     for d, division in enumerate(DIVISIONS, start=1):
         add(d, 0, StaffRole.DIVISION_HEAD, division)
@@ -244,8 +321,9 @@ class _Generator:
         self.courts = [c for c in courts if c.is_court]
         self.rng = random.Random(seed.seed)
         self.pools = _Pools(self.rng, cases_per_court * len(self.courts))
-        self.staff = {c.code: _staff_for(c, random.Random(f"{seed.seed}:staff:{c.code}"), cases_per_court)
-                      for c in self.courts}
+        self.staff = {
+            c.code: _staff_for(c, random.Random(f"{seed.seed}:staff:{c.code}"), cases_per_court) for c in self.courts
+        }
         self.staff_by_post: dict[tuple[str, str, StaffRole], list[Staff]] = defaultdict(list)
         for code, members in self.staff.items():
             for member in members:
@@ -330,8 +408,9 @@ class _Generator:
         self._lifecycle(d, rng)
 
     def _agents(self, d: _Draft, rng: random.Random) -> None:
-        d.agents = [self.pools.agent_for(rng, p) for p in d.parties
-                    if p.role != PartyRole.PROSECUTOR and rng.random() < 0.55]
+        d.agents = [
+            self.pools.agent_for(rng, p) for p in d.parties if p.role != PartyRole.PROSECUTOR and rng.random() < 0.55
+        ]
 
     def _lifecycle(self, d: _Draft, rng: random.Random) -> None:
         """Status, dates, division, panel and hearings, consistent with the filing date."""
@@ -351,8 +430,11 @@ class _Generator:
         clerks = self._staff(d, StaffRole.CLERK)
         if d.type_code in COLLEGIAL or rng.random() < 0.3:
             presiding, second = rng.sample(judges, 2)
-            third = (rng.choice(self._assessors(d)) if TYPE_CODES[d.type_code].value == "FIRST_INSTANCE"
-                     else rng.choice([j for j in judges if j not in (presiding, second)]))
+            third = (
+                rng.choice(self._assessors(d))
+                if TYPE_CODES[d.type_code].value == "FIRST_INSTANCE"
+                else rng.choice([j for j in judges if j not in (presiding, second)])
+            )
             d.panel = [_as(presiding, StaffRole.PRESIDING_JUDGE), second, third]
         else:
             d.panel = [rng.choice(judges)]
@@ -371,8 +453,9 @@ class _Generator:
         span = max(1, (last - d.filed_on).days - 5)
         days = sorted({rng.randrange(min(20, span), span + 1) for _ in range(rng.choice((1, 1, 2)))})
         for n, offset in enumerate(days, start=1):
-            starts = datetime.combine(d.filed_on + timedelta(days=offset),
-                                      time(9, 30) if rng.random() < 0.5 else time(14, 30), CHINA_TZ)
+            starts = datetime.combine(
+                d.filed_on + timedelta(days=offset), time(9, 30) if rng.random() < 0.5 else time(14, 30), CHINA_TZ
+            )
             kind = "开庭" if n == 1 else rng.choice(("开庭", "宣判", "调解"))
             d.hearings.append(Hearing(f"{d.case_id}-H{n}", starts, f"第{rng.randrange(1, 31)}法庭", kind))
 
@@ -417,8 +500,11 @@ class _Generator:
         rng = random.Random(f"{self.seed.seed}:derived:{court.code}")
         total = self._mix_total(court)
         for type_code, (share, origin_types) in DERIVED_SAME_COURT[self._mix_key(court)].items():
-            origins = [d for d in self.drafts[court.code] if d.type_code in origin_types and d.decided
-                       and not any(r.type_code == type_code for r in d.related)]
+            origins = [
+                d
+                for d in self.drafts[court.code]
+                if d.type_code in origin_types and d.decided and not any(r.type_code == type_code for r in d.related)
+            ]
             rng.shuffle(origins)
             for origin in origins[: self._quota(share, total)]:
                 self._derive(court, type_code, origin, rng)
@@ -453,11 +539,21 @@ class _Generator:
             d.parties = [_role(p, PartyRole.APPELLANT if appellant_first else PartyRole.APPELLEE) for p in first]
             d.parties += [_role(p, PartyRole.APPELLEE if appellant_first else PartyRole.APPELLANT) for p in second]
         elif type_code in ("民申", "行申", "民再"):
-            d.parties = [_role(p, PartyRole.APPLICANT) for p in second] + [_role(p, PartyRole.RESPONDENT) for p in first]
+            d.parties = [_role(p, PartyRole.APPLICANT) for p in second] + [
+                _role(p, PartyRole.RESPONDENT) for p in first
+            ]
         else:
-            d.parties = [_role(p, PartyRole.APPLICANT) for p in first] + [_role(p, PartyRole.RESPONDENT) for p in second]
-        # most agents stay on for the next stage; some parties change lawyers
-        d.agents = [a if rng.random() < 0.75 else self.pools.agent_for(rng, _client(d, a)) for a in origin.agents]
+            d.parties = [_role(p, PartyRole.APPLICANT) for p in first] + [
+                _role(p, PartyRole.RESPONDENT) for p in second
+            ]
+        # most agents stay on for the next stage; some parties change lawyers; a party who is not in the
+        # new case takes no lawyer there
+        parties = {p.id_number for p in d.parties}
+        d.agents = [
+            a if rng.random() < 0.75 else self.pools.agent_for(rng, _client(d, a))
+            for a in origin.agents
+            if a.client_id_number in parties
+        ]
         self._lifecycle(d, rng)
         d.related.append(origin)
         origin.related.append(d)

@@ -23,6 +23,7 @@ from gateway.adapters.model import (
     Agent,
     Case,
     CaseFileVolume,
+    CaseScope,
     CaseStatus,
     ChangeEvent,
     ChangeKind,
@@ -146,15 +147,16 @@ class BackendState:
 
     def now(self) -> datetime:
         """The backend's clock for what happens at run time (the seeded history is pinned to the
-        world's reference date); ``time_offset`` lets tests move it."""
-        return datetime.now(CHINA_TZ) + self.time_offset
+        world's reference date); ``time_offset`` lets tests move it. Courts record whole seconds."""
+        return (datetime.now(CHINA_TZ) + self.time_offset).replace(microsecond=0)
 
     def count(self, operation: str) -> None:
         self.counters[operation] += 1
 
     def emit(self, kind: ChangeKind, case: Case, **details: str | None) -> ChangeEvent:
-        event = ChangeEvent(f"{next(self._event_ids)}", kind, self.code, case.case_id, case.case_number,
-                            self.now(), **details)
+        event = ChangeEvent(
+            f"{next(self._event_ids)}", kind, self.code, case.case_id, case.case_number, self.now(), **details
+        )
         self.events.append(event)
         return event
 
@@ -192,7 +194,7 @@ class BackendState:
         if record:
             record.deliveries += 1
             return record.receipt
-        signed_at = doc.signed_at or signature.signed_at
+        signed_at = (doc.signed_at or signature.signed_at).replace(microsecond=0)
         receipt = SignatureReceipt(doc.document_id, signed_at)
         self.signatures[doc.document_id] = SignatureRecord(signature, receipt)
         return receipt
@@ -208,6 +210,7 @@ class CourtState(BackendState):
         self.extra_people: dict[str, list[str]] = {}  # person → case ids added since start
         self.filings: dict[str, FilingRecord] = {}
         self._receipts = itertools.count(1)
+        self._scope_index: dict[str, list[str]] | None = None
 
     # -- cases ---------------------------------------------------------------------------------------
 
@@ -231,6 +234,22 @@ class CourtState(BackendState):
         if extra:
             cases.sort(key=lambda c: (c.filed_on, c.case_id), reverse=True)
         return cases
+
+    def cases_in_scope(self, scope: CaseScope) -> list[Case]:
+        """A staff member's view of the court's cases, newest filing first (as every family lists them)."""
+        if self._scope_index is None:
+            index: dict[str, list[str]] = {}
+            for case in self.slice.cases.values():
+                for key in {f"staff:{s.staff_id}" for s in case.panel} | {f"division:{case.division}"}:
+                    index.setdefault(key, []).append(case.case_id)
+            self._scope_index = index
+        if scope.staff_id:
+            ids = self._scope_index.get(f"staff:{scope.staff_id}", [])
+        elif scope.division:
+            ids = self._scope_index.get(f"division:{scope.division}", [])
+        else:
+            ids = list(self.slice.cases)
+        return [self.case(i) for i in ids]
 
     def all_cases(self) -> list[Case]:
         return [self.overrides.get(i) or c for i, c in self.slice.cases.items()]
@@ -334,18 +353,32 @@ class StaffDesk:
         case = self.state.case(record.filing.case_id)
         return self.state.emit(ChangeKind.FILING_HANDLED, case, filing_receipt_number=receipt_number, result=result)
 
-    def serve_document(self, case_id: str, addressee: PersonRef, title: str, doc_type: str = "通知书",
-                       *, address_confirmed: bool = True) -> ServedDocument:
+    def serve_document(
+        self,
+        case_id: str,
+        addressee: PersonRef,
+        title: str,
+        doc_type: str = "通知书",
+        *,
+        address_confirmed: bool = True,
+    ) -> ServedDocument:
         case = self.state.case(case_id)
         names = {p.id_number: p.name for p in case.parties} | {a.licence_number: a.name for a in case.agents}
         if addressee.number not in names:
             raise Refused(f"{addressee.number} is not a party or agent of {case.case_number}")
         n = len(self.state.extra_documents) + 1
         doc = ServedDocument(
-            document_id=f"{case.case_id}-S{n:03d}", source_code=self.state.code, court_code=self.state.code,
-            case_number=case.case_number, title=f"{case.case_number}{title}", doc_type=doc_type,
-            addressee_name=names[addressee.number], addressee=addressee, channel=ServiceChannel.COURT_PLATFORM,
-            served_at=self.state.now().replace(microsecond=0), address_confirmed=address_confirmed,
+            document_id=f"{case.case_id}-S{n:03d}",
+            source_code=self.state.code,
+            court_code=self.state.code,
+            case_number=case.case_number,
+            title=f"{case.case_number}{title}",
+            doc_type=doc_type,
+            addressee_name=names[addressee.number],
+            addressee=addressee,
+            channel=ServiceChannel.COURT_PLATFORM,
+            served_at=self.state.now().replace(microsecond=0),
+            address_confirmed=address_confirmed,
             fingerprint=hashlib.sha256(f"{case.case_number}|{title}|{addressee.number}|{n}".encode()).hexdigest(),
         )
         self.state.extra_documents[doc.document_id] = doc

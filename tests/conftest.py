@@ -5,14 +5,20 @@ Tests that inject faults use ``sims``, which lifts every fault afterwards so tes
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
+import aiohttp
 import pytest
+import uvicorn
 
 from gateway.config import CourtConfig, Settings
+from gateway.identity import mint_hs256
 from simulators.cluster import SimulatorCluster
 from simulators.generator import SeedConfig, World, generate_world
+from simulators.identities import demo_claims, demo_logins
 
 #: short deadlines keep fault tests fast; the production defaults live in the court files
 TEST_DEADLINE_MS = 800
@@ -24,15 +30,18 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def settings() -> Settings:
-    """The configured courts, re-pointed at free loopback ports for this test session."""
+def loopback_settings() -> Settings:
+    """The configured courts, re-pointed at free loopback ports (so tests never meet a running demo)."""
     base = Settings()
     overrides = {
-        c.slug: {"base_url": f"http://127.0.0.1:{_free_port()}", "deadline_ms": TEST_DEADLINE_MS}
-        for c in base.courts
+        c.slug: {"base_url": f"http://127.0.0.1:{_free_port()}", "deadline_ms": TEST_DEADLINE_MS} for c in base.courts
     }
     return Settings(court_overrides=overrides)
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return loopback_settings()
 
 
 @pytest.fixture(scope="session")
@@ -58,3 +67,78 @@ async def sims(cluster: SimulatorCluster) -> AsyncIterator[SimulatorCluster]:
 @pytest.fixture(scope="session")
 def courts(settings: Settings) -> Iterator[tuple[CourtConfig, ...]]:
     yield settings.courts
+
+
+# -- the gateway, served for real on loopback ----------------------------------------------------------
+
+
+class GraphQLClient:
+    """Posts GraphQL over real HTTP; ``token`` picks the caller."""
+
+    def __init__(self, url: str, tokens: dict[str, str]) -> None:
+        self.url = url
+        self.tokens = tokens
+
+    async def post(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        as_: str | None = None,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, dict[str, Any]]:
+        sent = dict(headers or {})
+        bearer = token if token is not None else (self.tokens[as_] if as_ else None)
+        if bearer is not None:
+            sent["Authorization"] = f"Bearer {bearer}"
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(self.url, json={"query": query, "variables": variables or {}}, headers=sent) as response,
+        ):
+            return response.status, await response.json(content_type=None)
+
+    async def query(
+        self, query: str, variables: dict[str, Any] | None = None, *, as_: str | None = None, token: str | None = None
+    ) -> dict[str, Any]:
+        """The response body of a request that must have reached execution (HTTP 200)."""
+        status, body = await self.post(query, variables, as_=as_, token=token)
+        assert status == 200, body
+        return body
+
+
+def mint(world: World, settings: Settings, login: str, **overrides: Any) -> str:
+    claims = {**demo_claims(world, settings.seed_file, login), **overrides}
+    return mint_hs256(claims, settings.jwt_hs256_secret)
+
+
+@pytest.fixture(scope="session")
+def tokens(world: World, settings: Settings) -> dict[str, str]:
+    return {login: mint(world, settings, login) for login in demo_logins(world, settings.seed_file)}
+
+
+async def serve_app(app: Any) -> tuple[uvicorn.Server, asyncio.Task[None], str]:
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+        if task.done():
+            task.result()
+    return server, task, f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="session")
+async def gateway(
+    settings: Settings, cluster: SimulatorCluster, tokens: dict[str, str]
+) -> AsyncIterator[GraphQLClient]:
+    """The gateway on the embedded defaults (memory cache), in front of the session's simulators."""
+    from gateway.app import create_app
+
+    app = create_app(settings, graphiql=False)
+    server, task, url = await serve_app(app)
+    client = GraphQLClient(f"{url}/graphql", tokens)
+    client.app = app  # type: ignore[attr-defined]
+    yield client
+    server.should_exit = True
+    await task

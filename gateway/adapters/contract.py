@@ -17,10 +17,12 @@ import abc
 from collections.abc import Sequence
 from typing import Self
 
+from gateway.adapters.errors import NotSupported
 from gateway.adapters.model import (
     Case,
     CaseFileVolume,
     CasePage,
+    CaseScope,
     ChangePage,
     Filing,
     FilingReceipt,
@@ -51,6 +53,11 @@ class CourtAdapter(abc.ABC):
         ``position`` is the ``next_position`` of the previous page (None for the first page); ``limit``
         is capped at ``max_page_size``.
         """
+
+    async def list_court_cases(self, scope: CaseScope, *, position: str | None = None, limit: int = 20) -> CasePage:
+        """One page of the court's own cases within a staff scope, newest filing first (same paging as
+        ``list_cases``). The national platform raises NotSupported."""
+        raise NotSupported(self.court.code, "list_court_cases")
 
     @abc.abstractmethod
     async def get_cases(self, case_ids: Sequence[str]) -> list[Case]:

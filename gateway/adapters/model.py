@@ -135,6 +135,18 @@ class PersonRef:
 
 
 @dataclass(frozen=True, slots=True)
+class CaseScope:
+    """Which of a court's cases a staff member works on: a panel member's, a division's, or all.
+
+    ``staff_id`` set: cases whose panel includes them; else ``division`` set: that division's cases;
+    neither: the whole court.
+    """
+
+    staff_id: str | None = None
+    division: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Party:
     name: str
     id_number: str  # 18-digit resident ID, or the 18-character unified social credit code

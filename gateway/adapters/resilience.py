@@ -40,6 +40,7 @@ from gateway.adapters.model import (
     Case,
     CaseFileVolume,
     CasePage,
+    CaseScope,
     ChangePage,
     Filing,
     FilingReceipt,
@@ -371,6 +372,13 @@ class ResilientAdapter(CourtAdapter):
     async def list_cases(self, who: PersonRef, *, position: str | None = None, limit: int = 20) -> CasePage:
         return await self._call(
             "list_cases", lambda: self.inner.list_cases(who, position=position, limit=limit), idempotent=True
+        )
+
+    async def list_court_cases(self, scope: CaseScope, *, position: str | None = None, limit: int = 20) -> CasePage:
+        return await self._call(
+            "list_court_cases",
+            lambda: self.inner.list_court_cases(scope, position=position, limit=limit),
+            idempotent=True,
         )
 
     async def get_cases(self, case_ids: Sequence[str]) -> list[Case]:

@@ -1,0 +1,157 @@
+"""The ASGI app: Starlette routes, the lifespan that owns every long-lived resource, and auth.
+
+``/graphql`` (POST and GET per GraphQL over HTTP; GraphiQL only when enabled), ``/healthz`` (the
+process is up) and ``/readyz`` (the store answers, and how each court is doing).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
+
+from gateway.adapters.registry import AdapterRegistry
+from gateway.cache import Cache
+from gateway.casenumber import CaseNumberParser
+from gateway.config import Settings
+from gateway.context import Context, Services
+from gateway.identity import AuthError, TokenVerifier, Viewer
+from gateway.schema import schema
+from gateway.services.cases import CaseService
+from gateway.services.changes import ChangeFollower
+from gateway.services.documents import DocumentService
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+
+
+def build_services(settings: Settings) -> Services:
+    registry = AdapterRegistry(settings.courts)
+    cache = Cache(settings.cache_url, default_ttl=settings.cache_ttl_s)
+    parser = CaseNumberParser(settings.courts)
+    return Services(
+        settings=settings,
+        registry=registry,
+        cache=cache,
+        parser=parser,
+        cases=CaseService(
+            registry, cache, parser, request_deadline_s=settings.request_deadline_s, page_ttl_s=settings.cache_ttl_s
+        ),
+        documents=DocumentService(
+            registry, cache, request_deadline_s=settings.request_deadline_s, ttl_s=settings.cache_ttl_s
+        ),
+    )
+
+
+def build_verifier(settings: Settings) -> TokenVerifier:
+    return TokenVerifier(
+        hs256_secret=settings.jwt_hs256_secret or None,
+        jwks_url=settings.jwt_jwks_url or None,
+        issuer=settings.jwt_issuer or None,
+        audience=settings.jwt_audience or None,
+    )
+
+
+class GraphQLApp(GraphQL[Context, None]):
+    """Strawberry's ASGI view with our context, orjson encoding and media-type negotiation."""
+
+    def __init__(self, services: Services, verifier: TokenVerifier, *, graphiql: bool) -> None:
+        super().__init__(schema, graphql_ide="graphiql" if graphiql else None)
+        self.services = services
+        self.verifier = verifier
+
+    async def get_context(self, request: Any, response: Any = None) -> Context:
+        viewer: Viewer | None = None
+        error: str | None = None
+        header = request.headers.get("authorization", "")
+        if header:
+            scheme, _, token = header.partition(" ")
+            if scheme.lower() != "bearer" or not token:
+                error = "the Authorization header must be 'Bearer <token>'"
+            else:
+                try:
+                    viewer = await self.verifier.verify(token.strip())
+                except AuthError as e:
+                    error = str(e)
+        return Context(services=self.services, viewer=viewer, auth_error=error)
+
+    async def get_sub_response(self, request: Any) -> Response:
+        sub_response = await super().get_sub_response(request)
+        accept = request.headers.get("accept", "") if isinstance(request, Request) else ""
+        sub_response.media_type = GRAPHQL_RESPONSE if GRAPHQL_RESPONSE in accept else "application/json"
+        return sub_response
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
+
+    def create_response(
+        self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response
+    ) -> Response:
+        media_type = sub_response.media_type or "application/json"
+        if media_type == GRAPHQL_RESPONSE and isinstance(response_data, dict) and _never_executed(response_data):
+            # GraphQL over HTTP: a document that failed to parse or validate has no data and is a 4xx
+            response_data = {k: v for k, v in response_data.items() if k != "data"}  # type: ignore[assignment]
+            sub_response.status_code = 400
+        response = super().create_response(response_data, sub_response)
+        response.headers["content-type"] = media_type
+        return response
+
+
+def _never_executed(response: GraphQLHTTPResponse) -> bool:
+    """Parse and validation errors carry no path; execution errors always do."""
+    errors: list[dict[str, Any]] = list(response.get("errors") or [])  # type: ignore[arg-type]
+    return response.get("data") is None and bool(errors) and all(not e.get("path") for e in errors)
+
+
+def create_app(settings: Settings | None = None, *, graphiql: bool | None = None) -> Starlette:
+    settings = settings or Settings()
+    services = build_services(settings)
+    graphql = GraphQLApp(
+        services, build_verifier(settings), graphiql=settings.graphiql if graphiql is None else graphiql
+    )
+
+    follower = ChangeFollower(services.registry, services.cache, interval_s=settings.change_poll_s)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if settings.change_poll_s > 0:
+            follower.start()
+        try:
+            yield
+        finally:
+            await follower.stop()
+            await services.registry.aclose()
+            await services.cache.close()
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        courts = {code: h.state for code, h in services.registry.health().items()}
+        ready = True
+        try:
+            await services.cache.generations([])
+            cache = "ok"
+        except Exception as e:
+            cache, ready = f"error: {type(e).__name__}", False
+        body = {"status": "ready" if ready else "not ready", "cache": cache, "courts": courts}
+        return JSONResponse(body, status_code=200 if ready else 503)
+
+    app = Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    app.state.changes = follower
+    return app

@@ -1,0 +1,273 @@
+"""``court-gateway``: run the simulated courts and the gateway, and operate them.
+
+Every command reads the same settings (``gateway.config``): environment variables ``GATEWAY_*`` and
+the optional config file named by ``GATEWAY_CONFIG``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from gateway.config import Settings
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, ensure_ascii=False, indent=2))
+
+
+def _control_url(settings: Settings) -> str:
+    return f"http://{settings.host}:{settings.sim_control_port}"
+
+
+# -- sims -------------------------------------------------------------------------------------------
+
+
+def cmd_sims(args: argparse.Namespace, settings: Settings) -> None:
+    from simulators.runner import run_simulators
+
+    size = args.cases_per_court
+    if args.bench:
+        from simulators.generator import SeedConfig
+
+        size = SeedConfig.load(settings.seed_file).bench_cases_per_court
+    asyncio.run(run_simulators(settings, size))
+
+
+def cmd_sims_status(args: argparse.Namespace, settings: Settings) -> None:
+    from simulators.control import control_request
+
+    courts = asyncio.run(control_request(_control_url(settings), "GET", "/courts"))
+    for court in courts:
+        faults = {k: v for k, v in court["faults"].items() if v not in (0, 0.0, False, None)}
+        print(
+            f"{court['code']:<8}{court['family']:<14}{court['url']:<26}"
+            f"requests={court['counters'].get('http', 0):<6} faults={faults or '-'}"
+        )
+
+
+def cmd_sims_fault(args: argparse.Namespace, settings: Settings) -> None:
+    from simulators.control import control_request
+
+    url, path = _control_url(settings), f"/courts/{args.court}/faults"
+    if args.clear:
+        _print_json(asyncio.run(control_request(url, "DELETE", path))["faults"])
+        return
+    body: dict[str, Any] = {}
+    for name in ("latency_ms", "jitter_ms", "error_rate", "rate_limit_per_s", "hang", "outage"):
+        value = getattr(args, name)
+        if value is not None:
+            body[name] = value
+    if args.expire_sessions:
+        body["expire_sessions"] = True
+    _print_json(asyncio.run(control_request(url, "POST", path, body))["faults"])
+
+
+def cmd_sims_staff(args: argparse.Namespace, settings: Settings) -> None:
+    from simulators.control import control_request
+
+    body = {k: v for k, v in vars(args).items() if k in STAFF_FIELDS and v is not None}
+    path = f"/courts/{args.court}/staff/{args.action}"
+    _print_json(asyncio.run(control_request(_control_url(settings), "POST", path, body)))
+
+
+def cmd_sims_filings(args: argparse.Namespace, settings: Settings) -> None:
+    from simulators.control import control_request
+
+    _print_json(asyncio.run(control_request(_control_url(settings), "GET", f"/courts/{args.court}/filings")))
+
+
+def cmd_world(args: argparse.Namespace, settings: Settings) -> None:
+    """Generate the world and print what it holds: a quick look at the ground truth."""
+    from gateway.adapters.model import PersonRef
+    from simulators.runner import build_world
+
+    world, seconds = build_world(settings, args.cases_per_court)
+    print(f"{world.case_count():,} cases in {len(world.courts)} courts, generated in {seconds:.1f} s")
+    for code, court in world.courts.items():
+        print(f"  {code:<8}{court.court.name:<14}{len(court.cases):>7,} cases")
+    for login, person in world.demo.items():
+        ref = PersonRef(person.kind, person.number)
+        spread = {code: len(c.cases_of(ref)) for code, c in world.courts.items() if c.cases_of(ref)}
+        print(f"  {login:<12}{person.name}  {len(spread)} courts: {spread}")
+
+
+EXAMPLE_QUERY = """{
+  viewer { name roles identityLevel }
+  myCases(first: 5) {
+    totalCount
+    edges { node { caseNumber courtCode cause status filedOn panel { name role } } }
+    pageInfo { hasNextPage endCursor }
+  }
+}"""
+
+
+async def _serve_gateway(settings: Settings, *, graphiql: bool) -> None:
+    import uvicorn
+
+    from gateway.app import create_app
+
+    config = uvicorn.Config(
+        create_app(settings, graphiql=graphiql),
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        lifespan="on",
+    )
+    await uvicorn.Server(config).serve()
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
+    asyncio.run(_serve_gateway(settings, graphiql=settings.graphiql))
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> None:
+    """The simulated courts and the gateway in one process, on the embedded defaults."""
+    from simulators.identities import demo_logins
+    from simulators.runner import run_simulators
+
+    async def ready(cluster: Any, world: Any) -> None:
+        gateway = asyncio.create_task(_serve_gateway(settings, graphiql=True))
+        await asyncio.sleep(0.5)
+        if gateway.done():
+            gateway.result()
+        url = f"http://{settings.host}:{settings.port}/graphql"
+        print(f"\ncourt-gateway is up: {url}  (GraphiQL: open it in a browser)")
+        print("\nDemo logins (mint a token with: .venv/bin/court-gateway token <login>):")
+        for login in demo_logins(world, settings.seed_file):
+            print(f"  {login}")
+        print('\nTry, in GraphiQL with the header {"Authorization": "Bearer <token>"}:')
+        print(EXAMPLE_QUERY)
+        print("\nCtrl-C stops everything.", flush=True)
+
+    asyncio.run(run_simulators(settings, args.cases_per_court, ready=ready))
+
+
+def cmd_token(args: argparse.Namespace, settings: Settings) -> None:
+    """A bearer token from the built-in demo identity provider."""
+    from gateway.identity import mint_hs256
+    from simulators.identities import demo_claims, demo_logins
+    from simulators.runner import build_world
+
+    world, _ = build_world(settings)
+    try:
+        claims = demo_claims(world, settings.seed_file, args.login)
+    except (KeyError, StopIteration):
+        known = ", ".join(demo_logins(world, settings.seed_file))
+        raise SystemExit(f"unknown demo login {args.login!r}; known: {known}") from None
+    if args.level:
+        claims["level"] = args.level
+    print(mint_hs256(claims, settings.jwt_hs256_secret, ttl_s=args.ttl))
+
+
+def cmd_export_schema(args: argparse.Namespace, settings: Settings) -> None:
+    from gateway.schema import schema
+
+    text = schema.as_str() + "\n"
+    if args.output == "-":
+        sys.stdout.write(text)
+    else:
+        with open(args.output, "w", encoding="utf-8") as f:
+            f.write(text)
+
+
+STAFF_FIELDS = (
+    "receipt_number",
+    "result",
+    "case_number",
+    "case_id",
+    "addressee_number",
+    "addressee_kind",
+    "title",
+    "doc_type",
+    "starts_at",
+    "room",
+    "name",
+    "licence_number",
+    "firm",
+    "client_id_number",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="court-gateway", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser("demo", help="start the 14 simulated backends and the gateway on the defaults")
+    demo.add_argument("--cases-per-court", type=int, default=None)
+    demo.set_defaults(func=cmd_demo)
+
+    serve = commands.add_parser("serve", help="run the gateway (uvicorn) on the configured host and port")
+    serve.set_defaults(func=cmd_serve)
+
+    token = commands.add_parser("token", help="print a bearer token for a demo login (demo identity provider)")
+    token.add_argument("login", help="lawyer-chen, lawyer-li, party-wang, clerk-0104, judge-01, …")
+    token.add_argument("--level", choices=["PHONE", "REAL_NAME", "FACE"], help="override the identity level")
+    token.add_argument("--ttl", type=int, default=8 * 3600, help="lifetime in seconds")
+    token.set_defaults(func=cmd_token)
+
+    export = commands.add_parser("export-schema", help="write the GraphQL schema (SDL) exported from the code")
+    export.add_argument("output", nargs="?", default="schema.graphql", help="file, or - for stdout")
+    export.set_defaults(func=cmd_export_schema)
+
+    world = commands.add_parser("world", help="generate the seeded world and summarise it")
+    world.add_argument("--cases-per-court", type=int, default=None)
+    world.set_defaults(func=cmd_world)
+
+    sims = commands.add_parser("sims", help="run and operate the simulated legacy courts")
+    sims.add_argument("--cases-per-court", type=int, default=None, help="world size (default: the seed's demo size)")
+    sims.add_argument("--bench", action="store_true", help="use the seed's bench size")
+    sims.set_defaults(func=cmd_sims)
+    sims_ops = sims.add_subparsers(dest="sims_command")
+
+    sims_ops.add_parser("status", help="each backend's URL, request count and faults").set_defaults(
+        func=cmd_sims_status
+    )
+
+    fault = sims_ops.add_parser("fault", help="inject faults into one backend at run time")
+    fault.add_argument("court", help="court code (粤0104) or slug (yuexiu)")
+    fault.add_argument("--latency-ms", type=float)
+    fault.add_argument("--jitter-ms", type=float)
+    fault.add_argument("--error-rate", type=float, help="share of requests answered with the family's error")
+    fault.add_argument("--rate-limit-per-s", type=float, help="requests per second before the family's 'slow down'")
+    fault.add_argument("--hang", action=argparse.BooleanOptionalAction, default=None, help="accept, never answer")
+    fault.add_argument(
+        "--outage", action=argparse.BooleanOptionalAction, default=None, help="stop listening (connection refused)"
+    )
+    fault.add_argument("--expire-sessions", action="store_true", help="expire every token or session now")
+    fault.add_argument("--clear", action="store_true", help="lift every fault")
+    fault.set_defaults(func=cmd_sims_fault)
+
+    filings = sims_ops.add_parser("filings", help="the filings a court has recorded (its own records)")
+    filings.add_argument("court")
+    filings.set_defaults(func=cmd_sims_filings)
+
+    staff = sims_ops.add_parser("staff", help="act as court staff inside a court's own system")
+    staff.add_argument("court")
+    staff.add_argument(
+        "action",
+        choices=["handle-filing", "serve-document", "schedule-hearing", "close-case", "archive-case", "add-agent"],
+    )
+    for name in STAFF_FIELDS:
+        staff.add_argument(f"--{name.replace('_', '-')}")
+    staff.set_defaults(func=cmd_sims_staff)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    settings = Settings()
+    try:
+        args.func(args, settings)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

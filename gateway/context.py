@@ -1,0 +1,98 @@
+"""What every resolver gets: the viewer, the services, this request's DataLoaders, and court failures.
+
+DataLoaders live per request (never shared between requests or users), so batching stays within one
+caller's scope. Court failures collected here become GraphQL errors beside the partial data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from strawberry.dataloader import DataLoader
+
+from gateway.adapters.errors import CourtError
+from gateway.adapters.model import Case, CaseFileVolume, PersonRef, ServedDocument
+from gateway.adapters.registry import AdapterRegistry
+from gateway.cache import Cache
+from gateway.casenumber import CaseNumberParser
+from gateway.config import Settings
+from gateway.errors import CourtFailureError, Forbidden, Unauthenticated
+from gateway.identity import IdentityLevel, Role, Viewer
+from gateway.services.cases import CaseService
+from gateway.services.documents import DocumentService
+from gateway.services.federation import CourtFailure
+
+
+@dataclass
+class Services:
+    """The long-lived parts, built once in the app's lifespan."""
+
+    settings: Settings
+    registry: AdapterRegistry
+    cache: Cache
+    parser: CaseNumberParser
+    cases: CaseService
+    documents: DocumentService
+
+
+@dataclass
+class Context:
+    services: Services
+    viewer: Viewer | None
+    auth_error: str | None = None
+    failures: list[CourtFailureError] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.case_by_number: DataLoader[str, Case | CourtError | None] = DataLoader(self._load_cases)
+        self.documents_at: DataLoader[tuple[str, PersonRef], list[ServedDocument]] = DataLoader(self._load_documents)
+        self.volumes_of: DataLoader[tuple[str, str], list[CaseFileVolume] | CourtError] = DataLoader(self._load_volumes)
+
+    # -- who is asking -------------------------------------------------------------------------------
+
+    def require_viewer(self, *, level: IdentityLevel | None = None, roles: set[Role] | None = None) -> Viewer:
+        if self.viewer is None:
+            raise Unauthenticated(self.auth_error or "sign in: send a bearer token")
+        if roles and not (self.viewer.roles & roles):
+            raise Forbidden("your role may not do this")
+        if level and not self.viewer.level.at_least(level):
+            raise Forbidden(f"this needs a {level.value} identity; yours is {self.viewer.level.value}")
+        return self.viewer
+
+    # -- partial results -----------------------------------------------------------------------------
+
+    def report(self, failures: Sequence[CourtFailure], path: list[str | int]) -> None:
+        known = {(f.extensions or {}).get("court") for f in self.failures}
+        for failure in failures:
+            if failure.court_code not in known:
+                message = f"{failure.court_code} did not answer: {failure.message}"
+                self.failures.append(CourtFailureError(failure.code, failure.court_code, message, path))
+
+    # -- batch loads ---------------------------------------------------------------------------------
+
+    async def _load_cases(self, numbers: list[str]) -> list[Case | CourtError | None]:
+        assert self.viewer is not None
+        return await self.services.cases.cases_by_number(self.viewer, numbers)
+
+    async def _load_documents(self, keys: list[tuple[str, PersonRef]]) -> list[list[ServedDocument]]:
+        documents = self.services.documents
+        generations = await self.services.cache.generations({court for court, _ in keys})
+
+        async def one(court: str, ref: PersonRef) -> list[ServedDocument]:
+            try:
+                return await documents.documents_at(self.services.registry[court], ref, generations[court])
+            except CourtError as e:
+                self.report([CourtFailure.from_error(e)], ["servedDocuments"])
+                return []
+
+        return list(await asyncio.gather(*(one(court, ref) for court, ref in keys)))
+
+    async def _load_volumes(self, keys: list[tuple[str, str]]) -> list[list[CaseFileVolume] | CourtError]:
+        async def one(court: str, case_id: str) -> list[CaseFileVolume] | CourtError:
+            try:
+                return await self.services.registry[court].list_volumes(case_id)
+            except CourtError as e:
+                return e
+
+        return list(await asyncio.gather(*(one(court, case_id) for court, case_id in keys)))

@@ -1,0 +1,54 @@
+"""Errors a client may act on. Each carries a stable ``extensions.code``; anything else is masked.
+
+Court failures become errors too, one per missing court, beside the data the other courts gave.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graphql import GraphQLError
+
+
+class GatewayError(GraphQLError):
+    """An expected error: shown to the client as is (MaskErrors lets it through)."""
+
+    code = "INTERNAL"
+
+    def __init__(self, message: str, **extensions: Any) -> None:
+        super().__init__(message, extensions={"code": self.code, **extensions})
+
+
+class Unauthenticated(GatewayError):
+    code = "UNAUTHENTICATED"
+
+
+class Forbidden(GatewayError):
+    code = "FORBIDDEN"
+
+
+class NotFound(GatewayError):
+    code = "NOT_FOUND"
+
+
+class InvalidCaseNumberError(GatewayError):
+    code = "INVALID_CASE_NUMBER"
+
+
+class BadUserInput(GatewayError):
+    code = "BAD_USER_INPUT"
+
+
+class CourtFailureError(GatewayError):
+    """A court that could not answer; ``code`` is the court error's (COURT_UNAVAILABLE, …)."""
+
+    def __init__(self, code: str, court: str, message: str, path: list[str | int] | None = None) -> None:
+        GraphQLError.__init__(self, message, path=path, extensions={"code": code, "court": court})
+
+
+def is_expected(error: GraphQLError) -> bool:
+    """Errors the client may see unmasked: ours, and GraphQL's own syntax/validation errors."""
+    original = error.original_error
+    if original is None:
+        return True  # parse and validation errors carry no original exception
+    return isinstance(original, GatewayError)

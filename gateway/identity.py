@@ -1,0 +1,190 @@
+"""Who is asking: bearer JWTs from the identity provider, turned into a ``Viewer``.
+
+The gateway trusts the identity level asserted by its identity provider (在线诉讼规则 art. 7) and
+enforces it. Two key sources: HS256 with a shared secret for the built-in demo provider, RS256 with a
+JWKS URL in production (fetched with aiohttp and cached, so verification never blocks the loop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import aiohttp
+import jwt
+
+from gateway.adapters.model import PersonRef
+
+ISSUER_DEMO = "court-gateway-demo-idp"
+
+
+class Role(StrEnum):
+    PARTY = "PARTY"
+    LAWYER = "LAWYER"
+    CLERK = "CLERK"
+    JUDGE = "JUDGE"
+    DIVISION_HEAD = "DIVISION_HEAD"
+    COURT_LEADER = "COURT_LEADER"
+    ARCHIVE_ADMIN = "ARCHIVE_ADMIN"
+
+
+STAFF_ROLES = frozenset({Role.CLERK, Role.JUDGE, Role.DIVISION_HEAD, Role.COURT_LEADER, Role.ARCHIVE_ADMIN})
+
+
+class IdentityLevel(StrEnum):
+    """How strongly the identity provider verified the person, weakest first."""
+
+    PHONE = "PHONE"
+    REAL_NAME = "REAL_NAME"
+    FACE = "FACE"
+
+    @property
+    def rank(self) -> int:
+        return list(IdentityLevel).index(self)
+
+    def at_least(self, other: IdentityLevel) -> bool:
+        return self.rank >= other.rank
+
+
+class AuthError(Exception):
+    """Missing, malformed, expired or untrusted credentials: the GraphQL code UNAUTHENTICATED."""
+
+
+@dataclass(frozen=True)
+class Viewer:
+    subject: str
+    name: str
+    phone: str | None
+    roles: frozenset[Role]
+    level: IdentityLevel
+    id_number: str | None = None
+    licence_number: str | None = None
+    staff_id: str | None = None
+    court_code: str | None = None
+    division: str | None = None
+    claims: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def is_staff(self) -> bool:
+        return bool(self.roles & STAFF_ROLES)
+
+    def person_refs(self) -> list[PersonRef]:
+        """The identities under which the courts know this person: ID number and/or licence number."""
+        refs = []
+        if self.licence_number and Role.LAWYER in self.roles:
+            refs.append(PersonRef.lawyer(self.licence_number))
+        if self.id_number and Role.PARTY in self.roles:
+            refs.append(PersonRef.party(self.id_number))
+        return refs
+
+    @property
+    def scope(self) -> str:
+        """A cache-key fragment that differs whenever the answers to this viewer may differ."""
+        if self.is_staff:
+            roles = ",".join(sorted(self.roles))
+            return f"staff:{self.court_code}:{self.division}:{self.staff_id}:{roles}"
+        return "person:" + ",".join(f"{r.kind.value}={r.number}" for r in self.person_refs())
+
+
+def viewer_from_claims(claims: dict[str, Any]) -> Viewer:
+    try:
+        roles = frozenset(Role(r) for r in claims.get("roles", []))
+        level = IdentityLevel(claims.get("level", IdentityLevel.PHONE))
+        return Viewer(
+            subject=str(claims["sub"]),
+            name=str(claims.get("name", "")),
+            phone=claims.get("phone"),
+            roles=roles,
+            level=level,
+            id_number=claims.get("id_number"),
+            licence_number=claims.get("licence_number"),
+            staff_id=claims.get("staff_id"),
+            court_code=claims.get("court"),
+            division=claims.get("division"),
+            claims=claims,
+        )
+    except (KeyError, ValueError) as e:
+        raise AuthError(f"token claims are not usable: {e}") from None
+
+
+class TokenVerifier:
+    """Verifies bearer tokens: HS256 with a shared secret, or RS256 against a JWKS URL."""
+
+    def __init__(
+        self,
+        *,
+        hs256_secret: str | None = None,
+        jwks_url: str | None = None,
+        issuer: str | None = None,
+        audience: str | None = None,
+        jwks_ttl_s: float = 600,
+    ) -> None:
+        if not hs256_secret and not jwks_url:
+            raise ValueError("configure an HS256 secret or a JWKS URL")
+        self.hs256_secret = hs256_secret
+        self.jwks_url = jwks_url
+        self.issuer = issuer
+        self.audience = audience
+        self.jwks_ttl_s = jwks_ttl_s
+        self._jwks: jwt.PyJWKSet | None = None
+        self._jwks_fetched = 0.0
+        self._lock = asyncio.Lock()
+
+    async def _signing_key(self, token: str) -> tuple[Any, list[str]]:
+        header = jwt.get_unverified_header(token)
+        alg = header.get("alg")
+        if alg == "HS256" and self.hs256_secret:
+            return self.hs256_secret, ["HS256"]
+        if alg == "RS256" and self.jwks_url:
+            keys = await self._keys(refresh=False)
+            kid = header.get("kid")
+            match = next((k for k in keys.keys if k.key_id == kid), None)
+            if match is None:  # a rotated key: refetch once
+                keys = await self._keys(refresh=True)
+                match = next((k for k in keys.keys if k.key_id == kid), None)
+            if match is None:
+                raise AuthError("token signed with an unknown key")
+            return match.key, ["RS256"]
+        raise AuthError(f"token algorithm {alg!r} is not accepted")
+
+    async def _keys(self, *, refresh: bool) -> jwt.PyJWKSet:
+        async with self._lock:
+            stale = time.monotonic() - self._jwks_fetched > self.jwks_ttl_s
+            if self._jwks is None or refresh or stale:
+                assert self.jwks_url
+                timeout = aiohttp.ClientTimeout(total=5)
+                try:
+                    async with aiohttp.ClientSession(timeout=timeout) as session, session.get(self.jwks_url) as r:
+                        r.raise_for_status()
+                        self._jwks = jwt.PyJWKSet.from_dict(await r.json())
+                except (aiohttp.ClientError, TimeoutError, jwt.PyJWKSetError) as e:
+                    if self._jwks is None:
+                        raise AuthError(f"identity provider keys unavailable: {e}") from None
+                self._jwks_fetched = time.monotonic()
+            return self._jwks
+
+    async def verify(self, token: str) -> Viewer:
+        try:
+            key, algorithms = await self._signing_key(token)
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=algorithms,
+                issuer=self.issuer,
+                audience=self.audience,
+                options={"require": ["sub", "exp"], "verify_aud": self.audience is not None},
+            )
+        except jwt.ExpiredSignatureError:
+            raise AuthError("token expired") from None
+        except jwt.PyJWTError as e:
+            raise AuthError(f"invalid token: {e}") from None
+        return viewer_from_claims(claims)
+
+
+def mint_hs256(claims: dict[str, Any], secret: str, *, ttl_s: int = 8 * 3600, issuer: str = ISSUER_DEMO) -> str:
+    """A token from the built-in demo identity provider."""
+    now = int(time.time())
+    return jwt.encode({"iss": issuer, "iat": now, "exp": now + ttl_s, **claims}, secret, algorithm="HS256")

@@ -1,0 +1,74 @@
+"""Case resolvers: who may ask, which service answers, and which court failures to report."""
+
+from __future__ import annotations
+
+from strawberry.types import Info
+
+from gateway.adapters import model
+from gateway.adapters.errors import CourtError
+from gateway.casenumber import InvalidCaseNumber
+from gateway.context import Context
+from gateway.errors import BadUserInput, InvalidCaseNumberError, NotFound
+from gateway.identity import Role
+from gateway.services.access import staff_scope_covers
+from gateway.services.cases import CaseFilter, CaseList, CaseOrder
+from gateway.services.cursors import InvalidCursor
+from gateway.services.federation import CourtFailure
+
+PERSON_ROLES = {Role.PARTY, Role.LAWYER}
+
+
+async def my_cases(
+    info: Info[Context, None], first: int, after: str | None, filter: CaseFilter, order: CaseOrder
+) -> CaseList:
+    context = info.context
+    viewer = context.require_viewer(roles=PERSON_ROLES)
+    unknown = filter.courts - {a.court.code for a in context.services.registry.courts()}
+    if unknown:
+        raise BadUserInput(f"unknown court codes: {', '.join(sorted(unknown))}")
+    try:
+        found = await context.services.cases.my_cases(viewer, first=first, after=after, filter=filter, order=order)
+    except InvalidCursor as e:
+        raise BadUserInput(str(e)) from None
+    context.report(found.failures, [info.path.key])
+    return found
+
+
+async def case_by_number(info: Info[Context, None], case_number: str) -> model.Case | None:
+    """The case, or None when its court failed (reported as a court error); NOT_FOUND when not visible."""
+    context = info.context
+    viewer = context.require_viewer()
+    try:
+        case = await context.services.cases.case_by_number(viewer, case_number)
+    except InvalidCaseNumber as e:
+        raise InvalidCaseNumberError(str(e)) from None
+    except CourtError as e:
+        context.report([CourtFailure.from_error(e)], [info.path.key])
+        return None
+    if case is None:
+        raise NotFound(f"no case {case_number} that you may see")
+    return case
+
+
+async def related_case(info: Info[Context, None], case_number: str) -> model.Case | None:
+    found = await info.context.case_by_number.load(case_number)
+    if isinstance(found, CourtError):
+        info.context.report([CourtFailure.from_error(found)], ["relatedCases"])
+        return None
+    return found
+
+
+async def visible_case_file(info: Info[Context, None], case: model.Case) -> list[model.CaseFileVolume] | None:
+    """正卷 published materials for parties and lawyers; everything for staff of the case's court."""
+    viewer = info.context.require_viewer()
+    found = await info.context.volumes_of.load((case.court_code, case.case_id))
+    if isinstance(found, CourtError):
+        info.context.report([CourtFailure.from_error(found)], ["caseFile"])
+        return None
+    if staff_scope_covers(viewer, case):
+        return found
+    return [
+        model.CaseFileVolume(v.volume_id, v.kind, v.title, tuple(m for m in v.materials if m.published))
+        for v in found
+        if v.kind == model.VolumeKind.MAIN
+    ]

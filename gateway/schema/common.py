@@ -1,0 +1,50 @@
+"""Shared schema pieces: the Relay Node interface, page info, global IDs and enum mirroring."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from enum import Enum
+from typing import Any
+
+import strawberry
+
+from gateway.errors import BadUserInput
+
+
+@strawberry.interface(description="An object with a global ID, refetchable with `node(id:)` (Relay).")
+class Node:
+    id: strawberry.ID = strawberry.field(description="Global, opaque and stable ID.")
+
+
+@strawberry.type(description="Where a page of a connection sits in the whole list (Relay).")
+class PageInfo:
+    has_next_page: bool = strawberry.field(description="More items follow `endCursor`.")
+    has_previous_page: bool = strawberry.field(description="Always false: lists page forward only.")
+    start_cursor: str | None = strawberry.field(description="Cursor of the first item of this page.")
+    end_cursor: str | None = strawberry.field(description="Pass as `after` to get the next page.")
+
+
+def global_id(type_name: str, key: str) -> strawberry.ID:
+    return strawberry.ID(base64.urlsafe_b64encode(f"{type_name}:{key}".encode()).decode().rstrip("="))
+
+
+def parse_global_id(value: str) -> tuple[str, str]:
+    try:
+        raw = base64.urlsafe_b64decode((value + "=" * (-len(value) % 4)).encode()).decode()
+        type_name, key = raw.split(":", 1)
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise BadUserInput("not a global ID issued by this gateway") from None
+    return type_name, key
+
+
+def mirror_enum(source: type[Enum], name: str, description: str) -> Any:
+    """A GraphQL enum with the members of a domain enum, so the domain model stays GraphQL-free."""
+    mirrored = Enum(name, [(m.name, m.value) for m in source])  # type: ignore[misc]
+    return strawberry.enum(mirrored, description=description)
+
+
+def check_first(first: int, *, maximum: int = 100) -> int:
+    if not 1 <= first <= maximum:
+        raise BadUserInput(f"first must be between 1 and {maximum}")
+    return first

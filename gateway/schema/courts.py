@@ -1,0 +1,61 @@
+"""The courts behind the gateway and how they are doing right now."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+
+import strawberry
+
+from gateway.adapters import model
+from gateway.adapters.resilience import CourtHealth as CourtHealthState
+from gateway.config import CourtConfig
+from gateway.schema.common import Node, global_id, mirror_enum
+
+Tier = mirror_enum(model.Tier, "CourtTier", "Intermediate court, basic court, or a national platform.")
+
+
+@strawberry.enum(description="A court backend's health as the gateway sees it.")
+class HealthState(Enum):
+    HEALTHY = "HEALTHY"
+    DEGRADED = "DEGRADED"
+    DOWN = "DOWN"
+
+
+@strawberry.type(description="How the court's system has been answering the gateway.")
+class CourtHealth:
+    state: HealthState = strawberry.field(description="DOWN while calls fail fast (circuit open).")
+    last_error_code: str | None = strawberry.field(description="Code of the last failure, e.g. COURT_TIMEOUT.")
+    last_error_at: datetime | None = strawberry.field(description="When the last failure happened.")
+    last_success_at: datetime | None = strawberry.field(description="When the court last answered.")
+    latency_ms: float | None = strawberry.field(description="Recent latency (moving average).")
+
+    @classmethod
+    def from_state(cls, health: CourtHealthState) -> CourtHealth:
+        return cls(
+            state=HealthState(health.state),
+            last_error_code=health.last_error_code,
+            last_error_at=health.last_error_at,
+            last_success_at=health.last_success_at,
+            latency_ms=health.latency_ms_ewma,
+        )
+
+
+@strawberry.type(description="A court (or the national unified service platform) behind the gateway.")
+class Court(Node):
+    code: str = strawberry.field(description="案号代字, e.g. 粤0104; the routing key of its case numbers.")
+    name: str = strawberry.field(description="Full name, e.g. 广州市越秀区人民法院.")
+    short_name: str = strawberry.field(description="Short name as used in SMS, e.g. 越秀法院.")
+    tier: Tier = strawberry.field(description="Intermediate, basic or national.")  # type: ignore[valid-type]
+    health: CourtHealth | None = strawberry.field(description="Current health; null when not tracked.")
+
+    @classmethod
+    def from_config(cls, court: CourtConfig, health: CourtHealthState | None = None) -> Court:
+        return cls(
+            id=global_id("Court", court.code),
+            code=court.code,
+            name=court.name,
+            short_name=court.short_name,
+            tier=Tier(court.tier.value),
+            health=CourtHealth.from_state(health) if health else None,
+        )

@@ -1,0 +1,56 @@
+"""Run the simulated legacy world as a long-lived process: ``court-gateway sims``."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from collections.abc import Awaitable, Callable
+
+from gateway.config import Settings
+from simulators.cluster import SimulatorCluster
+from simulators.generator import SeedConfig, World, generate_world
+
+
+def build_world(settings: Settings, cases_per_court: int | None = None) -> tuple[World, float]:
+    """Generate the world; returns it with the seconds it took."""
+    seed = SeedConfig.load(settings.seed_file)
+    started = time.perf_counter()
+    world = generate_world(settings.courts, seed, cases_per_court or settings.sim_cases_per_court)
+    return world, time.perf_counter() - started
+
+
+def describe(cluster: SimulatorCluster, settings: Settings) -> str:
+    lines = [f"{'code':<8}{'slug':<11}{'family':<14}{'url':<26}name"]
+    for backend in cluster.backends.values():
+        c = backend.config
+        lines.append(f"{c.code:<8}{c.slug:<11}{c.family:<14}{c.base_url:<26}{c.name}")
+    lines.append(f"control API: http://{settings.host}:{settings.sim_control_port}/courts")
+    return "\n".join(lines)
+
+
+async def run_simulators(
+    settings: Settings,
+    cases_per_court: int | None = None,
+    *,
+    ready: Callable[[SimulatorCluster, World], Awaitable[None]] | None = None,
+) -> None:
+    """Start every configured backend and the control API; serve until SIGINT/SIGTERM."""
+    world, seconds = build_world(settings, cases_per_court)
+    print(
+        f"generated {world.case_count():,} cases in {len(world.courts)} courts in {seconds:.1f} s (seed {world.seed})"
+    )
+    cluster = SimulatorCluster(settings.courts, world, settings.host)
+    await cluster.start()
+    await cluster.serve_control(settings.host, settings.sim_control_port)
+    print(describe(cluster, settings), flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        if ready is not None:
+            await ready(cluster, world)
+        await stop.wait()
+    finally:
+        await cluster.stop()

@@ -1,0 +1,126 @@
+"""The cache, in memory and on Redis: copies not references, single flight, generations, isolation."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+
+import pytest
+
+from gateway.adapters.model import Agent, PersonRef
+from gateway.app import create_app
+from gateway.cache import Cache
+from gateway.config import Settings
+from simulators.cluster import SimulatorCluster
+from simulators.generator import World
+from tests.conftest import GraphQLClient, serve_app
+
+REDIS_URL = os.environ.get("GATEWAY_TEST_REDIS_URL")
+needs_redis = pytest.mark.skipif(not REDIS_URL, reason="GATEWAY_TEST_REDIS_URL is not set: Redis tests skipped")
+
+
+@pytest.fixture(params=["memory", pytest.param("redis", marks=needs_redis)])
+async def cache(request: pytest.FixtureRequest) -> AsyncIterator[Cache]:
+    url = "memory://" if request.param == "memory" else str(REDIS_URL)
+    store = Cache(url, namespace=f"test-{os.getpid()}")
+    await store.clear()
+    yield store
+    await store.clear()
+    await store.close()
+
+
+async def test_concurrent_misses_load_once(cache: Cache) -> None:
+    calls = 0
+
+    async def load() -> dict[str, list[int]]:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0.05)
+        return {"cases": [1, 2]}
+
+    results = await asyncio.gather(*(cache.get_or_load("k", load) for _ in range(10)))
+    assert calls == 1 and all(r == {"cases": [1, 2]} for r in results)
+
+
+async def test_values_are_copies_and_none_is_an_answer(cache: Cache) -> None:
+    async def load() -> dict[str, list[int]]:
+        return {"cases": [1]}
+
+    first = await cache.get_or_load("k", load)
+    first["cases"].append(99)  # a caller mutating its answer must not change the cache
+    assert await cache.get_or_load("k", load) == {"cases": [1]}
+
+    calls = 0
+
+    async def nothing() -> None:
+        nonlocal calls
+        calls += 1
+
+    assert await cache.get_or_load("none", nothing) is None
+    assert await cache.get_or_load("none", nothing) is None
+    assert calls == 1, "a cached None is not a miss"
+
+
+async def test_a_failed_load_is_not_cached(cache: Cache) -> None:
+    async def boom() -> int:
+        raise RuntimeError("court down")
+
+    with pytest.raises(RuntimeError):
+        await cache.get_or_load("k", boom)
+
+    async def ok() -> int:
+        return 7
+
+    assert await cache.get_or_load("k", ok) == 7
+
+
+async def test_generations_bump_per_court(cache: Cache) -> None:
+    assert await cache.generations(["粤0104", "粤01"]) == {"粤0104": 0, "粤01": 0}
+    await cache.bump("粤0104")
+    await cache.bump("粤0104")
+    assert await cache.generations(["粤0104", "粤01"]) == {"粤0104": 2, "粤01": 0}
+
+
+@pytest.fixture
+async def redis_gateway(
+    settings: Settings, cluster: SimulatorCluster, tokens: dict[str, str]
+) -> AsyncIterator[GraphQLClient]:
+    if not REDIS_URL:
+        pytest.skip("GATEWAY_TEST_REDIS_URL is not set: Redis tests skipped")
+    app = create_app(settings.model_copy(update={"cache_url": REDIS_URL, "change_poll_s": 0.2}), graphiql=False)
+    server, task, url = await serve_app(app)
+    await app.state.services.cache.clear()
+    yield GraphQLClient(f"{url}/graphql", tokens)
+    server.should_exit = True
+    await task
+
+
+CASES = "{ myCases(first: 100) { edges { node { caseNumber } } } }"
+
+
+async def test_redis_cached_lists_stay_with_their_user_and_the_change_feed_refreshes_them(
+    redis_gateway: GraphQLClient, cluster: SimulatorCluster, world: World
+) -> None:
+    chen = await redis_gateway.query(CASES, as_="lawyer-chen")
+    li = await redis_gateway.query(CASES, as_="lawyer-li")
+    chen_numbers = {e["node"]["caseNumber"] for e in chen["data"]["myCases"]["edges"]}
+    li_numbers = {e["node"]["caseNumber"] for e in li["data"]["myCases"]["edges"]}
+    assert chen_numbers and li_numbers and chen_numbers != li_numbers
+
+    # the clerk enters lawyer-li on one of chen's cases in the court's own system
+    li_person = world.demo["lawyer-li"]
+    state = cluster.court_state("粤0106")
+    case = next(
+        c for c in state.cases_of(PersonRef.lawyer(world.demo["lawyer-chen"].number)) if c.case_number not in li_numbers
+    )
+    cluster.desk("粤0106").add_agent(
+        case.case_id, Agent(li_person.name, li_person.number, li_person.firm or "", case.parties[-1].id_number)
+    )
+    for _ in range(50):
+        await asyncio.sleep(0.1)
+        li = await redis_gateway.query(CASES, as_="lawyer-li")
+        if case.case_number in {e["node"]["caseNumber"] for e in li["data"]["myCases"]["edges"]}:
+            break
+    else:
+        raise AssertionError("the change feed did not refresh lawyer-li's cached list")

@@ -1,0 +1,83 @@
+"""The HTTP surface: GraphQL over HTTP (POST and GET, media types), health and readiness, GraphiQL."""
+
+from __future__ import annotations
+
+import aiohttp
+
+from gateway.app import GRAPHQL_RESPONSE, create_app
+from gateway.config import Settings
+from simulators.cluster import SimulatorCluster
+from tests.conftest import GraphQLClient, serve_app
+
+
+async def _get(url: str, **kwargs: object) -> tuple[int, str, str]:
+    async with aiohttp.ClientSession() as session, session.get(url, **kwargs) as r:  # type: ignore[arg-type]
+        return r.status, r.headers.get("content-type", ""), await r.text()
+
+
+def _base(gateway: GraphQLClient) -> str:
+    return gateway.url.removesuffix("/graphql")
+
+
+async def test_healthz_and_readyz(gateway: GraphQLClient) -> None:
+    status, _, body = await _get(_base(gateway) + "/healthz")
+    assert status == 200 and '"ok"' in body
+    status, _, body = await _get(_base(gateway) + "/readyz")
+    assert status == 200 and "粤0104" in body and '"ready"' in body
+
+
+async def test_post_answers_json_and_negotiates_graphql_response_media_type(gateway: GraphQLClient) -> None:
+    status, body = await gateway.post("{ viewer { name } }", as_="lawyer-chen")
+    assert status == 200 and body["data"]["viewer"]["name"] == "陈志明"
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            gateway.url,
+            json={"query": "{ viewer { name } }"},
+            headers={"Accept": GRAPHQL_RESPONSE, "Authorization": f"Bearer {gateway.tokens['lawyer-chen']}"},
+        ) as r,
+    ):
+        assert r.status == 200
+        assert r.headers["content-type"].startswith(GRAPHQL_RESPONSE)
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(gateway.url, json={"query": "{ viewer { nope } }"}, headers={"Accept": GRAPHQL_RESPONSE}) as r,
+    ):
+        assert r.status == 400, "a document that fails validation never executes: a client error"
+        body = await r.json(content_type=None)
+        assert "data" not in body and body["errors"]
+
+
+async def test_get_runs_queries(gateway: GraphQLClient) -> None:
+    status, _, body = await _get(
+        gateway.url,
+        params={"query": "{ viewer { name } }"},
+        headers={"Authorization": f"Bearer {gateway.tokens['party-wang']}"},
+    )
+    assert status == 200 and "王芳" in body
+
+
+async def test_mutations_are_not_accepted_over_get(gateway: GraphQLClient) -> None:
+    status, _, _ = await _get(gateway.url, params={"query": "mutation { x }"})
+    assert status in (400, 405)
+
+
+async def test_graphiql_only_when_enabled(
+    gateway: GraphQLClient, settings: Settings, cluster: SimulatorCluster
+) -> None:
+    status, _, _ = await _get(gateway.url, headers={"Accept": "text/html"})
+    assert status == 404, "production: no GraphiQL"
+    server, task, url = await serve_app(create_app(settings, graphiql=True))
+    try:
+        status, content_type, body = await _get(url + "/graphql", headers={"Accept": "text/html"})
+        assert status == 200 and "text/html" in content_type and "graphiql" in body.lower()
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def test_errors_never_leak_internals(gateway: GraphQLClient) -> None:
+    body = await gateway.query('{ case(caseNumber: "（2023）粤0104民初1号") { caseNumber } }', token="not.a.jwt")
+    text = str(body)
+    assert "Traceback" not in text and 'File "' not in text
+    assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
