@@ -41,7 +41,12 @@ class Cache:
         return f"{self.namespace}:{key}"
 
     async def get_or_load(self, key: str, load: Callable[[], Awaitable[T]], ttl: float | None = None) -> T:
-        """The cached value, or ``load()``'s, stored for ``ttl`` seconds; one load per key at a time."""
+        """The cached value, or ``load()``'s, stored for ``ttl`` seconds; one load per key at a time.
+
+        A cache configured with ``default_ttl <= 0`` is off: every call loads.
+        """
+        if self.default_ttl <= 0:
+            return await load()
         full = self._key(key)
         cached = await self._backend.get(full)
         if cached is not None:
@@ -55,7 +60,9 @@ class Cache:
         self._inflight[full] = future
         try:
             value = await load()
-            await self._backend.set(full, _ABSENT if value is None else value, ttl=ttl or self.default_ttl)
+            await self._backend.set(
+                full, _ABSENT if value is None else value, ttl=min(ttl or self.default_ttl, self.default_ttl)
+            )
             future.set_result(value)
             return value
         except BaseException as e:

@@ -160,6 +160,7 @@ class SimulatorCluster:
                 web.post("/courts/{court}/faults", self._faults),
                 web.delete("/courts/{court}/faults", self._clear),
                 web.post("/counters/reset", self._reset),
+            web.get("/people/busiest", self._busiest),
                 web.get("/courts/{court}/filings", self._filings),
                 web.get("/courts/{court}/signatures", self._signatures),
                 web.post("/courts/{court}/staff/{action}", self._staff),
@@ -197,6 +198,17 @@ class SimulatorCluster:
     async def _reset(self, request: web.Request) -> web.Response:
         self.reset_counters()
         return _json({"ok": True})
+
+    async def _busiest(self, request: web.Request) -> web.Response:
+        """The lawyers with cases in the most courts (ground truth for benchmarks and demos)."""
+        limit = int(request.query.get("limit", "20"))
+        spread: dict[str, set[str]] = {}
+        for code, court in self.world.courts.items():
+            for case in court.cases.values():
+                for agent in case.agents:
+                    spread.setdefault(agent.licence_number, set()).add(code)
+        ranked = sorted(spread.items(), key=lambda item: (-len(item[1]), item[0]))[:limit]
+        return _json([{"licence_number": number, "courts": sorted(codes)} for number, codes in ranked])
 
     async def _filings(self, request: web.Request) -> web.Response:
         state = self.court_state(request.match_info["court"])
