@@ -267,6 +267,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         args.func(args, settings)
     except KeyboardInterrupt:
         sys.exit(130)
+    except BrokenPipeError:  # output piped into head & co.
+        sys.stderr.close()
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 Each court is polled on its own (a slow court never delays the others). Any event bumps the court's
 cache generation: a closed case, a new hearing, a lawyer entered by the clerk all show up in the next
-answer instead of after a TTL. Listeners (the store-backed sync of filings and notifications) receive
+answer instead of after a TTL. Losing a court's feed retires its cached answers too, since nothing
+would tell us they went stale. Listeners (the store-backed sync of filings and notifications) receive
 the events too. The first read of a feed starts from its current end: history before the gateway
 started is not news.
 """
@@ -58,11 +59,18 @@ class ChangeFollower:
         return events
 
     async def _follow(self, adapter: ResilientAdapter) -> None:
+        following = True
         while True:
             try:
                 await self.poll(adapter)
+                following = True
             except CourtError as e:
                 log.info("change feed of %s unavailable: %s", adapter.court.code, e.code)
+                if following:
+                    # cached answers are only as fresh as the feed that invalidates them: without the
+                    # feed, retire them, so callers see the court's real state (or its failure)
+                    await self.cache.bump(adapter.court.code)
+                    following = False
             except Exception:
                 log.exception("change feed of %s failed", adapter.court.code)
             await asyncio.sleep(self.interval_s)
