@@ -7,6 +7,7 @@ caller's scope. Court failures collected here become GraphQL errors beside the p
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -23,6 +24,17 @@ from gateway.identity import IdentityLevel, Role, Viewer
 from gateway.services.cases import CaseService
 from gateway.services.documents import DocumentService
 from gateway.services.federation import CourtFailure
+
+
+log = logging.getLogger("gateway.courts")
+
+#: what a client is told; the court's own error text (hosts, ports, protocol detail) stays in the logs
+PUBLIC_REASONS = {
+    "COURT_UNAVAILABLE": "is not answering right now; its data is missing from this answer",
+    "COURT_TIMEOUT": "did not answer in time; its data is missing from this answer",
+    "COURT_RATE_LIMITED": "asked the gateway to slow down; its data is missing from this answer",
+    "COURT_AUTH_FAILED": "refused the gateway's credentials; its data is missing from this answer",
+}
 
 
 @dataclass
@@ -66,7 +78,9 @@ class Context:
         known = {(f.extensions or {}).get("court") for f in self.failures}
         for failure in failures:
             if failure.court_code not in known:
-                message = f"{failure.court_code} did not answer: {failure.message}"
+                known.add(failure.court_code)
+                log.info("court failure %s %s at %s: %s", failure.court_code, failure.code, path, failure.message)
+                message = f"{failure.court_code} {PUBLIC_REASONS.get(failure.code, 'could not answer')}"
                 self.failures.append(CourtFailureError(failure.code, failure.court_code, message, path))
 
     # -- batch loads ---------------------------------------------------------------------------------

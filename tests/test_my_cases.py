@@ -141,6 +141,8 @@ async def test_a_failing_court_is_named_and_the_others_answer(
     assert [n["node"]["caseNumber"] for n in body["data"]["myCases"]["edges"]] == [c.case_number for c in expected]
     assert [(e["extensions"]["code"], e["extensions"]["court"]) for e in body["errors"]] == [(code, "粤0104")]
     assert body["errors"][0]["path"] == ["myCases"]
+    message = body["errors"][0]["message"]
+    assert message.startswith("粤0104 ") and "127.0.0.1" not in message and "Error" not in message, message
     assert elapsed < settings.request_deadline_s + 0.5, "the answer comes within the request deadline"
 
 
