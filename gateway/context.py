@@ -25,7 +25,6 @@ from gateway.services.cases import CaseService
 from gateway.services.documents import DocumentService
 from gateway.services.federation import CourtFailure
 
-
 log = logging.getLogger("gateway.courts")
 
 #: what a client is told; the court's own error text (hosts, ports, protocol detail) stays in the logs

@@ -160,7 +160,7 @@ class SimulatorCluster:
                 web.post("/courts/{court}/faults", self._faults),
                 web.delete("/courts/{court}/faults", self._clear),
                 web.post("/counters/reset", self._reset),
-            web.get("/people/busiest", self._busiest),
+                web.get("/people/busiest", self._busiest),
                 web.get("/courts/{court}/filings", self._filings),
                 web.get("/courts/{court}/signatures", self._signatures),
                 web.post("/courts/{court}/staff/{action}", self._staff),

@@ -11,6 +11,9 @@ The reference an adapter author reads:
   ========================================  =============================================================
   ``/export/dsr/{证件号码}/ajlb.csv``        a party's cases: every row, newest filing first, no paging
   ``/export/dlr/{执业证号}/ajlb.csv``        a lawyer's cases, likewise
+  ``/export/ry/{人员编号}/ajlb.csv``         the staff side: cases whose 合议庭 includes this member, likewise
+  ``/export/bm/{部门}/ajlb.csv``             the staff side: a division's cases, likewise
+  ``/export/fy/ajlb.csv``                   the staff side: every case of the court, likewise
   ``/export/aj/{案件编号}.csv``              one case (same columns)
   ``/export/ah/{案号}.csv``                  one case found by its case number
   ``/export/dsr|dlr/{号码}/sdws.csv``        documents served to the person (送达文书)
@@ -60,6 +63,7 @@ from gateway.adapters.model import (
     Attachment,
     Case,
     CaseFileVolume,
+    CaseScope,
     CaseStatus,
     ChangeEvent,
     ChangeKind,
@@ -385,6 +389,8 @@ class CsvExportSimulator(FamilySimulator):
         who = "{who:dsr|dlr}"
         return [
             self._route("GET", f"/export/{who}/{{number}}/ajlb.csv", "list_cases", self.case_list),
+            self._route("GET", "/export/{view:ry|bm}/{key}/ajlb.csv", "list_court_cases", self.court_case_list),
+            self._route("GET", "/export/fy/ajlb.csv", "list_court_cases", self.court_case_list),
             self._route("GET", f"/export/{who}/{{number}}/sdws.csv", "list_documents", self.documents),
             self._route("GET", "/export/aj/{ajbh}.csv", "get_cases", self.one_case),
             self._route("GET", "/export/ah/{ah}.csv", "find_case", self.case_by_number),
@@ -465,6 +471,12 @@ class CsvExportSimulator(FamilySimulator):
 
     async def case_list(self, request: web.Request) -> web.StreamResponse:
         return self._csv(request, "ajlb.csv", CASE_HEADER, map(case_row, self.court.cases_of(self._person(request))))
+
+    async def court_case_list(self, request: web.Request) -> web.StreamResponse:
+        """The staff side's lists: a panel member's (ry), a division's (bm) or the whole court's (fy)."""
+        view, key = request.match_info.get("view"), request.match_info.get("key", "")
+        scope = CaseScope(staff_id=key) if view == "ry" else CaseScope(division=key) if view == "bm" else CaseScope()
+        return self._csv(request, "ajlb.csv", CASE_HEADER, map(case_row, self.court.cases_in_scope(scope)))
 
     async def one_case(self, request: web.Request) -> web.StreamResponse:
         case = self.court.case(request.match_info["ajbh"])

@@ -15,6 +15,9 @@ The classic Chinese open-platform style, and the reference an adapter author rea
 - Dates and times are epoch milliseconds (dates: Beijing midnight); absent values are ``null``; flags are
   1/0; status, channel, volume and event kinds are the court's codes below; roles are Chinese words.
 - Pages: ``pageNo`` from 1, ``pageSize`` at most 50, with ``total``. Batch get: at most 100 ``ajbh``.
+- Case lists: ``court.case.list`` is a person's (``zjhm`` or ``zyzh``); ``court.case.listByStaff`` is the
+  court's own staff view: cases whose 合议庭 includes ``rybh`` (人员编号), or of 部门 ``bm``, or, with
+  neither, the whole court.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from gateway.adapters.model import (
     Attachment,
     Case,
     CaseFileVolume,
+    CaseScope,
     CaseStatus,
     ChangeEvent,
     ChangeKind,
@@ -314,6 +318,13 @@ class _Data:
             raise ApiError("E2001", "zjhm与zyzh须且只须填写一项")
         return PersonRef.party(zjhm) if zjhm else PersonRef.lawyer(zyzh)
 
+    def scope(self) -> CaseScope:
+        """Whose view of the court: 人员编号 (rybh) or 部门 (bm), at most one; neither is the whole court."""
+        rybh, bm = self.text("rybh", required=False), self.text("bm", required=False)
+        if rybh and bm:
+            raise ApiError("E2001", "rybh与bm至多填写一项")
+        return CaseScope(staff_id=rybh or None, division=bm or None)
+
     def page(self, limit: int) -> tuple[int, int]:
         page_no, page_size = self.number("pageNo", 1), self.number("pageSize", min(20, limit))
         if page_no < 1 or page_size < 1:
@@ -321,6 +332,12 @@ class _Data:
         if page_size > limit:
             raise ApiError("E2001", f"pageSize不能大于{limit}")
         return page_no, page_size
+
+
+def _case_page(cases: list[Case], page_no: int, page_size: int) -> object:
+    """One page of a case list (court.case.list, court.case.listByStaff), with the list's ``total``."""
+    rows = cases[(page_no - 1) * page_size : page_no * page_size]
+    return {"total": len(cases), "pageNo": page_no, "pageSize": page_size, "list": [case_json(c) for c in rows]}
 
 
 def _attachments(rows: list[Any]) -> tuple[Attachment, ...]:
@@ -351,6 +368,7 @@ class JsonRpcSignSimulator(FamilySimulator):
     #: method name → handler
     METHODS: ClassVar[dict[str, str]] = {
         "court.case.list": "case_list",
+        "court.case.listByStaff": "case_list_by_staff",
         "court.case.batchGet": "case_batch_get",
         "court.case.getByAh": "case_get_by_ah",
         "court.doc.list": "doc_list",
@@ -419,10 +437,13 @@ class JsonRpcSignSimulator(FamilySimulator):
     def case_list(self, data: _Data) -> object:
         self.state.count("list_cases")
         who = data.person()
-        page_no, page_size = data.page(MAX_PAGE_SIZE)
-        cases = self.court.cases_of(who)
-        rows = cases[(page_no - 1) * page_size : page_no * page_size]
-        return {"total": len(cases), "pageNo": page_no, "pageSize": page_size, "list": [case_json(c) for c in rows]}
+        return _case_page(self.court.cases_of(who), *data.page(MAX_PAGE_SIZE))
+
+    def case_list_by_staff(self, data: _Data) -> object:
+        """审判人员视图: the court's cases as its staff see them, paged like court.case.list."""
+        self.state.count("list_court_cases")
+        scope = data.scope()
+        return _case_page(self.court.cases_in_scope(scope), *data.page(MAX_PAGE_SIZE))
 
     def case_batch_get(self, data: _Data) -> object:
         """Cases in the order asked; unknown ``ajbh`` are left out, not an error."""

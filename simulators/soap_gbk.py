@@ -27,6 +27,7 @@ from gateway.adapters.model import (
     Attachment,
     Case,
     CaseFileVolume,
+    CaseScope,
     CaseStatus,
     ChangeEvent,
     ChangeKind,
@@ -257,6 +258,12 @@ def case_xml(case: Case, tag: str = "ajxx") -> etree._Element:
     return aj
 
 
+def _case_list(cases: list[Case], page_no: int, page_size: int) -> list[etree._Element]:
+    """One page of a case query (QueryAjList, QueryFyAjList): the total ``zs`` and full ``<aj>`` rows."""
+    rows = cases[(page_no - 1) * page_size : page_no * page_size]
+    return [_leaf("zs", str(len(cases))), _list("ajList", (case_xml(c, "aj") for c in rows))]
+
+
 def _document_xml(doc: ServedDocument) -> etree._Element:
     return _record(
         "ws",
@@ -374,6 +381,13 @@ class _Parts:
             raise SoapFault("参数错误：证件号码与执业证号须且只须填写一项")
         return PersonRef.party(zjhm) if zjhm else PersonRef.lawyer(zyzh)
 
+    def scope(self) -> CaseScope:
+        """Whose view of the court: 承办人/合议庭成员编号 or 部门, at most one; neither is the whole court (全院)."""
+        cbrbh, bm = self.text("cbrbh", required=False).strip(), self.text("bm", required=False).strip()
+        if cbrbh and bm:
+            raise SoapFault("参数错误：承办人编号与部门至多填写一项")
+        return CaseScope(staff_id=cbrbh or None, division=bm or None)
+
     def moment(self, name: str, *, fraction: bool = True) -> datetime:
         value = self.text(name).strip()
         formats = ["%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S"] if fraction else ["%Y-%m-%d %H:%M:%S"]
@@ -407,6 +421,7 @@ class SoapGbkSimulator(FamilySimulator):
     OPERATIONS: ClassVar[dict[str, str]] = {
         "Login": "login",
         "QueryAjList": "query_aj_list",
+        "QueryFyAjList": "query_fy_aj_list",
         "GetAjxx": "get_ajxx",
         "QueryAjByAh": "query_aj_by_ah",
         "QueryWsList": "query_ws_list",
@@ -503,10 +518,13 @@ class SoapGbkSimulator(FamilySimulator):
     def query_aj_list(self, parts: _Parts) -> list[etree._Element]:
         self.state.count("list_cases")
         who = parts.person()
-        page_no, page_size = parts.page()
-        cases = self.court.cases_of(who)
-        rows = cases[(page_no - 1) * page_size : page_no * page_size]
-        return [_leaf("zs", str(len(cases))), _list("ajList", (case_xml(c, "aj") for c in rows))]
+        return _case_list(self.court.cases_of(who), *parts.page())
+
+    def query_fy_aj_list(self, parts: _Parts) -> list[etree._Element]:
+        """法院案件列表: the court's cases as its staff see them, paged like QueryAjList."""
+        self.state.count("list_court_cases")
+        scope = parts.scope()
+        return _case_list(self.court.cases_in_scope(scope), *parts.page())
 
     def get_ajxx(self, parts: _Parts) -> list[etree._Element]:
         self.state.count("get_cases")

@@ -7,6 +7,10 @@ Bearer tokens that die after 10 minutes), cursor pagination capped at 100, a bat
 vocabulary (``UNDER_TRIAL``, ``CLAIMANT``, ``LAY_ASSESSOR``, ``case.concluded``), its own field names
 and nesting, ISO-8601 times with ``+08:00``, and an opaque cursor that only fits the query it came from.
 
+``GET /v2/cases`` takes exactly one filter: a person (``partyIdNumber``, ``agentLicenceNumber``), a
+case number, or a staff view (``panelMemberStaffId``, ``division``, ``scope=court`` for the whole
+court), all newest filing first under the same cursor paging.
+
 ``GET /openapi.json`` describes exactly what is served (``OPENAPI`` below); tests/test_v2rest.py keeps
 the two in step. The national platform speaks the same API over ``PlatformState``: it has documents,
 signing and a change feed, and answers every case endpoint with a 404 problem.
@@ -31,6 +35,7 @@ from gateway.adapters.model import (
     Attachment,
     Case,
     CaseFileVolume,
+    CaseScope,
     CaseStatus,
     ChangeEvent,
     ChangeKind,
@@ -61,6 +66,17 @@ JSON = "application/json"
 PROBLEM = "application/problem+json"
 REALM = "court-api"
 PUBLIC_PATHS = frozenset({"/oauth/token", "/openapi.json"})
+#: GET /v2/cases filters (exactly one per request) → the shared operation name each one is counted under
+CASE_FILTERS = {
+    "partyIdNumber": "list_cases",
+    "agentLicenceNumber": "list_cases",
+    "caseNumber": "find_case",
+    "panelMemberStaffId": "list_court_cases",
+    "division": "list_court_cases",
+    "scope": "list_court_cases",
+}
+#: the one value of the ``scope`` filter: every case of the court
+WHOLE_COURT = "court"
 
 # -- the API's own vocabulary ----------------------------------------------------------------------
 
@@ -334,6 +350,17 @@ def _one_filter(request: web.Request, names: Sequence[str]) -> tuple[str, str]:
     return given[0]
 
 
+def _staff_scope(name: str, value: str) -> CaseScope:
+    """A staff filter of GET /v2/cases as the view it asks for."""
+    if name == "panelMemberStaffId":
+        return CaseScope(staff_id=value)
+    if name == "division":
+        return CaseScope(division=value)
+    if value != WHOLE_COURT:
+        raise _bad_request(f"scope must be {WHOLE_COURT}")
+    return CaseScope()
+
+
 def _page(request: web.Request, query: str, items: Sequence[Any]) -> tuple[Sequence[Any], str | None]:
     """One page from ``items``; the cursor is opaque and only valid for the query it was made for."""
     limit = _limit(request)
@@ -535,10 +562,15 @@ class V2RestSimulator(FamilySimulator):
         return _json_response(openapi_document(f"{request.scheme}://{request.host}", self.config))
 
     async def list_cases(self, request: web.Request) -> web.Response:
-        name, value = _one_filter(request, ("partyIdNumber", "agentLicenceNumber", "caseNumber"))
-        self.state.count("find_case" if name == "caseNumber" else "list_cases")
+        """A person's cases, a staff view of the court's cases, or one case by number: one filter, one list."""
+        name, value = _one_filter(request, tuple(CASE_FILTERS))
+        operation = CASE_FILTERS[name]
+        scope = _staff_scope(name, value) if operation == "list_court_cases" else None
+        self.state.count(operation)
         court = self._court()
-        if name == "caseNumber":
+        if scope is not None:
+            cases = court.cases_in_scope(scope)
+        elif name == "caseNumber":
             try:
                 cases = [court.case_by_number(value)]
             except Missing:
@@ -1011,16 +1043,20 @@ def _paths() -> dict[str, Any]:
         "/v2/cases": {
             "get": _operation(
                 "listCases",
-                "A person's cases, newest filing first, or one case by number; exactly one filter",
+                "A person's cases or a staff view of the court's cases, newest filing first, or one case by "
+                "number; exactly one filter",
                 {
                     "200": _ok("CaseList"),
-                    "400": _problem("no or several filters, bad limit or cursor"),
+                    "400": _problem("no or several filters, an unknown scope, bad limit or cursor"),
                     "404": _problem(no_cases),
                 },
                 parameters=[
                     _parameter("partyIdNumber", "query", "cases where this ID number is a party"),
                     _parameter("agentLicenceNumber", "query", "cases where this lawyer is an agent"),
                     _parameter("caseNumber", "query", "the case with this case number (0 or 1 result)"),
+                    _parameter("panelMemberStaffId", "query", "cases whose panel includes this staff member"),
+                    _parameter("division", "query", "the cases of this division (民一庭, 执行局, …)"),
+                    _parameter("scope", "query", "every case of the court", {"type": "string", "enum": [WHOLE_COURT]}),
                     CURSOR,
                     LIMIT,
                 ],

@@ -127,8 +127,9 @@ async def test_redis_cached_lists_stay_with_their_user_and_the_change_feed_refre
 
 
 @pytest.fixture
-async def fast_feed_gateway(settings: Settings, cluster: SimulatorCluster,
-                            tokens: dict[str, str]) -> AsyncIterator[GraphQLClient]:
+async def fast_feed_gateway(
+    settings: Settings, cluster: SimulatorCluster, tokens: dict[str, str]
+) -> AsyncIterator[GraphQLClient]:
     app = create_app(settings.model_copy(update={"change_poll_s": 0.2}), graphiql=False)
     server, task, url = await serve_app(app)
     yield GraphQLClient(f"{url}/graphql", tokens)
@@ -136,11 +137,11 @@ async def fast_feed_gateway(settings: Settings, cluster: SimulatorCluster,
     await task
 
 
-async def test_an_outage_is_not_hidden_behind_cached_answers(fast_feed_gateway: GraphQLClient,
-                                                             sims: SimulatorCluster) -> None:
+async def test_an_outage_is_not_hidden_behind_cached_answers(
+    fast_feed_gateway: GraphQLClient, sims: SimulatorCluster
+) -> None:
     first = await fast_feed_gateway.query(CASES, as_="lawyer-chen")
-    assert "errors" not in first and any("粤0104" in e["node"]["caseNumber"]
-                                         for e in first["data"]["myCases"]["edges"])
+    assert "errors" not in first and any("粤0104" in e["node"]["caseNumber"] for e in first["data"]["myCases"]["edges"])
     await asyncio.sleep(0.5)  # the follower has read every feed once
     await sims.set_outage("粤0104", True)
     for _ in range(30):
@@ -149,5 +150,6 @@ async def test_an_outage_is_not_hidden_behind_cached_answers(fast_feed_gateway: 
         if body.get("errors"):
             break
     assert [(e["extensions"]["code"], e["extensions"]["court"]) for e in body["errors"]] == [
-        ("COURT_UNAVAILABLE", "粤0104")]
+        ("COURT_UNAVAILABLE", "粤0104")
+    ]
     assert not any("粤0104" in e["node"]["caseNumber"] for e in body["data"]["myCases"]["edges"])

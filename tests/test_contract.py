@@ -25,6 +25,7 @@ from gateway.adapters.model import (
     CHINA_TZ,
     Attachment,
     Case,
+    CaseScope,
     CaseStatus,
     Filing,
     FilingKind,
@@ -174,10 +175,39 @@ async def test_case_file_volumes_and_material_bytes_match_ground_truth(adapter: 
     assert content.content.startswith(b"%PDF")
 
 
+@pytest.mark.parametrize("adapter", COURTS, indirect=True)
+async def test_staff_views_of_the_court_match_ground_truth(adapter: CourtAdapter, world: World) -> None:
+    """A panel member's, a division's and the whole court's cases, read in pages of 7, newest filing first."""
+    court = world.courts[adapter.court.code]
+    every = list(court.cases.values())
+    member, division = every[0].panel[0].staff_id, every[0].division
+    views = [
+        (CaseScope(staff_id=member), [c for c in every if member in {s.staff_id for s in c.panel}]),
+        (CaseScope(division=division), [c for c in every if c.division == division]),
+        (CaseScope(), every),
+    ]
+    for scope, expected in views:
+        cases: list[Case] = []
+        position: str | None = None
+        for _ in range(100):
+            page = await adapter.list_court_cases(scope, position=position, limit=7)
+            assert len(page.cases) <= 7
+            assert page.total in (None, len(expected))
+            cases += page.cases
+            position = page.next_position
+            if position is None:
+                break
+        else:
+            raise AssertionError("pagination does not terminate")
+        assert cases == expected, scope
+
+
 @pytest.mark.parametrize("adapter", [c.code for c in CONFIGURED if not c.is_court], indirect=True)
 async def test_platform_has_no_cases(adapter: CourtAdapter, world: World) -> None:
     with pytest.raises(NotSupported):
         await adapter.list_cases(person(world, "party-wang"))
+    with pytest.raises(NotSupported):
+        await adapter.list_court_cases(CaseScope())
 
 
 # -- writes ------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import datetime
+from urllib.parse import quote
 
 import aiohttp
 import pytest
@@ -37,6 +38,7 @@ from gateway.adapters.model import (
     Agent,
     Attachment,
     Case,
+    CaseScope,
     CaseStatus,
     Filing,
     FilingKind,
@@ -159,6 +161,34 @@ async def test_unknown_files_are_404_pages_and_credentials_are_checked(
     assert status == 404 and "文件不存在" in body.decode("gb18030")
     status, headers, body = await raw(settings, "GET", "/export/tz/jatz.csv", password="wrong")
     assert status == 401 and headers["WWW-Authenticate"].startswith("Basic")
+
+
+async def test_staff_exports_are_whole_lists_with_etags_that_the_adapter_pages(
+    adapter: CsvExportAdapter, settings: Settings, cluster: SimulatorCluster
+) -> None:
+    """/export/ry|bm/…/ajlb.csv and /export/fy/ajlb.csv: every row, no paging, 304 when unchanged."""
+    state = court(cluster)
+    every = state.cases_in_scope(CaseScope())
+    division, member = every[0].division, every[0].panel[0].staff_id
+    for path, scope in (
+        (f"/export/ry/{member}/ajlb.csv", CaseScope(staff_id=member)),
+        (f"/export/bm/{quote(division)}/ajlb.csv", CaseScope(division=division)),
+        ("/export/fy/ajlb.csv", CaseScope()),
+    ):
+        status, headers, body = await raw(settings, "GET", path)
+        header, *rows = read_csv(body)
+        assert status == 200 and header[0] == "案号"
+        assert [r[1] for r in rows] == [c.case_id for c in state.cases_in_scope(scope)], path
+        status, _, body = await raw(settings, "GET", path, headers={"If-None-Match": headers["ETag"]})
+        assert (status, body) == (304, b"")
+    assert (await raw(settings, "GET", f"/export/xx/{member}/ajlb.csv"))[0] == 404
+    before = state.counters.copy()
+    first = await adapter.list_court_cases(CaseScope(), limit=50)
+    assert len(first.cases) == 20 and first.total == len(every), "the adapter cuts pages of at most 20"
+    second = await adapter.list_court_cases(CaseScope(), position=first.next_position, limit=50)
+    assert second.cases == tuple(every[20:40])
+    assert state.counters["list_court_cases"] - before["list_court_cases"] == 2
+    assert state.counters["not_modified"] - before["not_modified"] == 1, "the second page is a 304"
 
 
 # -- reads -----------------------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ ROOT_FIELDS = {
     "myCases": "{ myCases { edges { node { caseNumber } } } }",
     "case": '{ case(caseNumber: "（2024）粤0104民初100号") { caseNumber } }',
     "documentsToSign": "{ documentsToSign { totalCount } }",
+    "courtCases": "{ courtCases { totalCount } }",
     "node": '{ node(id: "' + global_id("Court", "粤0104") + '") { id } }',
 }
 

@@ -33,6 +33,7 @@ from gateway.adapters.model import (
     Agent,
     Attachment,
     Case,
+    CaseScope,
     CaseStatus,
     ChangeKind,
     Filing,
@@ -163,6 +164,29 @@ async def test_the_courts_limits_are_parameter_errors(
     assert (await raw_post(settings, signed_fields(settings, "court.case.batchGet", too_big_batch)))["code"] == "E2001"
     ok = await raw_post(settings, signed_fields(settings, "court.case.batchGet", {"ajbhList": ids[:100]}))
     assert ok["code"] == "0000" and len(ok["data"]["list"]) == 100
+
+
+async def test_the_staff_case_list_is_signed_paged_by_fifty_and_takes_one_of_rybh_or_bm(
+    settings: Settings, cluster: SimulatorCluster
+) -> None:
+    """court.case.listByStaff: a person (rybh) or a division (bm), never both; pages of at most 50."""
+    state = court(cluster)
+    every = state.cases_in_scope(CaseScope())
+    assert len(every) > 50
+    member, division = every[0].panel[0].staff_id, every[0].division
+
+    async def list_by_staff(data: dict[str, Any]) -> dict[str, Any]:
+        return await raw_post(settings, signed_fields(settings, "court.case.listByStaff", data))
+
+    body = await list_by_staff({"pageNo": 2, "pageSize": 50})
+    assert body["code"] == "0000" and body["data"]["total"] == len(every), "neither: the whole court"
+    assert [aj["ajbh"] for aj in body["data"]["list"]] == [c.case_id for c in every[50:100]]
+    body = await list_by_staff({"rybh": member})
+    assert body["code"] == "0000" and body["data"]["total"] == len(state.cases_in_scope(CaseScope(staff_id=member)))
+    assert (await list_by_staff({"bm": division, "pageSize": 51}))["code"] == "E2001"
+    assert (await list_by_staff({"rybh": member, "bm": division}))["code"] == "E2001"
+    forged = {**signed_fields(settings, "court.case.listByStaff", {"bm": division}), "data": "{}"}
+    assert (await raw_post(settings, forged))["code"] == "E1001", "signed like every other method"
 
 
 # -- credentials and clocks, as the adapter meets them -------------------------------------------------------

@@ -25,7 +25,7 @@ from gateway.adapters.errors import (
     NotFoundAtCourt,
     NotSupported,
 )
-from gateway.adapters.model import PersonRef, Tier
+from gateway.adapters.model import CaseScope, PersonRef, Tier
 from gateway.adapters.resilience import (
     BreakerState,
     CircuitBreaker,
@@ -97,6 +97,9 @@ class ScriptedAdapter(CourtAdapter):
     async def list_cases(self, who: PersonRef, *, position: str | None = None, limit: int = 20) -> Any:
         return await self._step("list_cases")
 
+    async def list_court_cases(self, scope: CaseScope, *, position: str | None = None, limit: int = 20) -> Any:
+        return await self._step("list_court_cases")
+
     async def get_cases(self, case_ids: Sequence[str]) -> Any:
         return await self._step("get_cases")
 
@@ -161,6 +164,7 @@ async def fail(adapter: ResilientAdapter, error: type[CourtError]) -> CourtError
 
 CALLS: dict[str, Callable[[CourtAdapter], Awaitable[object]]] = {
     "list_cases": lambda a: a.list_cases(WHO, position="p", limit=5),
+    "list_court_cases": lambda a: a.list_court_cases(CaseScope(division="民一庭"), position="p", limit=5),
     "get_cases": lambda a: a.get_cases(["1", "2"]),
     "find_case": lambda a: a.find_case("（2023）粤0104民初123号"),
     "list_documents": lambda a: a.list_documents(WHO),

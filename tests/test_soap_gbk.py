@@ -32,6 +32,7 @@ from gateway.adapters.model import (
     CHINA_TZ,
     Attachment,
     Case,
+    CaseScope,
     CaseStatus,
     Filing,
     FilingKind,
@@ -49,6 +50,9 @@ COURT = "粤0105"  # 海珠
 WSDL = "http://schemas.xmlsoap.org/wsdl/"
 WSDL_SOAP = "http://schemas.xmlsoap.org/wsdl/soap/"
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
+AJ = "http://ws.court.gd.cn/aj"
+#: operations for which the session alone is a complete request (QueryFyAjList: the whole court, page 1)
+SESSION_ONLY_IS_COMPLETE = {"QueryFyAjList"}
 
 
 @pytest.fixture
@@ -162,7 +166,12 @@ async def test_wsdl_describes_exactly_the_operations_the_service_dispatches(
         assert inputs[0] == "sessionId", f"{operation} carries the session first"
         # the documented action is accepted (the answer is about parameters, not about the operation) …
         status, _, body = await raw_post(settings, raw_envelope(operation, {"sessionId": session_id}), action)
-        assert status == 500 and faultstring(body).startswith(("参数错误", "未找到")), (operation, faultstring(body))
+        if operation in SESSION_ONLY_IS_COMPLETE:
+            answer = etree.fromstring(body).find(f"{{{SOAP_ENV}}}Body/{{{AJ}}}{operation}Response")
+            assert status == 200 and answer is not None, operation
+        else:
+            assert status == 500, operation
+            assert faultstring(body).startswith(("参数错误", "未找到")), (operation, faultstring(body))
         # … and any other is refused
         _, _, body = await raw_post(settings, raw_envelope(operation, {"sessionId": session_id}), "urn:Login")
         assert faultstring(body).startswith("SOAPAction与请求操作不一致")
@@ -194,6 +203,7 @@ async def test_adapter_sends_and_reads_exactly_the_documented_parts(
     party = next(p for p in case.parties if p.kind == PartyKind.PERSON)
     doc = cluster.desk(COURT).serve_document(case.case_id, PersonRef.party(party.id_number), "举证通知书")
     await adapter.list_cases(PersonRef.party(party.id_number))
+    await adapter.list_court_cases(CaseScope(staff_id=case.panel[0].staff_id))
     await adapter.get_cases([case.case_id])
     await adapter.find_case(case.case_number)
     await adapter.list_documents(PersonRef.party(party.id_number))
@@ -289,6 +299,32 @@ async def test_page_size_over_twenty_is_a_fault(settings: Settings, cluster: Sim
     )
     status, _, answer = await raw_post(settings, body, "urn:QueryAjList")
     assert status == 500 and faultstring(answer).startswith("参数错误")
+
+
+async def test_court_case_list_pages_by_twenty_for_one_member_or_division(
+    settings: Settings, cluster: SimulatorCluster
+) -> None:
+    """QueryFyAjList: at most 20 rows a page with the total zs, and 承办人 or 部门 but not both."""
+    state = court(cluster)
+    division = state.all_cases()[0].division
+    expected = state.cases_in_scope(CaseScope(division=division))
+    assert len(expected) > 20, "more than one page"
+    session_id = await raw_login(settings)
+
+    async def query(**parts: str) -> tuple[int, bytes]:
+        body = raw_envelope("QueryFyAjList", {"sessionId": session_id, **parts})
+        status, _, answer = await raw_post(settings, body, "urn:QueryFyAjList")
+        return status, answer
+
+    status, answer = await query(cbrbh="", bm=division, pageNo="2", pageSize="20")
+    response = etree.fromstring(answer).find(f"{{{SOAP_ENV}}}Body/{{{AJ}}}QueryFyAjListResponse")
+    assert status == 200 and response is not None
+    assert response.findtext("zs") == str(len(expected))
+    assert [aj.findtext("ajbh") for aj in response.iterfind("ajList/aj")] == [c.case_id for c in expected[20:40]]
+    status, answer = await query(bm=division, pageNo="1", pageSize="21")
+    assert status == 500 and faultstring(answer).startswith("参数错误")
+    status, answer = await query(cbrbh=expected[0].panel[0].staff_id, bm=division)
+    assert status == 500 and faultstring(answer) == "参数错误：承办人编号与部门至多填写一项"
 
 
 async def test_every_case_of_the_court_round_trips_exactly(adapter: SoapGbkAdapter, cluster: SimulatorCluster) -> None:

@@ -32,6 +32,7 @@ from gateway.adapters.model import (
     Agent,
     Attachment,
     Case,
+    CaseScope,
     CaseStatus,
     Filing,
     FilingKind,
@@ -238,12 +239,21 @@ async def test_real_answers_validate_against_the_openapi_document(
         assert (await call(COURT, "GET", "/v2/cases", params=params))[0] == 400, "a cursor fits its own query only"
         assert (await call(COURT, "GET", "/v2/cases", params={"caseNumber": case.case_number}))[0] == 200
         assert (await call(COURT, "GET", "/v2/cases", params={"partyIdNumber": "x", "limit": "101"}))[0] == 400
+        # the staff side: a panel member's, a division's and the whole court's cases
+        member = {"panelMemberStaffId": case.panel[0].staff_id, "limit": "1"}
+        status, page = await call(COURT, "GET", "/v2/cases", params=member)
+        assert status == 200 and page["cases"] and page["totalSize"] >= 1
+        assert (await call(COURT, "GET", "/v2/cases", params={"division": case.division}))[0] == 200
+        status, page = await call(COURT, "GET", "/v2/cases", params={"scope": "court", "limit": "100"})
+        assert status == 200 and len(page["cases"]) == 100 and page["nextCursor"]
+        assert (await call(COURT, "GET", "/v2/cases", params={"scope": "everything"}))[0] == 400
         ids = ",".join(c.case_id for c in world.courts[COURT].cases.values())
         assert (await call(COURT, "GET", "/v2/cases:batchGet", params={"ids": ids}))[0] == 400
         status, batch = await call(COURT, "GET", "/v2/cases:batchGet", params={"ids": f"{case.case_id},nope"})
         assert (status, [c["id"] for c in batch["cases"]]) == (200, [case.case_id])
         # the platform has no cases
         assert (await call(PLATFORM, "GET", "/v2/cases", params={"partyIdNumber": "x"}))[0] == 404
+        assert (await call(PLATFORM, "GET", "/v2/cases", params={"scope": "court"}))[0] == 404
         assert (await call(PLATFORM, "GET", "/v2/cases:batchGet", params={"ids": case.case_id}))[0] == 404
         # case files
         status, volumes = await call(COURT, "GET", "/v2/cases/{caseId}/volumes", path={"caseId": case.case_id})
@@ -348,6 +358,32 @@ async def test_a_cursor_from_another_query_is_rejected(court: V2RestAdapter, wor
     assert first.next_position is not None
     with pytest.raises(CourtRejected):
         await court.list_cases(person(world, "lawyer-li"), position=first.next_position, limit=1)
+
+
+async def test_staff_views_page_by_100_under_exactly_one_filter(
+    court: V2RestAdapter, settings: Settings, sims: SimulatorCluster
+) -> None:
+    """The staff filters of GET /v2/cases: one at a time, pages of at most 100, a cursor only for its own filter."""
+    every = sims.court_state(COURT).cases_in_scope(CaseScope())
+    assert len(every) > 100, "the whole court is more than one page"
+    async with aiohttp.ClientSession() as http:
+        async with http.get(settings.court(COURT).base_url + "/openapi.json") as response:
+            rec = OpenApiRecorder(http, settings, await response.json())
+
+        async def cases(**params: str) -> tuple[int, Any]:
+            return await rec.call(COURT, "GET", "/v2/cases", params=params)
+
+        status, first = await cases(scope="court", limit="100")
+        assert (status, first["totalSize"], len(first["cases"])) == (200, len(every), 100)
+        status, second = await cases(scope="court", limit="100", cursor=first["nextCursor"])
+        ids = [c["id"] for c in first["cases"] + second["cases"]]
+        assert status == 200 and ids == [c.case_id for c in every[: min(200, len(every))]]
+        assert (await cases(scope="court", limit="101"))[0] == 400
+        division, member = every[0].division, every[0].panel[0].staff_id
+        assert (await cases(division=division, cursor=first["nextCursor"]))[0] == 400, "a cursor fits its own filter"
+        assert (await cases(division=division, panelMemberStaffId=member))[0] == 400, "one filter at a time"
+    page = await court.list_court_cases(CaseScope(), limit=500)
+    assert len(page.cases) == 100 and page.next_position is not None, "the adapter caps the page at 100"
 
 
 async def test_batch_get_over_50_ids_is_split_and_keeps_the_order_asked(
@@ -494,6 +530,8 @@ async def test_platform_serves_documents_but_no_cases(
     with pytest.raises(NotSupported):
         await platform.list_cases(wang)
     with pytest.raises(NotSupported):
+        await platform.list_court_cases(CaseScope(staff_id=case.panel[0].staff_id))
+    with pytest.raises(NotSupported):
         await platform.get_cases([case.case_id])
     with pytest.raises(NotSupported):
         await platform.find_case(case.case_number)
@@ -572,6 +610,7 @@ async def test_each_call_is_counted_under_its_shared_operation_name(
     doc = unsigned_document(world, sims)
     before = state.counters.copy()
     await court.list_cases(chen)
+    await court.list_court_cases(CaseScope(division=case.division))
     await court.get_cases([case.case_id])
     await court.find_case(case.case_number)
     await court.list_documents(chen)
@@ -594,6 +633,7 @@ async def test_each_call_is_counted_under_its_shared_operation_name(
     assert delta == {
         "auth": 1,
         "list_cases": 1,
+        "list_court_cases": 1,
         "get_cases": 1,
         "find_case": 1,
         "list_documents": 1,

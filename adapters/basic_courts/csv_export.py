@@ -5,9 +5,10 @@ dates and 时分 times, lists packed into cells (``;`` between records, ``|`` be
 ETags, journals (台账) instead of a change feed, multipart upload forms, and HTML answer pages whose
 ``回执号：…`` has to be read out of the text.
 
-The court never pages: a person's case list is one file with every row. This adapter pages it itself
-(the position is an offset) and keeps the last list per person with its ETag, so that reading page 2,
-3, … costs the court a ``304 Not Modified``. Changes come from re-reading the journals conditionally;
+The court never pages: a person's case list, like a staff view of the court (a panel member's, a
+division's, the whole court's), is one file with every row. This adapter pages it itself (the position
+is an offset) and keeps the last list per export with its ETag, so that reading page 2, 3, … costs the
+court a ``304 Not Modified``. Changes come from re-reading the journals conditionally;
 the cursor remembers each journal's ETag and the last 序号 seen.
 """
 
@@ -45,6 +46,7 @@ from gateway.adapters.model import (
     Case,
     CaseFileVolume,
     CasePage,
+    CaseScope,
     CaseStatus,
     ChangeEvent,
     ChangeKind,
@@ -76,7 +78,7 @@ Row = dict[str, str]
 
 _ENCODING = "gb18030"  # the court says GBK in its pages; GB18030 is the superset that also reads rare names
 _HTML = etree.HTMLParser(no_network=True)
-_LISTS_KEPT = 256  # people whose last case list (and its ETag) we remember
+_LISTS_KEPT = 256  # case-list exports (a person's, a staff view's) we remember with their ETags
 
 # the court's words → the canonical model
 _STATUS = {
@@ -370,6 +372,15 @@ def _person_dir(who: PersonRef) -> str:
     return "dsr" if who.kind == IdentityKind.ID_NUMBER else "dlr"
 
 
+def _scope_path(scope: CaseScope) -> str:
+    """A staff view's export: a panel member's (ry) wins over a division's (bm); neither is the court's (fy)."""
+    if scope.staff_id:
+        return _path("export", "ry", scope.staff_id, "ajlb.csv")
+    if scope.division:
+        return _path("export", "bm", scope.division, "ajlb.csv")
+    return _path("export", "fy", "ajlb.csv")
+
+
 def _retry_after(value: str | None) -> float | None:
     """``Retry-After`` in seconds, or as an HTTP date."""
     if value is None:
@@ -411,7 +422,7 @@ class CsvExportAdapter(CourtAdapter):
         super().__init__(court)
         self._base = court.base_url.rstrip("/")
         self._http: aiohttp.ClientSession | None = None
-        self._lists: OrderedDict[PersonRef, tuple[str, list[Case]]] = OrderedDict()
+        self._lists: OrderedDict[str, tuple[str, list[Case]]] = OrderedDict()  # export path → (ETag, cases)
 
     # -- plumbing: one HTTP session, one way to ask, one way to parse --------------------------------------
 
@@ -481,27 +492,32 @@ class CsvExportAdapter(CourtAdapter):
     # -- reads ---------------------------------------------------------------------------------------------
 
     async def list_cases(self, who: PersonRef, *, position: str | None = None, limit: int = 20) -> CasePage:
-        """``position`` is an offset into the court's full list (the caller keeps ``limit`` the same)."""
+        return await self._case_page(_path("export", _person_dir(who), who.number, "ajlb.csv"), position, limit)
+
+    async def list_court_cases(self, scope: CaseScope, *, position: str | None = None, limit: int = 20) -> CasePage:
+        return await self._case_page(_scope_path(scope), position, limit)
+
+    async def _case_page(self, path: str, position: str | None, limit: int) -> CasePage:
+        """A page cut from a case-list export; ``position`` is an offset into it (the caller keeps ``limit``)."""
         size = max(1, min(limit, self.max_page_size))
         if position is not None and not position.isdigit():
             raise CourtRejected(self.court.code, f"not a position of this court: {position!r}")
         start = int(position or 0)
-        cases = await self._cases_of(who)
+        cases = await self._case_list(path)
         end = start + size
         return CasePage(tuple(cases[start:end]), str(end) if end < len(cases) else None, len(cases))
 
-    async def _cases_of(self, who: PersonRef) -> list[Case]:
-        """The person's whole list; unchanged since last time (304) it is the list we kept."""
-        path = _path("export", _person_dir(who), who.number, "ajlb.csv")
-        kept = self._lists.get(who)
+    async def _case_list(self, path: str) -> list[Case]:
+        """A whole case-list export; unchanged since last time (304) it is the list we kept."""
+        kept = self._lists.get(path)
         reply = await self._request("GET", path, etag=kept[0] if kept else None)
         if reply.status == 304 and kept is not None:
-            self._lists.move_to_end(who)
+            self._lists.move_to_end(path)
             return kept[1]
         cases = self._parse(path, lambda body: [_case(self.court.code, row) for row in _read_csv(body)], reply.body)
         if reply.etag:
-            self._lists[who] = (reply.etag, cases)
-            self._lists.move_to_end(who)
+            self._lists[path] = (reply.etag, cases)
+            self._lists.move_to_end(path)
             while len(self._lists) > _LISTS_KEPT:
                 self._lists.popitem(last=False)
         return cases

@@ -4,8 +4,9 @@ Everything peculiar to this family ends in this module: the form fields ``method
 ``timestamp`` (Beijing local ``yyyy-MM-dd HH:mm:ss``), ``data`` (a JSON string) and ``sign`` (upper-case
 MD5 of ``secret + "appKey=…&data=…&method=…&timestamp=…" + secret``); HTTP 200 for everything, with the
 outcome in an E-code; pinyin field names; epoch-millisecond dates and times; the court's status,
-channel and volume codes. Pages are ``pageNo``/``pageSize`` (at most 50), so a ``list_cases`` position
-is the next page number; the batch get takes 100 ``ajbh`` at a time.
+channel and volume codes. Pages are ``pageNo``/``pageSize`` (at most 50), so a position of
+``list_cases`` (``court.case.list``) or ``list_court_cases`` (``court.case.listByStaff``) is the next
+page number; the batch get takes 100 ``ajbh`` at a time.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from gateway.adapters.model import (
     Case,
     CaseFileVolume,
     CasePage,
+    CaseScope,
     CaseStatus,
     ChangeEvent,
     ChangeKind,
@@ -289,6 +291,13 @@ def _who(who: PersonRef) -> dict[str, str]:
     return {"zjhm": who.number} if who.kind == IdentityKind.ID_NUMBER else {"zyzh": who.number}
 
 
+def _scope(scope: CaseScope) -> dict[str, str]:
+    """人员编号 or 部门 (a panel member wins over a division); neither asks for the whole court."""
+    if scope.staff_id:
+        return {"rybh": scope.staff_id}
+    return {"bm": scope.division} if scope.division else {}
+
+
 # -- reading answers ------------------------------------------------------------------------------------
 
 
@@ -429,12 +438,18 @@ class JsonRpcSignAdapter(CourtAdapter):
     # -- reads ----------------------------------------------------------------------------------------
 
     async def list_cases(self, who: PersonRef, *, position: str | None = None, limit: int = 20) -> CasePage:
-        """``position`` is the next page number (the caller keeps ``limit`` the same across pages)."""
+        return await self._paged_cases("court.case.list", _who(who), position, limit)
+
+    async def list_court_cases(self, scope: CaseScope, *, position: str | None = None, limit: int = 20) -> CasePage:
+        return await self._paged_cases("court.case.listByStaff", _scope(scope), position, limit)
+
+    async def _paged_cases(self, method: str, filters: dict[str, str], position: str | None, limit: int) -> CasePage:
+        """One page of a paged case list; ``position`` is the next page number (the caller keeps ``limit``)."""
         size = max(1, min(limit, self.max_page_size))
         if position is not None and not position.isdigit():
             raise CourtRejected(self.court.code, f"not a position of this court: {position!r}")
         page = int(position or 1)
-        total, cases = await self._call("court.case.list", {**_who(who), "pageNo": page, "pageSize": size}, _page)
+        total, cases = await self._call(method, {**filters, "pageNo": page, "pageSize": size}, _page)
         return CasePage(tuple(cases), str(page + 1) if page * size < total else None, total)
 
     async def get_cases(self, case_ids: Sequence[str]) -> list[Case]:

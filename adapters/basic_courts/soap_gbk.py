@@ -5,7 +5,8 @@ Everything peculiar to this family ends in this module: the envelope and its GBK
 expired), pinyin-initial names, local times without a zone, ``yyyyMMdd`` dates, numeric status codes,
 Chinese role words, 是/否 and 1/0 flags, and Faults that all arrive as HTTP 500 and differ only in
 their faultstring. There is no batch get, so ``get_cases`` runs bounded parallel ``GetAjxx`` calls;
-a page of a person's cases is one ``QueryAjList`` call whose rows are full case records.
+a page of a person's cases (``QueryAjList``) or of a staff view of the court (``QueryFyAjList``) is one
+call whose rows are full case records.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from gateway.adapters.model import (
     Case,
     CaseFileVolume,
     CasePage,
+    CaseScope,
     CaseStatus,
     ChangeEvent,
     ChangeKind,
@@ -202,6 +204,13 @@ def _who(who: PersonRef) -> dict[str, Part]:
     return {"zjhm": number, "zyzh": ""} if who.kind == IdentityKind.ID_NUMBER else {"zjhm": "", "zyzh": number}
 
 
+def _scope(scope: CaseScope) -> dict[str, Part]:
+    """承办人编号 or 部门 (a panel member wins over a division); both empty asks for the whole court."""
+    if scope.staff_id:
+        return {"cbrbh": scope.staff_id, "bm": ""}
+    return {"cbrbh": "", "bm": scope.division or ""}
+
+
 # -- reading answers ------------------------------------------------------------------------------------
 
 
@@ -256,7 +265,7 @@ def _case(response: etree._Element) -> Case:
 
 
 def _case_page(response: etree._Element) -> tuple[int, list[Case]]:
-    """QueryAjList: the total count ``zs`` and one page of full records."""
+    """QueryAjList, QueryFyAjList: the total count ``zs`` and one page of full records."""
     return int(_text(response, "zs")), [_case_record(aj) for aj in _children(response, "ajList/aj")]
 
 
@@ -478,12 +487,20 @@ class SoapGbkAdapter(CourtAdapter):
     # -- reads ----------------------------------------------------------------------------------------
 
     async def list_cases(self, who: PersonRef, *, position: str | None = None, limit: int = 20) -> CasePage:
-        """``position`` is the next page number (the caller keeps ``limit`` the same across pages)."""
+        return await self._paged_cases("QueryAjList", _who(who), position, limit)
+
+    async def list_court_cases(self, scope: CaseScope, *, position: str | None = None, limit: int = 20) -> CasePage:
+        return await self._paged_cases("QueryFyAjList", _scope(scope), position, limit)
+
+    async def _paged_cases(
+        self, operation: str, filters: dict[str, Part], position: str | None, limit: int
+    ) -> CasePage:
+        """One page of a paged case query; ``position`` is the next page number (the caller keeps ``limit``)."""
         size = max(1, min(limit, self.max_page_size))
         if position is not None and not position.isdigit():
             raise CourtRejected(self.court.code, f"not a position of this court: {position!r}")
         page = int(position or 1)
-        total, cases = await self._call("QueryAjList", _case_page, **_who(who), pageNo=str(page), pageSize=str(size))
+        total, cases = await self._call(operation, _case_page, **filters, pageNo=str(page), pageSize=str(size))
         return CasePage(tuple(cases), str(page + 1) if page * size < total else None, total)
 
     async def get_cases(self, case_ids: Sequence[str]) -> list[Case]:

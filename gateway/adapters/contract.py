@@ -17,7 +17,6 @@ import abc
 from collections.abc import Sequence
 from typing import Self
 
-from gateway.adapters.errors import NotSupported
 from gateway.adapters.model import (
     Case,
     CaseFileVolume,
@@ -54,10 +53,10 @@ class CourtAdapter(abc.ABC):
         is capped at ``max_page_size``.
         """
 
+    @abc.abstractmethod
     async def list_court_cases(self, scope: CaseScope, *, position: str | None = None, limit: int = 20) -> CasePage:
         """One page of the court's own cases within a staff scope, newest filing first (same paging as
         ``list_cases``). The national platform raises NotSupported."""
-        raise NotSupported(self.court.code, "list_court_cases")
 
     @abc.abstractmethod
     async def get_cases(self, case_ids: Sequence[str]) -> list[Case]:

@@ -39,6 +39,7 @@ from gateway.adapters.model import (
     Case,
     CaseFileVolume,
     CasePage,
+    CaseScope,
     CaseStatus,
     ChangeEvent,
     ChangeKind,
@@ -428,6 +429,15 @@ def _person_filter(who: PersonRef, *, party: str, lawyer: str) -> dict[str, str]
     return {party if who.kind == IdentityKind.ID_NUMBER else lawyer: who.number}
 
 
+def _scope_filter(scope: CaseScope) -> dict[str, str]:
+    """A staff view as the one ``GET /v2/cases`` filter it is; a panel member wins over a division."""
+    if scope.staff_id:
+        return {"panelMemberStaffId": scope.staff_id}
+    if scope.division:
+        return {"division": scope.division}
+    return {"scope": "court"}
+
+
 def _retry_after(value: str | None) -> float | None:
     """Retry-After is delta-seconds or an HTTP date (RFC 9110 §10.2.3)."""
     if not value:
@@ -566,9 +576,16 @@ class V2RestAdapter(CourtAdapter):
     # -- reads ------------------------------------------------------------------------------------
 
     async def list_cases(self, who: PersonRef, *, position: str | None = None, limit: int = 20) -> CasePage:
-        self._courts_only("cases")
         params = _person_filter(who, party="partyIdNumber", lawyer="agentLicenceNumber")
-        params["limit"] = str(min(max(limit, 1), self.max_page_size))
+        return await self._case_page(params, position, limit)
+
+    async def list_court_cases(self, scope: CaseScope, *, position: str | None = None, limit: int = 20) -> CasePage:
+        return await self._case_page(_scope_filter(scope), position, limit)
+
+    async def _case_page(self, params: dict[str, str], position: str | None, limit: int) -> CasePage:
+        """One cursor page of ``GET /v2/cases`` under one filter (a cursor only fits the filter it came from)."""
+        self._courts_only("cases")
+        params = {**params, "limit": str(min(max(limit, 1), self.max_page_size))}
         if position:
             params["cursor"] = position
         return await self._call(parse_case_page, "GET", "/v2/cases", params=params)

@@ -8,7 +8,7 @@ from gateway.adapters import model
 from gateway.adapters.errors import CourtError
 from gateway.casenumber import InvalidCaseNumber
 from gateway.context import Context
-from gateway.errors import BadUserInput, InvalidCaseNumberError, NotFound
+from gateway.errors import BadUserInput, Forbidden, InvalidCaseNumberError, NotFound
 from gateway.identity import Role
 from gateway.services.access import staff_scope_covers
 from gateway.services.cases import CaseFilter, CaseList, CaseOrder
@@ -16,6 +16,7 @@ from gateway.services.cursors import InvalidCursor
 from gateway.services.federation import CourtFailure
 
 PERSON_ROLES = {Role.PARTY, Role.LAWYER}
+STAFF_WITH_CASES = {Role.CLERK, Role.JUDGE, Role.DIVISION_HEAD, Role.COURT_LEADER, Role.ARCHIVE_ADMIN}
 
 
 async def my_cases(
@@ -28,6 +29,20 @@ async def my_cases(
         raise BadUserInput(f"unknown court codes: {', '.join(sorted(unknown))}")
     try:
         found = await context.services.cases.my_cases(viewer, first=first, after=after, filter=filter, order=order)
+    except InvalidCursor as e:
+        raise BadUserInput(str(e)) from None
+    context.report(found.failures, [info.path.key])
+    return found
+
+
+async def court_cases(info: Info[Context, None], first: int, after: str | None, filter: CaseFilter) -> CaseList:
+    """Staff only: their panel's, division's or court's cases, from their own court and no other."""
+    context = info.context
+    viewer = context.require_viewer(roles=STAFF_WITH_CASES)
+    if not viewer.court_code or viewer.court_code not in context.services.registry:
+        raise Forbidden("your account names no court this gateway serves")
+    try:
+        found = await context.services.cases.court_cases(viewer, first=first, after=after, filter=filter)
     except InvalidCursor as e:
         raise BadUserInput(str(e)) from None
     context.report(found.failures, [info.path.key])

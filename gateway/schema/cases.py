@@ -259,3 +259,11 @@ class CaseFilter:
     filed_from: date | None = strawberry.field(default=None, description="Filed on or after.")
     filed_to: date | None = strawberry.field(default=None, description="Filed on or before.")
     text: str | None = strawberry.field(default=None, description="Text in the cause or the case number.")
+
+
+@strawberry.input(description="Narrow a court's case list. Every given condition must hold.")
+class CourtCaseFilter:
+    statuses: list[CaseStatus] | None = strawberry.field(default=None, description="Only these statuses.")  # type: ignore[valid-type]
+    filed_from: date | None = strawberry.field(default=None, description="Filed on or after.")
+    filed_to: date | None = strawberry.field(default=None, description="Filed on or before.")
+    text: str | None = strawberry.field(default=None, description="Text in the cause or the case number.")

@@ -5,12 +5,13 @@ from __future__ import annotations
 import strawberry
 from strawberry.types import Info
 
+from gateway.adapters import model
 from gateway.context import Context
 from gateway.errors import NotFound
 from gateway.resolvers import cases as case_resolvers
 from gateway.resolvers import courts as court_resolvers
 from gateway.resolvers import documents as document_resolvers
-from gateway.schema.cases import Case, CaseConnection, CaseEdge, CaseFilter, CaseOrder
+from gateway.schema.cases import Case, CaseConnection, CaseEdge, CaseFilter, CaseOrder, CourtCaseFilter
 from gateway.schema.common import Node, PageInfo, check_first, parse_global_id
 from gateway.schema.courts import Court
 from gateway.schema.documents import ServedDocument, ServedDocumentConnection, ServedDocumentEdge
@@ -18,18 +19,30 @@ from gateway.schema.viewer import Viewer
 from gateway.services import cases as case_service
 
 
-def _filter(value: CaseFilter | None) -> case_service.CaseFilter:
+def _filter(value: CaseFilter | CourtCaseFilter | None) -> case_service.CaseFilter:
     if value is None:
         return case_service.CaseFilter()
-    from gateway.adapters import model
-
+    courts = getattr(value, "courts", None) or ()
+    roles = getattr(value, "roles", None) or ()
     return case_service.CaseFilter(
-        courts=frozenset(value.courts or ()),
+        courts=frozenset(courts),
         statuses=frozenset(model.CaseStatus(s.value) for s in value.statuses or ()),  # type: ignore[attr-defined]
-        roles=frozenset(model.PartyRole(r.value) for r in value.roles or ()),  # type: ignore[attr-defined]
+        roles=frozenset(model.PartyRole(r.value) for r in roles),
         filed_from=value.filed_from,
         filed_to=value.filed_to,
         text=value.text or None,
+    )
+
+
+def _connection(found: case_service.CaseList, info: Info[Context, None]) -> CaseConnection:
+    viewer, parser = info.context.viewer, info.context.services.parser
+    return CaseConnection(
+        edges=[
+            CaseEdge(node=Case.from_model(c, viewer, parser), cursor=cur)
+            for c, cur in zip(found.cases, found.cursors, strict=True)
+        ],
+        page_info=_page_info(found.cursors, found.has_next_page),
+        total_count=found.total,
     )
 
 
@@ -77,15 +90,22 @@ class Query:
         found = await case_resolvers.my_cases(
             info, check_first(first), after, _filter(filter), case_service.CaseOrder(order_by.value)
         )
-        viewer, parser = info.context.viewer, info.context.services.parser
-        return CaseConnection(
-            edges=[
-                CaseEdge(node=Case.from_model(c, viewer, parser), cursor=cur)
-                for c, cur in zip(found.cases, found.cursors, strict=True)
-            ],
-            page_info=_page_info(found.cursors, found.has_next_page),
-            total_count=found.total,
-        )
+        return _connection(found, info)
+
+    @strawberry.field(
+        description="Staff: the cases of your panels (clerks, judges), your division (division heads) or your "
+        "whole court (court leaders, archive administrators), newest filing first. Other courts' cases are "
+        "never listed."
+    )
+    async def court_cases(
+        self,
+        info: Info[Context, None],
+        first: int = 20,
+        after: str | None = None,
+        filter: CourtCaseFilter | None = None,
+    ) -> CaseConnection:
+        found = await case_resolvers.court_cases(info, check_first(first), after, _filter(filter))
+        return _connection(found, info)
 
     @strawberry.field(
         description="One case by its case number (any historical format), from its own court only. "

@@ -1,10 +1,11 @@
-"""Cases across all courts: one merged, paginated list per person, and single cases by number.
+"""Cases across all courts: merged, paginated lists (a person's cases, a staff member's court), and
+single cases by number.
 
-``my_cases`` asks every court for one page per identity of the viewer, k-way merges them newest
+``merged`` asks every court for one page per identity of the viewer, k-way merges them newest
 filing first, and writes every court's position (its adapter's page token plus how many of that page
 were used) into the opaque cursor, so the next page resumes each court exactly where it stopped. A
 court that fails is reported and skipped; its position is kept, so it resumes when it is back.
-Pages are cached per court, person and position; every key embeds the court's generation, which the
+Pages are cached per court, list owner and position; every key embeds the court's generation, which the
 change feed bumps.
 """
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import heapq
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
@@ -20,11 +21,11 @@ from typing import Any
 
 from gateway.adapters.contract import CourtAdapter
 from gateway.adapters.errors import CourtError
-from gateway.adapters.model import Case, CasePage, CaseStatus, PartyRole, PersonRef
+from gateway.adapters.model import Case, CasePage, CaseScope, CaseStatus, PartyRole, PersonRef
 from gateway.adapters.registry import AdapterRegistry
 from gateway.cache import Cache
 from gateway.casenumber import CaseNumberParser
-from gateway.identity import Viewer
+from gateway.identity import Role, Viewer
 from gateway.services.access import can_see_case
 from gateway.services.cursors import decode_cursor, encode_cursor
 from gateway.services.federation import CourtFailure, Deadline, Partial, gather_by_court
@@ -81,13 +82,27 @@ def viewer_roles_in(viewer: Viewer, case: Case) -> set[PartyRole]:
     return roles | {p.role for p in case.parties if p.id_number in clients}
 
 
-class _Stream:
-    """One court's list for one identity: the buffered page and where it sits in the court's list."""
+@dataclass(frozen=True)
+class ListSource:
+    """One court's list for one purpose: a person's cases, or a staff member's scope of the court.
 
-    def __init__(self, key: str, adapter: CourtAdapter, ref: PersonRef, position: str | None, skip: int) -> None:
-        self.key = key
-        self.adapter = adapter
-        self.ref = ref
+    ``label`` names whose list it is (it goes into cache keys, so it must carry the caller's scope);
+    ``fetch(position, limit)`` reads one page of it.
+    """
+
+    key: str
+    adapter: CourtAdapter
+    label: str
+    fetch: Callable[[str | None, int], Awaitable[CasePage]]
+
+
+class _Stream:
+    """A source being read: the buffered page and where it sits in the court's list."""
+
+    def __init__(self, source: ListSource, position: str | None, skip: int) -> None:
+        self.source = source
+        self.key = source.key
+        self.adapter = source.adapter
         self.position = position
         self.skip = skip
         self.buffer: list[Case] = []
@@ -146,38 +161,65 @@ class CaseService:
 
     # -- pages, cached -----------------------------------------------------------------------------
 
-    async def _page(
-        self, adapter: CourtAdapter, ref: PersonRef, position: str | None, limit: int, generation: int
-    ) -> CasePage:
-        key = f"cases:{adapter.court.code}:{generation}:{ref.kind.value}:{ref.number}:{position}:{limit}"
-        return await self.cache.get_or_load(
-            key, lambda: adapter.list_cases(ref, position=position, limit=limit), ttl=self.page_ttl_s
-        )
+    async def _page(self, stream: _Stream, limit: int, generation: int) -> CasePage:
+        source, position = stream.source, stream.position
+        key = f"cases:{source.adapter.court.code}:{generation}:{source.label}:{position}:{limit}"
+        return await self.cache.get_or_load(key, lambda: source.fetch(position, limit), ttl=self.page_ttl_s)
 
     # -- my cases ------------------------------------------------------------------------------------
 
-    def _streams(self, viewer: Viewer, courts: frozenset[str], state: dict[str, Any]) -> list[_Stream]:
-        streams = []
-        for adapter in self.registry.courts():
-            if courts and adapter.court.code not in courts:
-                continue
-            for i, ref in enumerate(viewer.person_refs()):
-                key = f"{adapter.court.code}:{i}"
-                if key in state and state[key] is None:
-                    continue  # exhausted on an earlier page
-                position, skip = state.get(key) or [None, 0]
-                streams.append(_Stream(key, adapter, ref, position, int(skip)))
-        return streams
+    def person_sources(self, viewer: Viewer, courts: frozenset[str]) -> list[ListSource]:
+        """Every court, once per identity the courts know the viewer by."""
+        return [
+            ListSource(
+                f"{adapter.court.code}:{i}", adapter, f"{ref.kind.value}={ref.number}", _person_fetch(adapter, ref)
+            )
+            for adapter in self.registry.courts()
+            if not courts or adapter.court.code in courts
+            for i, ref in enumerate(viewer.person_refs())
+        ]
+
+    def staff_source(self, viewer: Viewer) -> ListSource:
+        """The viewer's own court, narrowed to their panel, division or the whole court by role."""
+        scope = staff_scope(viewer)
+        adapter = self.registry[viewer.court_code or ""]
+        label = f"staff={scope.staff_id or ''}/{scope.division or ''}"
+        return ListSource(f"{adapter.court.code}:staff", adapter, label, _scope_fetch(adapter, scope))
 
     async def my_cases(
         self, viewer: Viewer, *, first: int, after: str | None, filter: CaseFilter, order: CaseOrder
     ) -> CaseList:
         if order == CaseOrder.LAST_ACTIVITY_DESC:
             return await self._my_cases_by_activity(viewer, first=first, after=after, filter=filter)
-        state = decode_cursor("myCases", after) if after else {"s": {}}
+        return await self.merged(
+            "myCases", self.person_sources(viewer, filter.courts), viewer, first=first, after=after, filter=filter
+        )
+
+    async def court_cases(self, viewer: Viewer, *, first: int, after: str | None, filter: CaseFilter) -> CaseList:
+        return await self.merged(
+            "courtCases", [self.staff_source(viewer)], viewer, first=first, after=after, filter=filter
+        )
+
+    async def merged(
+        self,
+        kind: str,
+        sources: list[ListSource],
+        viewer: Viewer,
+        *,
+        first: int,
+        after: str | None,
+        filter: CaseFilter,
+    ) -> CaseList:
+        """One page of several court lists merged newest filing first; each court resumes where it was."""
+        state = decode_cursor(kind, after) if after else {"s": {}}
+        positions: dict[str, Any] = state["s"]
+        finished = {key: None for key, value in positions.items() if value is None}
+        streams = [
+            _Stream(source, *(positions.get(source.key) or [None, 0]))
+            for source in sources
+            if source.key not in finished
+        ]
         deadline = Deadline(self.request_deadline_s)
-        streams = self._streams(viewer, filter.courts, state["s"])
-        finished = {key: None for key, value in state["s"].items() if value is None}
         generations = await self.cache.generations({s.court for s in streams})
         limit = min(first, MAX_PAGE)
         failures: dict[str, CourtFailure] = {}
@@ -198,7 +240,7 @@ class CaseService:
                 if (case.court_code, case.case_id) not in seen and filter.accepts(case, viewer_roles_in(viewer, case)):
                     seen.add((case.court_code, case.case_id))
                     cases.append(case)
-                    cursors.append(self._cursor(streams, finished))
+                    cursors.append(self._cursor(kind, streams, finished))
                 if stream.buffer:
                     heapq.heappush(heap, (_Desc(_filed_key(stream.buffer[0])), i))
                 elif stream.needs_page:
@@ -214,9 +256,9 @@ class CaseService:
         return CaseList(cases, cursors, has_next, total, list(failures.values()))
 
     @staticmethod
-    def _cursor(streams: list[_Stream], finished: dict[str, None]) -> str:
+    def _cursor(kind: str, streams: list[_Stream], finished: dict[str, None]) -> str:
         """Every stream's position; streams finished on earlier pages stay finished."""
-        return encode_cursor("myCases", {"s": {**finished, **{s.key: s.state() for s in streams}}})
+        return encode_cursor(kind, {"s": {**finished, **{s.key: s.state() for s in streams}}})
 
     async def _fill(
         self,
@@ -309,4 +351,22 @@ class _Desc:
 
 
 def _loader(service: CaseService, stream: _Stream, limit: int, generation: int) -> Callable[[], Any]:
-    return lambda: service._page(stream.adapter, stream.ref, stream.position, limit, generation)
+    return lambda: service._page(stream, limit, generation)
+
+
+def _person_fetch(adapter: CourtAdapter, ref: PersonRef) -> Callable[[str | None, int], Awaitable[CasePage]]:
+    return lambda position, limit: adapter.list_cases(ref, position=position, limit=limit)
+
+
+def _scope_fetch(adapter: CourtAdapter, scope: CaseScope) -> Callable[[str | None, int], Awaitable[CasePage]]:
+    return lambda position, limit: adapter.list_court_cases(scope, position=position, limit=limit)
+
+
+def staff_scope(viewer: Viewer) -> CaseScope:
+    """Court leaders and archive administrators see the court; division heads their division; judges
+    and clerks the cases of panels they sit on."""
+    if viewer.roles & {Role.COURT_LEADER, Role.ARCHIVE_ADMIN}:
+        return CaseScope()
+    if Role.DIVISION_HEAD in viewer.roles:
+        return CaseScope(division=viewer.division)
+    return CaseScope(staff_id=viewer.staff_id)
