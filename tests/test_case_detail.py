@@ -8,7 +8,8 @@ from gateway.adapters.model import Case, CaseStatus, PersonRef
 from gateway.schema.common import global_id
 from simulators.cluster import SimulatorCluster
 from simulators.generator import World
-from tests.conftest import GraphQLClient
+from gateway.config import Settings
+from tests.conftest import GraphQLClient, mint
 
 DETAIL = """
 query ($n: String!) {
@@ -146,3 +147,14 @@ def test_closed_cases_exist_for_the_demo(cluster: SimulatorCluster, world: World
     assert any(
         c.status == CaseStatus.CLOSED or c.status == CaseStatus.ARCHIVED for c in cases_of(cluster, world, "party-wang")
     )
+
+
+async def test_the_case_file_needs_a_verified_identity(
+    gateway: GraphQLClient, cluster: SimulatorCluster, world: World, settings: Settings
+) -> None:
+    case = next(c for c in cases_of(cluster, world, "party-wang") if c.public_hearing)
+    phone_only = mint(world, settings, "party-wang", level="PHONE")
+    body = await gateway.query(DETAIL, {"n": case.case_number}, token=phone_only)
+    assert body["data"]["case"]["caseNumber"] == case.case_number, "the case itself is still shown"
+    assert body["data"]["case"]["caseFile"] is None
+    assert [(e["extensions"]["code"], e["path"][-1]) for e in body["errors"]] == [("FORBIDDEN", "caseFile")]

@@ -9,7 +9,7 @@ from gateway.adapters.errors import CourtError
 from gateway.casenumber import InvalidCaseNumber
 from gateway.context import Context
 from gateway.errors import BadUserInput, Forbidden, InvalidCaseNumberError, NotFound
-from gateway.identity import Role
+from gateway.identity import IdentityLevel, Role
 from gateway.services.access import staff_scope_covers
 from gateway.services.cases import CaseFilter, CaseList, CaseOrder
 from gateway.services.cursors import InvalidCursor
@@ -74,8 +74,11 @@ async def related_case(info: Info[Context, None], case_number: str) -> model.Cas
 
 
 async def visible_case_file(info: Info[Context, None], case: model.Case) -> list[model.CaseFileVolume] | None:
-    """正卷 published materials for parties and lawyers; everything for staff of the case's court."""
-    viewer = info.context.require_viewer()
+    """正卷 published materials for parties and lawyers; everything for staff of the case's court.
+
+    Reading case files needs a verified identity (在线诉讼规则 art. 7): REAL_NAME or FACE.
+    """
+    viewer = info.context.require_viewer(level=IdentityLevel.REAL_NAME)
     found = await info.context.volumes_of.load((case.court_code, case.case_id))
     if isinstance(found, CourtError):
         info.context.report([CourtFailure.from_error(found)], ["caseFile"])

@@ -207,7 +207,8 @@ class Case(Node):
 
     @strawberry.field(
         description="The case file volumes and materials you may see: 正卷 published materials only "
-        "(staff of the court: everything). Null if the court could not be reached."
+        "(staff of the court: everything). Needs a REAL_NAME or FACE identity (FORBIDDEN otherwise). Null if "
+        "the court could not be reached."
     )
     async def case_file(self, info: Info[Context, None]) -> list[CaseFileVolume] | None:
         from gateway.resolvers.cases import visible_case_file
