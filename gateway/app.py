@@ -6,6 +6,7 @@ process is up) and ``/readyz`` (the store answers, and how each court is doing).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
@@ -28,6 +29,7 @@ from gateway.schema import schema
 from gateway.services.cases import CaseService
 from gateway.services.changes import ChangeFollower
 from gateway.services.documents import DocumentService
+from gateway.store import Store
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 
@@ -119,6 +121,8 @@ def create_app(settings: Settings | None = None, *, graphiql: bool | None = None
 
     follower = ChangeFollower(services.registry, services.cache, interval_s=settings.change_poll_s)
 
+    store = Store(settings.database_url)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if settings.change_poll_s > 0:
@@ -129,19 +133,25 @@ def create_app(settings: Settings | None = None, *, graphiql: bool | None = None
             await follower.stop()
             await services.registry.aclose()
             await services.cache.close()
+            await store.dispose()
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
     async def readyz(request: Request) -> Response:
+        """Ready when the store and the cache answer. Courts are reported, not required: a court that is
+        down makes answers partial, not the gateway unready."""
+        checks = {"database": store.ping(), "cache": services.cache.generations([])}
+        results = {}
+        for name, check in checks.items():
+            try:
+                await asyncio.wait_for(check, timeout=2)
+                results[name] = "ok"
+            except Exception as e:
+                results[name] = f"error: {type(e).__name__}"
+        ready = all(v == "ok" for v in results.values())
         courts = {code: h.state for code, h in services.registry.health().items()}
-        ready = True
-        try:
-            await services.cache.generations([])
-            cache = "ok"
-        except Exception as e:
-            cache, ready = f"error: {type(e).__name__}", False
-        body = {"status": "ready" if ready else "not ready", "cache": cache, "courts": courts}
+        body = {"status": "ready" if ready else "not ready", **results, "courts": courts}
         return JSONResponse(body, status_code=200 if ready else 503)
 
     app = Starlette(
@@ -153,5 +163,6 @@ def create_app(settings: Settings | None = None, *, graphiql: bool | None = None
         lifespan=lifespan,
     )
     app.state.services = services
+    app.state.store = store
     app.state.changes = follower
     return app

@@ -127,10 +127,13 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> None:
     """The simulated courts and the gateway in one process, on the embedded defaults."""
+    from gateway.store.migrate import upgrade_async
     from simulators.identities import demo_logins
     from simulators.runner import run_simulators
 
     async def ready(cluster: Any, world: Any) -> None:
+        revision = await upgrade_async(settings.database_url)
+        print(f"gateway database: {settings.database_url} at revision {revision}")
         gateway = asyncio.create_task(_serve_gateway(settings, graphiql=True))
         await asyncio.sleep(0.5)
         if gateway.done():
@@ -175,6 +178,41 @@ def cmd_export_schema(args: argparse.Namespace, settings: Settings) -> None:
             f.write(text)
 
 
+# -- store ------------------------------------------------------------------------------------------
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> None:
+    """Bring the gateway's database to the newest schema; idempotent, so safe at every deploy."""
+    from sqlalchemy.engine import make_url
+
+    from gateway.store.migrate import upgrade
+
+    revision = upgrade(settings.database_url)
+    print(f"{make_url(settings.database_url).render_as_string(hide_password=True)} is at revision {revision}")
+
+
+def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> None:
+    """Check the audit log's hash chain; exit 1 when it is broken, 2 when it cannot be read."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from gateway.store.audit import AuditVerification, verify
+    from gateway.store.db import Store
+
+    async def run() -> AuditVerification:
+        async with Store(settings.database_url) as store, store.session(read_only=True) as session:
+            return await verify(session)
+
+    try:
+        result = asyncio.run(run())
+    except SQLAlchemyError as e:
+        cause = getattr(e, "orig", None) or e
+        print(f"cannot read the audit log (has `court-gateway migrate` run?): {cause}", file=sys.stderr)
+        sys.exit(2)
+    print(result)
+    if not result.ok:
+        sys.exit(1)
+
+
 STAFF_FIELDS = (
     "receipt_number",
     "result",
@@ -215,6 +253,15 @@ def build_parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export-schema", help="write the GraphQL schema (SDL) exported from the code")
     export.add_argument("output", nargs="?", default="schema.graphql", help="file, or - for stdout")
     export.set_defaults(func=cmd_export_schema)
+
+    migrate = commands.add_parser("migrate", help="bring the gateway's database to the newest schema (Alembic)")
+    migrate.set_defaults(func=cmd_migrate)
+
+    audit = commands.add_parser("audit", help="inspect the gateway's audit log")
+    audit_ops = audit.add_subparsers(dest="audit_command", required=True)
+    audit_ops.add_parser("verify", help="check the hash chain; exit 1 when it is broken").set_defaults(
+        func=cmd_audit_verify
+    )
 
     world = commands.add_parser("world", help="generate the seeded world and summarise it")
     world.add_argument("--cases-per-court", type=int, default=None)

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import tempfile
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -36,7 +38,8 @@ def loopback_settings() -> Settings:
     overrides = {
         c.slug: {"base_url": f"http://127.0.0.1:{_free_port()}", "deadline_ms": TEST_DEADLINE_MS} for c in base.courts
     }
-    return Settings(court_overrides=overrides)
+    database = Path(tempfile.mkdtemp(prefix="court-gateway-test-")) / "gateway.db"
+    return Settings(court_overrides=overrides, database_url=f"sqlite+aiosqlite:///{database}")
 
 
 @pytest.fixture(scope="session")

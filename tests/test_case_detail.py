@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from gateway.adapters.model import Case, CaseStatus, PersonRef
+from gateway.config import Settings
 from gateway.schema.common import global_id
 from simulators.cluster import SimulatorCluster
 from simulators.generator import World
-from gateway.config import Settings
 from tests.conftest import GraphQLClient, mint
 
 DETAIL = """

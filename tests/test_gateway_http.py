@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+from typing import Any
+
 import aiohttp
+import pytest
 
 from gateway.app import GRAPHQL_RESPONSE, create_app
 from gateway.config import Settings
@@ -81,3 +85,28 @@ async def test_errors_never_leak_internals(gateway: GraphQLClient) -> None:
     text = str(body)
     assert "Traceback" not in text and 'File "' not in text
     assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+POSTGRES_URL = os.environ.get("GATEWAY_TEST_POSTGRES_URL")
+
+
+async def _readyz_of(settings: Settings, database_url: str) -> tuple[int, dict[str, Any]]:
+    server, task, url = await serve_app(create_app(settings.model_copy(update={"database_url": database_url})))
+    try:
+        async with aiohttp.ClientSession() as session, session.get(url + "/readyz") as r:
+            return r.status, await r.json()
+    finally:
+        server.should_exit = True
+        await task
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="GATEWAY_TEST_POSTGRES_URL is not set: PostgreSQL tests skipped")
+async def test_readyz_on_postgresql(settings: Settings, cluster: SimulatorCluster) -> None:
+    status, body = await _readyz_of(settings, str(POSTGRES_URL))
+    assert status == 200 and body["database"] == "ok"
+
+
+async def test_readyz_is_503_when_the_database_is_unreachable(settings: Settings, cluster: SimulatorCluster) -> None:
+    status, body = await _readyz_of(settings, "postgresql+asyncpg://nobody@127.0.0.1:1/none")
+    assert status == 503 and body["status"] == "not ready" and body["database"].startswith("error")
+    assert body["cache"] == "ok" and "粤0104" in body["courts"]
