@@ -31,6 +31,7 @@ from urllib.parse import quote, urlencode
 import aiohttp
 from lxml import etree
 
+from adapters.basic_courts.terms import PARTY_ROLES, STAFF_ROLES
 from gateway.adapters.contract import CourtAdapter
 from gateway.adapters.errors import (
     CourtAuthFailed,
@@ -60,14 +61,12 @@ from gateway.adapters.model import (
     MaterialContent,
     Party,
     PartyKind,
-    PartyRole,
     PersonRef,
     ServedDocument,
     ServiceChannel,
     Signature,
     SignatureReceipt,
     Staff,
-    StaffRole,
     VolumeKind,
 )
 from gateway.casenumber import TYPE_CODES
@@ -87,27 +86,7 @@ _STATUS = {
     "结案": CaseStatus.CLOSED,
     "归档": CaseStatus.ARCHIVED,
 }
-_PARTY_ROLES = {
-    "原告": PartyRole.PLAINTIFF,
-    "被告": PartyRole.DEFENDANT,
-    "第三人": PartyRole.THIRD_PARTY,
-    "上诉人": PartyRole.APPELLANT,
-    "被上诉人": PartyRole.APPELLEE,
-    "申请人": PartyRole.APPLICANT,
-    "被申请人": PartyRole.RESPONDENT,
-    "被告人": PartyRole.ACCUSED,
-    "公诉机关": PartyRole.PROSECUTOR,
-}
 _PARTY_KINDS = {"自然人": PartyKind.PERSON, "单位": PartyKind.ORGANISATION}
-_STAFF_ROLES = {
-    "审判长": StaffRole.PRESIDING_JUDGE,
-    "审判员": StaffRole.JUDGE,
-    "人民陪审员": StaffRole.PEOPLES_ASSESSOR,
-    "书记员": StaffRole.CLERK,
-    "庭长": StaffRole.DIVISION_HEAD,
-    "院领导": StaffRole.COURT_LEADER,
-    "档案管理员": StaffRole.ARCHIVE_ADMIN,
-}
 _CHANNELS = {
     "法院电子送达平台": ServiceChannel.COURT_PLATFORM,
     "全国统一送达平台": ServiceChannel.NATIONAL_PLATFORM,
@@ -267,7 +246,7 @@ def _case(court_code: str, row: Row) -> Case:
         public_hearing=_code(_FLAGS, row["是否公开审理"]),
         division=row["承办部门"],
         parties=tuple(
-            Party(name, number, _code(_PARTY_ROLES, role), _code(_PARTY_KINDS, kind), _optional(phone))
+            Party(name, number, _code(PARTY_ROLES, role), _code(_PARTY_KINDS, kind), _optional(phone))
             for name, number, role, kind, phone in _unpack(row["当事人"])
         ),
         agents=tuple(
@@ -275,7 +254,7 @@ def _case(court_code: str, row: Row) -> Case:
             for name, licence, firm, client, phone in _unpack(row["代理人"])
         ),
         panel=tuple(
-            Staff(staff_id, name, _code(_STAFF_ROLES, role), division, _optional(phone))
+            Staff(staff_id, name, _code(STAFF_ROLES, role), division, _optional(phone))
             for staff_id, name, role, division, phone in _unpack(row["合议庭"])
         ),
         hearings=tuple(

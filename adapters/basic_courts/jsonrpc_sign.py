@@ -21,6 +21,7 @@ from typing import Any, TypedDict, TypeVar
 
 import aiohttp
 
+from adapters.basic_courts.terms import PARTY_ROLES, STAFF_ROLES
 from gateway.adapters.contract import CourtAdapter
 from gateway.adapters.errors import (
     CourtAuthFailed,
@@ -51,14 +52,12 @@ from gateway.adapters.model import (
     MaterialContent,
     Party,
     PartyKind,
-    PartyRole,
     PersonRef,
     ServedDocument,
     ServiceChannel,
     Signature,
     SignatureReceipt,
     Staff,
-    StaffRole,
     VolumeKind,
 )
 from gateway.casenumber import TYPE_CODES
@@ -86,27 +85,7 @@ _ERRORS: dict[str, type[CourtError]] = {
 
 # the court's codes and words → the canonical model
 _STATUS = {"10": CaseStatus.FILED, "20": CaseStatus.IN_TRIAL, "30": CaseStatus.CLOSED, "40": CaseStatus.ARCHIVED}
-_PARTY_ROLES = {
-    "原告": PartyRole.PLAINTIFF,
-    "被告": PartyRole.DEFENDANT,
-    "第三人": PartyRole.THIRD_PARTY,
-    "上诉人": PartyRole.APPELLANT,
-    "被上诉人": PartyRole.APPELLEE,
-    "申请人": PartyRole.APPLICANT,
-    "被申请人": PartyRole.RESPONDENT,
-    "被告人": PartyRole.ACCUSED,
-    "公诉机关": PartyRole.PROSECUTOR,
-}
 _PARTY_KINDS = {"自然人": PartyKind.PERSON, "法人": PartyKind.ORGANISATION, "非法人组织": PartyKind.ORGANISATION}
-_STAFF_ROLES = {
-    "审判长": StaffRole.PRESIDING_JUDGE,
-    "审判员": StaffRole.JUDGE,
-    "人民陪审员": StaffRole.PEOPLES_ASSESSOR,
-    "书记员": StaffRole.CLERK,
-    "庭长": StaffRole.DIVISION_HEAD,
-    "院领导": StaffRole.COURT_LEADER,
-    "档案管理员": StaffRole.ARCHIVE_ADMIN,
-}
 _CHANNELS = {
     "1": ServiceChannel.COURT_PLATFORM,
     "2": ServiceChannel.NATIONAL_PLATFORM,
@@ -319,11 +298,11 @@ def _case(aj: _CaseWire) -> Case:
         public_hearing=_code(_FLAGS, aj["sfgkss"]),
         division=aj["cbbm"],
         parties=tuple(
-            Party(p["xm"], p["zjhm"], _code(_PARTY_ROLES, p["ssdw"]), _code(_PARTY_KINDS, p["dsrlx"]), p["lxdh"])
+            Party(p["xm"], p["zjhm"], _code(PARTY_ROLES, p["ssdw"]), _code(_PARTY_KINDS, p["dsrlx"]), p["lxdh"])
             for p in aj["dsrList"]
         ),
         agents=tuple(Agent(a["xm"], a["zyzh"], a["lsswsmc"], a["wtrzjhm"], a["lxdh"]) for a in aj["dlrList"]),
-        panel=tuple(Staff(s["rybh"], s["xm"], _code(_STAFF_ROLES, s["js"]), s["bm"], s["lxdh"]) for s in aj["hytcy"]),
+        panel=tuple(Staff(s["rybh"], s["xm"], _code(STAFF_ROLES, s["js"]), s["bm"], s["lxdh"]) for s in aj["hytcy"]),
         hearings=tuple(Hearing(h["ktbh"], _time(h["ktsj"]), h["ftmc"], h["ktlx"]) for h in aj["ktList"]),
         related_case_numbers=tuple(g["ah"] for g in aj["glajList"]),
         last_activity_at=_optional_time(aj["zhgxsj"]),

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 import aiohttp
 from lxml import etree
 
+from adapters.basic_courts.terms import PARTY_ROLES, STAFF_ROLES
 from gateway.adapters.contract import CourtAdapter
 from gateway.adapters.errors import (
     CourtAuthFailed,
@@ -51,14 +52,12 @@ from gateway.adapters.model import (
     MaterialContent,
     Party,
     PartyKind,
-    PartyRole,
     PersonRef,
     ServedDocument,
     ServiceChannel,
     Signature,
     SignatureReceipt,
     Staff,
-    StaffRole,
     VolumeKind,
 )
 from gateway.casenumber import TYPE_CODES
@@ -77,27 +76,7 @@ _FEED_START = "1970-01-01 00:00:00"
 
 # the court's codes and words → the canonical model
 _STATUS = {"1": CaseStatus.FILED, "2": CaseStatus.IN_TRIAL, "3": CaseStatus.CLOSED, "4": CaseStatus.ARCHIVED}
-_PARTY_ROLES = {
-    "原告": PartyRole.PLAINTIFF,
-    "被告": PartyRole.DEFENDANT,
-    "第三人": PartyRole.THIRD_PARTY,
-    "上诉人": PartyRole.APPELLANT,
-    "被上诉人": PartyRole.APPELLEE,
-    "申请人": PartyRole.APPLICANT,
-    "被申请人": PartyRole.RESPONDENT,
-    "被告人": PartyRole.ACCUSED,
-    "公诉机关": PartyRole.PROSECUTOR,
-}
 _PARTY_KINDS = {"1": PartyKind.PERSON, "2": PartyKind.ORGANISATION}
-_STAFF_ROLES = {
-    "审判长": StaffRole.PRESIDING_JUDGE,
-    "审判员": StaffRole.JUDGE,
-    "人民陪审员": StaffRole.PEOPLES_ASSESSOR,
-    "书记员": StaffRole.CLERK,
-    "庭长": StaffRole.DIVISION_HEAD,
-    "院领导": StaffRole.COURT_LEADER,
-    "档案管理员": StaffRole.ARCHIVE_ADMIN,
-}
 _CHANNELS = {
     "1": ServiceChannel.COURT_PLATFORM,
     "2": ServiceChannel.NATIONAL_PLATFORM,
@@ -291,7 +270,7 @@ def _case_record(aj: etree._Element) -> Case:
             Party(
                 _text(p, "xm"),
                 _text(p, "zjhm"),
-                _code(_PARTY_ROLES, p, "ssdw"),
+                _code(PARTY_ROLES, p, "ssdw"),
                 _code(_PARTY_KINDS, p, "dsrlx"),
                 _optional(p, "lxdh"),
             )
@@ -302,7 +281,7 @@ def _case_record(aj: etree._Element) -> Case:
             for a in _children(aj, "dlrList/dlr")
         ),
         panel=tuple(
-            Staff(_text(s, "rybh"), _text(s, "xm"), _code(_STAFF_ROLES, s, "js"), _text(s, "bm"), _optional(s, "lxdh"))
+            Staff(_text(s, "rybh"), _text(s, "xm"), _code(STAFF_ROLES, s, "js"), _text(s, "bm"), _optional(s, "lxdh"))
             for s in _children(aj, "spzz/cy")
         ),
         hearings=tuple(
