@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -32,6 +33,7 @@ from gateway.services.documents import DocumentService
 from gateway.store import Store
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
+log = logging.getLogger("gateway")
 
 
 def build_services(settings: Settings) -> Services:
@@ -53,8 +55,16 @@ def build_services(settings: Settings) -> Services:
 
 
 def build_verifier(settings: Settings) -> TokenVerifier:
+    """HS256 with the demo key only when no real identity provider is configured: the demo key is public."""
+    demo_key = settings.jwt_hs256_secret == Settings.model_fields["jwt_hs256_secret"].default
+    hs256 = None if demo_key and settings.jwt_jwks_url else settings.jwt_hs256_secret or None
+    if demo_key and hs256:
+        log.warning(
+            "the demo identity provider's key is in use: anyone with this repository can mint tokens; "
+            "set GATEWAY_JWT_JWKS_URL (or GATEWAY_JWT_HS256_SECRET) outside the demo"
+        )
     return TokenVerifier(
-        hs256_secret=settings.jwt_hs256_secret or None,
+        hs256_secret=hs256,
         jwks_url=settings.jwt_jwks_url or None,
         issuer=settings.jwt_issuer or None,
         audience=settings.jwt_audience or None,

@@ -104,3 +104,14 @@ async def test_rs256_tokens_verify_against_a_jwks_endpoint() -> None:
             await verifier.verify(mint_hs256(claims, "secret"))
     finally:
         await runner.cleanup()
+
+
+async def test_production_never_accepts_the_demo_key(settings: Settings, world: World) -> None:
+    from gateway.app import build_verifier
+
+    production = settings.model_copy(update={"jwt_jwks_url": "http://127.0.0.1:9/jwks.json"})
+    with pytest.raises(AuthError):
+        await build_verifier(production).verify(mint(world, settings, "lawyer-chen"))
+    custom = production.model_copy(update={"jwt_hs256_secret": "a-real-secret-shared-with-the-idp-0001"})
+    token = mint_hs256({"sub": "x", "roles": ["LAWYER"], "licence_number": "1"}, custom.jwt_hs256_secret)
+    assert (await build_verifier(custom).verify(token)).subject == "x"

@@ -7,6 +7,7 @@ A document counts as signed when it was signed on any channel.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from gateway.adapters.model import PersonRef, ServedDocument
@@ -15,7 +16,7 @@ from gateway.adapters.resilience import ResilientAdapter
 from gateway.cache import Cache
 from gateway.identity import Viewer
 from gateway.services.cursors import decode_cursor, encode_cursor
-from gateway.services.federation import Deadline, Partial, gather_by_court
+from gateway.services.federation import CourtFailure, Deadline, Partial, gather_by_court
 
 
 @dataclass(frozen=True)
@@ -29,10 +30,6 @@ class ServedDocumentGroup:
         """The court's own copy when there is one: that is where signing is recorded first."""
         own = [c for c in self.copies if c.source_code == c.court_code]
         return own[0] if own else self.copies[0]
-
-    @property
-    def first_served_at(self) -> object:
-        return self.copies[0].served_at
 
     @property
     def signed(self) -> bool:
@@ -50,7 +47,7 @@ class DocumentPage:
     cursors: list[str]
     has_next_page: bool
     total: int
-    failures: list = field(default_factory=list)
+    failures: list[CourtFailure] = field(default_factory=list)
 
 
 def group_copies(documents: list[ServedDocument]) -> list[ServedDocumentGroup]:
@@ -101,5 +98,7 @@ class DocumentService:
         return DocumentPage(page, cursors, len(remaining) > first, len(unsigned), found.failures)
 
 
-def _loader(service: DocumentService, adapter: ResilientAdapter, ref: PersonRef, generation: int):  # type: ignore[no-untyped-def]
+def _loader(
+    service: DocumentService, adapter: ResilientAdapter, ref: PersonRef, generation: int
+) -> Callable[[], Awaitable[list[ServedDocument]]]:
     return lambda: service.documents_at(adapter, ref, generation)
