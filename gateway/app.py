@@ -31,6 +31,7 @@ from gateway.services.cases import CaseService
 from gateway.services.changes import ChangeFollower
 from gateway.services.documents import DocumentService
 from gateway.store import Store
+from gateway.workers import WorkerRunner
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 log = logging.getLogger("gateway")
@@ -48,6 +49,8 @@ def build_services(settings: Settings) -> Services:
         cases=CaseService(
             registry, cache, parser, request_deadline_s=settings.request_deadline_s, page_ttl_s=settings.cache_ttl_s
         ),
+        store=Store(settings.database_url),
+        workers=WorkerRunner(interval_s=settings.worker_interval_s),
         documents=DocumentService(
             registry, cache, request_deadline_s=settings.request_deadline_s, ttl_s=settings.cache_ttl_s
         ),
@@ -131,15 +134,17 @@ def create_app(settings: Settings | None = None, *, graphiql: bool | None = None
 
     follower = ChangeFollower(services.registry, services.cache, interval_s=settings.change_poll_s)
 
-    store = Store(settings.database_url)
+    store = services.store
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if settings.change_poll_s > 0:
             follower.start()
+        services.workers.start()
         try:
             yield
         finally:
+            await services.workers.stop()
             await follower.stop()
             await services.registry.aclose()
             await services.cache.close()

@@ -102,6 +102,8 @@ class Settings(BaseSettings):
     request_deadline_s: float = 4.0
     #: how often each court's change feed is read (0: not followed)
     change_poll_s: float = 2.0
+    #: how often background workers (outboxes) look for work when nobody woke them
+    worker_interval_s: float = 1.0
 
     #: identity: HS256 for the built-in demo identity provider, RS256 + JWKS in production
     jwt_hs256_secret: str = "court-gateway-demo-identity-provider-only"

@@ -24,6 +24,8 @@ from gateway.identity import IdentityLevel, Role, Viewer
 from gateway.services.cases import CaseService
 from gateway.services.documents import DocumentService
 from gateway.services.federation import CourtFailure
+from gateway.store import Store
+from gateway.workers import WorkerRunner
 
 log = logging.getLogger("gateway.courts")
 
@@ -46,6 +48,8 @@ class Services:
     parser: CaseNumberParser
     cases: CaseService
     documents: DocumentService
+    store: Store
+    workers: WorkerRunner
 
 
 @dataclass

@@ -6,6 +6,7 @@ Tests that inject faults use ``sims``, which lifts every fault afterwards so tes
 from __future__ import annotations
 
 import asyncio
+import random
 import socket
 import tempfile
 from collections.abc import AsyncIterator, Iterator
@@ -26,10 +27,23 @@ from simulators.identities import demo_claims, demo_logins
 TEST_DEADLINE_MS = 800
 
 
+_taken: set[int] = set()
+
+
 def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A free loopback port below the kernel's ephemeral range, so client sockets never take it first."""
+    low, _ = (int(n) for n in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    while True:
+        port = random.randrange(20000, min(low, 32768) - 1)
+        if port in _taken:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _taken.add(port)
+        return port
 
 
 def loopback_settings() -> Settings:

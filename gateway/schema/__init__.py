@@ -8,6 +8,7 @@ failures are appended as typed errors beside the partial data.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator
 
 import strawberry
@@ -21,12 +22,12 @@ from strawberry.extensions import (
 )
 from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
+from strawberry.tools import merge_types
 
 from gateway.errors import is_expected
 from gateway.schema.cases import Case
 from gateway.schema.courts import Court
 from gateway.schema.documents import ServedDocument
-from gateway.schema.query import Query
 
 MAX_DEPTH = 10
 MAX_ALIASES = 30
@@ -46,9 +47,35 @@ class CourtFailures(SchemaExtension):
             result.errors = [*(result.errors or []), *failures]
 
 
+#: domain modules of gateway/schema; each may contribute ``Query``, ``Mutation`` and ``Subscription`` fields
+DOMAINS = ("query", "filings", "signing", "notifications")
+ROOT_DESCRIPTIONS = {
+    "Query": "Reads across all thirteen courts and the national service platform.",
+    "Mutation": "Acts the gateway records before answering, then delivers to the courts exactly once.",
+    "Subscription": "Live updates over graphql-transport-ws.",
+}
+
+
+def _root(name: str) -> type | None:
+    """One root type merged from every domain's contribution (None when no domain has any)."""
+    parts = []
+    for domain in DOMAINS:
+        module = importlib.import_module(f"gateway.schema.{domain}")
+        part = getattr(module, name, None)
+        if part is not None:
+            parts.append(part)
+    if not parts:
+        return None
+    merged = merge_types(name, tuple(parts))
+    merged.__strawberry_definition__.description = ROOT_DESCRIPTIONS[name]  # type: ignore[attr-defined]
+    return merged
+
+
 def build_schema() -> strawberry.Schema:
     return strawberry.Schema(
-        query=Query,
+        query=_root("Query"),  # type: ignore[arg-type]
+        mutation=_root("Mutation"),
+        subscription=_root("Subscription"),
         types=[Case, Court, ServedDocument],
         extensions=[
             lambda: AddValidationRules(VALIDATION_RULES),

@@ -71,3 +71,7 @@ class AppendOnlyError(Exception):
 @event.listens_for(AuditRecord, "before_delete")
 def _refuse_changes(mapper: Mapper[AuditRecord], connection: Any, target: AuditRecord) -> None:
     raise AppendOnlyError(f"audit record {target.seq} cannot be changed or deleted: the log is append-only")
+
+
+# Every domain's tables, so Alembic's autogenerate and Base.metadata see them all.
+from gateway.store import filings, notifications, signatures  # noqa: E402, F401

@@ -1,0 +1,3 @@
+"""Filings: types and root fields (Query, Mutation, Subscription) contributed to the schema."""
+
+from __future__ import annotations
