@@ -57,6 +57,10 @@ def build_services(settings: Settings) -> Services:
     )
 
 
+def build_workers(services: Services) -> None:
+    """Every outbox's worker. One line per domain: ``services.workers.add(SomeWorker(services))``."""
+
+
 def build_verifier(settings: Settings) -> TokenVerifier:
     """HS256 with the demo key only when no real identity provider is configured: the demo key is public."""
     demo_key = settings.jwt_hs256_secret == Settings.model_fields["jwt_hs256_secret"].default
@@ -78,7 +82,7 @@ class GraphQLApp(GraphQL[Context, None]):
     """Strawberry's ASGI view with our context, orjson encoding and media-type negotiation."""
 
     def __init__(self, services: Services, verifier: TokenVerifier, *, graphiql: bool) -> None:
-        super().__init__(schema, graphql_ide="graphiql" if graphiql else None)
+        super().__init__(schema, graphql_ide="graphiql" if graphiql else None, multipart_uploads_enabled=True)
         self.services = services
         self.verifier = verifier
 
@@ -128,6 +132,7 @@ def _never_executed(response: GraphQLHTTPResponse) -> bool:
 def create_app(settings: Settings | None = None, *, graphiql: bool | None = None) -> Starlette:
     settings = settings or Settings()
     services = build_services(settings)
+    build_workers(services)
     graphql = GraphQLApp(
         services, build_verifier(settings), graphiql=settings.graphiql if graphiql is None else graphiql
     )

@@ -1,0 +1,139 @@
+"""Notifying people: SMS in the courts' wording, and in-app notices, written in the caller's transaction.
+
+``notify`` is called inside the same transaction as the change it reports (the outbox pattern): a
+filing marked delivered and the clerk's SMS commit together or not at all. Every row carries a dedupe
+key unique per recipient, so a retried worker or a replayed change feed notifies nobody twice. The SMS
+worker delivers the outbox; the in-app list and live subscription read the notices.
+
+Texts follow court practice: the 【court short name】 prefix, the case number, what happened, and where
+to look. An SMS links to an authenticated page, never to a document.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.adapters.model import PersonRef
+from gateway.config import CourtConfig
+from gateway.store.notifications import InAppNotification, SmsMessage
+
+WHERE_TO_LOOK = "广州法院AOL电子诉讼服务中心或广州微法院小程序"
+
+
+class NotificationKind(StrEnum):
+    FILING_RECEIVED = "FILING_RECEIVED"  # to the case's clerk and judge
+    FILING_HANDLED = "FILING_HANDLED"  # the receipt SMS to the filer
+    DOCUMENT_SERVED = "DOCUMENT_SERVED"
+    HEARING_SCHEDULED = "HEARING_SCHEDULED"
+    SIGNATURE_RECORDED = "SIGNATURE_RECORDED"
+
+
+#: kind → (in-app title, text after the 【court】 prefix); fields come from ``params`` and the case number
+TEMPLATES: dict[NotificationKind, tuple[str, str]] = {
+    NotificationKind.FILING_RECEIVED: (
+        "新提交材料",
+        "{case_number}收到新提交的材料《{title}》（提交人：{filer}），请及时登录审判管理系统查看处理。",
+    ),
+    NotificationKind.FILING_HANDLED: (
+        "材料已处理",
+        "您好！您提交的{case_number}的材料法官已处理，请登录" + WHERE_TO_LOOK + "查看处理结果。",
+    ),
+    NotificationKind.DOCUMENT_SERVED: (
+        "新送达文书",
+        "您好！{case_number}有新的文书《{title}》向您送达，请登录" + WHERE_TO_LOOK + "查看并签收。",
+    ),
+    NotificationKind.HEARING_SCHEDULED: (
+        "开庭排期",
+        "您好！{case_number}定于{starts_at}在{room}{kind}，请准时参加。详情请登录" + WHERE_TO_LOOK + "查看。",
+    ),
+    NotificationKind.SIGNATURE_RECORDED: (
+        "签收成功",
+        "您好！您已签收{case_number}的文书《{title}》，送达凭证可登录" + WHERE_TO_LOOK + "下载。",
+    ),
+}
+
+
+def person_key(ref: PersonRef) -> str:
+    """Who an in-app notice is for: people by their ID or licence number, as the courts know them."""
+    return f"{ref.kind.value}:{ref.number}"
+
+
+def staff_key(court_code: str, staff_id: str) -> str:
+    return f"STAFF:{court_code}:{staff_id}"
+
+
+@dataclass(frozen=True)
+class Recipient:
+    name: str
+    phone: str | None  # no SMS without one
+    key: str | None  # no in-app notice without one
+
+
+def render(kind: NotificationKind, court: CourtConfig, case_number: str | None, params: dict[str, Any]) -> str:
+    _, text = TEMPLATES[kind]
+    return f"【{court.short_name}】" + text.format(case_number=case_number or "", **params)
+
+
+async def notify(
+    session: AsyncSession,
+    *,
+    kind: NotificationKind,
+    court: CourtConfig,
+    case_number: str | None,
+    recipients: Sequence[Recipient],
+    params: dict[str, Any],
+    dedupe_key: str,
+) -> None:
+    """Queue the SMS and in-app notice for each recipient, at most once per recipient and dedupe key."""
+    now = datetime.now(UTC)
+    text = render(kind, court, case_number, params)
+    title = TEMPLATES[kind][0]
+    sms = [
+        {
+            "phone": r.phone,
+            "recipient_key": r.key,
+            "kind": kind.value,
+            "court_code": court.code,
+            "text": text,
+            "dedupe_key": dedupe_key,
+            "created_at": now,
+            "status": "PENDING",
+            "attempts": 0,
+            "next_attempt_at": now,
+        }
+        for r in recipients
+        if r.phone
+    ]
+    notices = [
+        {
+            "recipient_key": r.key,
+            "kind": kind.value,
+            "court_code": court.code,
+            "case_number": case_number,
+            "title": title,
+            "body": text,
+            "dedupe_key": dedupe_key,
+            "created_at": now,
+        }
+        for r in recipients
+        if r.key
+    ]
+    await insert_ignoring_duplicates(session, SmsMessage.__table__, sms)  # type: ignore[arg-type]
+    await insert_ignoring_duplicates(session, InAppNotification.__table__, notices)  # type: ignore[arg-type]
+
+
+async def insert_ignoring_duplicates(session: AsyncSession, table: Table, rows: list[dict[str, Any]]) -> None:
+    """INSERT … ON CONFLICT DO NOTHING on PostgreSQL and SQLite alike."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    await session.execute(insert(table).values(rows).on_conflict_do_nothing())
