@@ -151,7 +151,9 @@ async def gateway(
 ) -> AsyncIterator[GraphQLClient]:
     """The gateway on the embedded defaults (memory cache), in front of the session's simulators."""
     from gateway.app import create_app
+    from gateway.store.migrate import upgrade_async
 
+    await upgrade_async(settings.database_url)
     app = create_app(settings, graphiql=False)
     server, task, url = await serve_app(app)
     client = GraphQLClient(f"{url}/graphql", tokens)
