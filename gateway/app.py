@@ -30,6 +30,7 @@ from gateway.schema import schema
 from gateway.services.cases import CaseService
 from gateway.services.changes import ChangeFollower
 from gateway.services.documents import DocumentService
+from gateway.services.sync import FeedSync
 from gateway.store import Store
 from gateway.workers import WorkerRunner
 
@@ -137,7 +138,13 @@ def create_app(settings: Settings | None = None, *, graphiql: bool | None = None
         services, build_verifier(settings), graphiql=settings.graphiql if graphiql is None else graphiql
     )
 
-    follower = ChangeFollower(services.registry, services.cache, interval_s=settings.change_poll_s)
+    follower = ChangeFollower(
+        services.registry,
+        services.cache,
+        interval_s=settings.change_poll_s,
+        store=services.store,
+        sync=FeedSync({c.code: c for c in settings.courts}),
+    )
 
     store = services.store
 

@@ -58,7 +58,12 @@ def loopback_settings() -> Settings:
 
 @pytest.fixture(scope="session")
 def settings() -> Settings:
-    return loopback_settings()
+    """Test courts on free ports and a migrated SQLite database of the session's own."""
+    from gateway.store.migrate import upgrade
+
+    configured = loopback_settings()
+    upgrade(configured.database_url)
+    return configured
 
 
 @pytest.fixture(scope="session")

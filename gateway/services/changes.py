@@ -3,9 +3,10 @@
 Each court is polled on its own (a slow court never delays the others). Any event bumps the court's
 cache generation: a closed case, a new hearing, a lawyer entered by the clerk all show up in the next
 answer instead of after a TTL. Losing a court's feed retires its cached answers too, since nothing
-would tell us they went stale. Listeners (the store-backed sync of filings and notifications) receive
-the events too. The first read of a feed starts from its current end: history before the gateway
-started is not news.
+would tell us they went stale. With a store, each event's effects (``gateway.services.sync``) and the
+cursor after it are saved in one transaction, so a restart resumes where the last one stopped and
+nothing is applied twice. The very first read of a feed starts from its current end: history before
+the gateway existed is not news.
 """
 
 from __future__ import annotations
@@ -13,50 +14,80 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
 from gateway.adapters.errors import CourtError
 from gateway.adapters.model import ChangeEvent
 from gateway.adapters.registry import AdapterRegistry
 from gateway.adapters.resilience import ResilientAdapter
 from gateway.cache import Cache
+from gateway.services.sync import Effect, FeedSync
+from gateway.store import Store
+from gateway.store.feeds import FeedCursor
 
 log = logging.getLogger("gateway.changes")
 
-Listener = Callable[[ChangeEvent], Awaitable[None]]
-
 
 class ChangeFollower:
-    def __init__(self, registry: AdapterRegistry, cache: Cache, *, interval_s: float = 2.0) -> None:
+    def __init__(
+        self,
+        registry: AdapterRegistry,
+        cache: Cache,
+        *,
+        interval_s: float = 2.0,
+        store: Store | None = None,
+        sync: FeedSync | None = None,
+    ) -> None:
         self.registry = registry
         self.cache = cache
         self.interval_s = interval_s
+        self.store = store
+        self.sync = sync
         self.cursors: dict[str, str] = {}
-        self.listeners: list[Listener] = []
         self._tasks: list[asyncio.Task[None]] = []
 
-    async def poll(self, adapter: ResilientAdapter) -> list[ChangeEvent]:
-        """Read one court's feed from where we left off; every page until it is empty."""
-        code = adapter.court.code
+    async def _saved_cursor(self, code: str) -> str | None:
+        if self.store is None:
+            return None
+        async with self.store.session(read_only=True) as session:
+            saved = await session.get(FeedCursor, code)
+            return saved.cursor if saved else None
+
+    async def _read(self, adapter: ResilientAdapter, cursor: str | None) -> tuple[list[ChangeEvent], str]:
+        """Every event after ``cursor``, page by page until the feed has nothing more."""
         events: list[ChangeEvent] = []
-        if code not in self.cursors:
-            page = await adapter.changes(None)
-            while page.events:  # skip the backlog: start from the feed's current end
-                page = await adapter.changes(page.cursor)
-            self.cursors[code] = page.cursor
-            return events
         while True:
-            page = await adapter.changes(self.cursors[code])
-            self.cursors[code] = page.cursor
+            page = await adapter.changes(cursor)
+            cursor = page.cursor
             if not page.events:
-                break
+                return events, cursor
             events += page.events
+
+    async def poll(self, adapter: ResilientAdapter) -> list[ChangeEvent]:
+        """Read one court's feed from where we left off and apply what it says, once."""
+        code = adapter.court.code
+        if code not in self.cursors:
+            saved = await self._saved_cursor(code)
+            if saved is None:  # first time ever: start from the feed's current end
+                _, end = await self._read(adapter, None)
+                await self._save(code, end, [])
+                return []
+            self.cursors[code] = saved
+        events, cursor = await self._read(adapter, self.cursors[code])
+        effects = [e for event in events for e in (await self.sync.prepare(adapter, event) if self.sync else [])]
+        await self._save(code, cursor, effects)
         if events:
             await self.cache.bump(code)
-            for event in events:
-                for listener in self.listeners:
-                    await listener(event)
         return events
+
+    async def _save(self, code: str, cursor: str, effects: list[Effect]) -> None:
+        """The events' effects and the new cursor, in one transaction."""
+        if self.store is not None:
+            async with self.store.session() as session:
+                for effect in effects:
+                    await effect(session)
+                await session.merge(FeedCursor(court_code=code, cursor=cursor, updated_at=datetime.now(UTC)))
+        self.cursors[code] = cursor
 
     async def _follow(self, adapter: ResilientAdapter) -> None:
         following = True
