@@ -9,16 +9,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
-from strawberry.asgi import GraphQL
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocketDisconnect
+from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse
+from strawberry.http.exceptions import WebSocketDisconnected
+from strawberry.types.unset import UNSET, UnsetType
 
 from gateway.adapters.registry import AdapterRegistry
 from gateway.cache import Cache
@@ -26,10 +30,14 @@ from gateway.casenumber import CaseNumberParser
 from gateway.config import Settings
 from gateway.context import Context, Services
 from gateway.identity import AuthError, TokenVerifier, Viewer
+from gateway.resolvers.signing import DOWNLOAD_PATH, certificate_download
 from gateway.schema import schema
 from gateway.services.cases import CaseService
 from gateway.services.changes import ChangeFollower
 from gateway.services.documents import DocumentService
+from gateway.services.filing_outbox import FilingOutbox
+from gateway.services.signature_outbox import SignatureOutbox
+from gateway.services.sms import SmsWorker
 from gateway.services.sync import FeedSync
 from gateway.store import Store
 from gateway.workers import WorkerRunner
@@ -60,6 +68,9 @@ def build_services(settings: Settings) -> Services:
 
 def build_workers(services: Services) -> None:
     """Every outbox's worker. One line per domain: ``services.workers.add(SomeWorker(services))``."""
+    services.workers.add(SmsWorker.from_settings(services.store, services.settings))
+    services.workers.add(FilingOutbox(services))
+    services.workers.add(SignatureOutbox.from_services(services))
 
 
 def build_verifier(settings: Settings) -> TokenVerifier:
@@ -79,8 +90,21 @@ def build_verifier(settings: Settings) -> TokenVerifier:
     )
 
 
+class TextFrameWebSocket(ASGIWebSocketAdapter):
+    """graphql-transport-ws messages are text frames; Strawberry would send our orjson bytes as binary ones,
+    which browser clients (graphql-ws) cannot parse."""
+
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        try:
+            await self.ws.send_text(orjson.dumps(message).decode())
+        except WebSocketDisconnect as e:
+            raise WebSocketDisconnected from e
+
+
 class GraphQLApp(GraphQL[Context, None]):
     """Strawberry's ASGI view with our context, orjson encoding and media-type negotiation."""
+
+    websocket_adapter_class = TextFrameWebSocket
 
     def __init__(self, services: Services, verifier: TokenVerifier, *, graphiql: bool) -> None:
         super().__init__(schema, graphql_ide="graphiql" if graphiql else None, multipart_uploads_enabled=True)
@@ -88,19 +112,31 @@ class GraphQLApp(GraphQL[Context, None]):
         self.verifier = verifier
 
     async def get_context(self, request: Any, response: Any = None) -> Context:
-        viewer: Viewer | None = None
-        error: str | None = None
-        header = request.headers.get("authorization", "")
-        if header:
-            scheme, _, token = header.partition(" ")
-            if scheme.lower() != "bearer" or not token:
-                error = "the Authorization header must be 'Bearer <token>'"
-            else:
-                try:
-                    viewer = await self.verifier.verify(token.strip())
-                except AuthError as e:
-                    error = str(e)
+        viewer, error = await self._authenticate(request.headers.get("authorization", ""))
         return Context(services=self.services, viewer=viewer, auth_error=error)
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """WebSockets (graphql-transport-ws): browsers cannot set headers there, so the token comes in the
+        ``connection_init`` payload (``{"Authorization": "Bearer …"}``), which Strawberry has put in
+        ``context.connection_params`` by now; a bad token closes the connection (4403)."""
+        params = {str(k).lower(): v for k, v in (context.connection_params or {}).items()}
+        if "authorization" in params:
+            context.viewer, context.auth_error = await self._authenticate(str(params["authorization"]))
+        if context.auth_error:
+            raise ConnectionRejectionError({"message": context.auth_error})
+        return UNSET
+
+    async def _authenticate(self, header: str) -> tuple[Viewer | None, str | None]:
+        """The viewer a ``Bearer <token>`` value stands for, or why there is none (no header: anonymous)."""
+        if not header:
+            return None, None
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            return None, "the Authorization header must be 'Bearer <token>'"
+        try:
+            return await self.verifier.verify(token.strip()), None
+        except AuthError as e:
+            return None, str(e)
 
     async def get_sub_response(self, request: Any) -> Response:
         sub_response = await super().get_sub_response(request)
@@ -184,8 +220,12 @@ def create_app(settings: Settings | None = None, *, graphiql: bool | None = None
     app = Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            # subscriptions: the same view speaks graphql-transport-ws on a WebSocket at the same path
+            WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            # 电子送达凭证: the PDF behind a short-lived signed link issued by `serviceCertificate`
+            Route(DOWNLOAD_PATH + "{token}", certificate_download(services)),
         ],
         lifespan=lifespan,
     )

@@ -213,6 +213,25 @@ def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> None:
         sys.exit(1)
 
 
+# -- sms --------------------------------------------------------------------------------------------
+
+
+def cmd_sms_tail(args: argparse.Namespace, settings: Settings) -> None:
+    """The demo SMS provider's messages, readably: time (court time), masked phone, text."""
+    from gateway.services.sms_providers import follow_entries, format_entry, last_entries, log_path, log_size
+
+    path = log_path(settings)
+    end = log_size(path)
+    entries = last_entries(path, args.lines, end=end)
+    if not entries and not args.follow:
+        print(f"no messages yet in {path}", file=sys.stderr)
+    for entry in entries:
+        print(format_entry(entry), flush=True)
+    if args.follow:
+        for entry in follow_entries(path, start=end):
+            print(format_entry(entry), flush=True)
+
+
 STAFF_FIELDS = (
     "receipt_number",
     "result",
@@ -262,6 +281,13 @@ def build_parser() -> argparse.ArgumentParser:
     audit_ops.add_parser("verify", help="check the hash chain; exit 1 when it is broken").set_defaults(
         func=cmd_audit_verify
     )
+
+    sms = commands.add_parser("sms", help="the text messages the gateway sent")
+    sms_ops = sms.add_subparsers(dest="sms_command", required=True)
+    tail = sms_ops.add_parser("tail", help="print the demo provider's last messages (.data/sms.log)")
+    tail.add_argument("-n", "--lines", type=int, default=10, help="how many of the last messages (default 10)")
+    tail.add_argument("-f", "--follow", action="store_true", help="keep printing new messages as they are sent")
+    tail.set_defaults(func=cmd_sms_tail)
 
     world = commands.add_parser("world", help="generate the seeded world and summarise it")
     world.add_argument("--cases-per-court", type=int, default=None)

@@ -105,6 +105,27 @@ class Settings(BaseSettings):
     #: how often background workers (outboxes) look for work when nobody woke them
     worker_interval_s: float = 1.0
 
+    #: signing (电子送达): the outbox's retry backoff, doubling from base to cap, with jitter
+    signature_retry_base_s: float = 2.0
+    signature_retry_cap_s: float = 600.0
+    #: signed download links (service certificates): the HMAC key, and how long a link stays valid.
+    #: The default key is public: set GATEWAY_DOWNLOAD_SECRET outside the demo.
+    download_secret: str = "court-gateway-demo-download-links-only"
+    download_link_ttl_s: float = 300.0
+    #: prefix for links handed to clients (e.g. https://aol.gzcourt.gov.cn); empty: gateway-relative paths
+    public_url: str = ""
+
+    #: filings (网上提交材料): upload limits, checked before anything is stored
+    filing_max_file_bytes: int = 20 * 1024 * 1024
+    filing_max_total_bytes: int = 50 * 1024 * 1024
+    filing_max_files: int = 10
+    #: the filing outbox: retry backoff doubling from base to cap (with jitter), how long a claimed
+    #: delivery is left to its worker before another may retry it, and how many are claimed per round
+    filing_retry_base_s: float = 2.0
+    filing_retry_cap_s: float = 600.0
+    filing_claim_lease_s: float = 60.0
+    filing_batch_size: int = 20
+
     #: identity: HS256 for the built-in demo identity provider, RS256 + JWKS in production
     jwt_hs256_secret: str = "court-gateway-demo-identity-provider-only"
     jwt_jwks_url: str = ""
@@ -115,6 +136,26 @@ class Settings(BaseSettings):
     seed_file: Path = DEFAULT_SEED_FILE
     sim_cases_per_court: int | None = None  # None: the seed file's demo size
     sim_control_port: int = 18400
+
+    # -- notifications: the SMS outbox's delivery and live in-app notices (issue 4) ------------------
+    #: where texts go: "log" (the demo: one JSON line per message in sms_log_path, read with
+    #: `court-gateway sms tail`) or "http" (POST to sms_http_url)
+    sms_provider: Literal["log", "http"] = "log"
+    #: unset: sms.log beside a SQLite database file (so .data/sms.log by default), else .data/sms.log
+    sms_log_path: Path | None = None
+    sms_http_url: str = ""
+    sms_http_token: str = ""  # sent as a bearer token when set
+    sms_http_timeout_s: float = 10.0
+    #: at most sms_rate_limit texts to one phone in any sms_rate_window_s; more wait, none is dropped
+    sms_rate_limit: int = Field(default=5, ge=1)
+    sms_rate_window_s: float = 60.0
+    #: a failed send is retried after sms_retry_base_s, doubling (with jitter) up to sms_retry_max_s,
+    #: and given up (FAILED) after sms_max_attempts
+    sms_max_attempts: int = Field(default=6, ge=1)
+    sms_retry_base_s: float = 10.0
+    sms_retry_max_s: float = 1800.0
+    #: how often a live notificationAdded subscription looks for new notices in the store
+    notification_poll_s: float = 0.5
 
     @classmethod
     def settings_customise_sources(

@@ -58,6 +58,8 @@ class Context:
     viewer: Viewer | None
     auth_error: str | None = None
     failures: list[CourtFailureError] = field(default_factory=list)
+    #: WebSockets: the connection_init payload (Strawberry sets it; GraphQLApp.on_ws_connect reads the token)
+    connection_params: dict[str, object] | None = None
 
     def __post_init__(self) -> None:
         self.case_by_number: DataLoader[str, Case | CourtError | None] = DataLoader(self._load_cases)

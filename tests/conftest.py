@@ -139,6 +139,16 @@ def tokens(world: World, settings: Settings) -> dict[str, str]:
     return {login: mint(world, settings, login) for login in demo_logins(world, settings.seed_file)}
 
 
+async def following_every_feed(app: Any, seconds: float = 5.0) -> None:
+    """Wait until the app's change follower knows where every court's feed ends (events after that count)."""
+    courts = {a.court.code for a in app.state.services.registry.courts()}
+    for _ in range(int(seconds / 0.05)):
+        if courts <= set(app.state.changes.cursors):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the change follower did not reach every court's feed")
+
+
 async def serve_app(app: Any) -> tuple[uvicorn.Server, asyncio.Task[None], str]:
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))

@@ -14,7 +14,7 @@ from gateway.cache import Cache
 from gateway.config import Settings
 from simulators.cluster import SimulatorCluster
 from simulators.generator import World
-from tests.conftest import GraphQLClient, serve_app
+from tests.conftest import GraphQLClient, following_every_feed, serve_app
 
 REDIS_URL = os.environ.get("GATEWAY_TEST_REDIS_URL")
 needs_redis = pytest.mark.skipif(not REDIS_URL, reason="GATEWAY_TEST_REDIS_URL is not set: Redis tests skipped")
@@ -91,6 +91,7 @@ async def redis_gateway(
     app = create_app(settings.model_copy(update={"cache_url": REDIS_URL, "change_poll_s": 0.2}), graphiql=False)
     server, task, url = await serve_app(app)
     await app.state.services.cache.clear()
+    await following_every_feed(app)
     yield GraphQLClient(f"{url}/graphql", tokens)
     server.should_exit = True
     await task

@@ -12,18 +12,21 @@ from sqlalchemy import select
 from gateway.adapters.model import CHINA_TZ, PersonRef
 from gateway.app import create_app
 from gateway.config import Settings
+from gateway.schema.common import parse_global_id
 from gateway.services.notifications import person_key
 from gateway.store import Store
 from gateway.store.notifications import InAppNotification, SmsMessage
 from simulators.cluster import SimulatorCluster
 from simulators.generator import World
-from tests.conftest import serve_app
+from tests.conftest import GraphQLClient, following_every_feed, serve_app
 
 
 @asynccontextmanager
 async def running_gateway(settings: Settings) -> AsyncIterator[None]:
-    server, task, _ = await serve_app(create_app(settings.model_copy(update={"change_poll_s": 0.1})))
+    app = create_app(settings.model_copy(update={"change_poll_s": 0.1}))
+    server, task, _ = await serve_app(app)
     try:
+        await following_every_feed(app)
         yield
     finally:
         server.should_exit = True
@@ -55,7 +58,6 @@ async def test_a_served_document_notifies_its_addressee_once_across_restarts(
     wang = PersonRef.party(world.demo["party-wang"].number)
     case = cluster.court_state("粤0104").cases_of(wang)[0]
     async with running_gateway(settings):
-        await asyncio.sleep(0.5)  # the follower has found the end of every feed
         doc = cluster.desk("粤0104").serve_document(case.case_id, wang, "举证通知书")
         prefix = "event:粤0104:"
         found = await wait_for(lambda: notices(settings, person_key(wang), prefix))
@@ -70,7 +72,7 @@ async def test_a_served_document_notifies_its_addressee_once_across_restarts(
         sms = list(
             await session.scalars(
                 select(SmsMessage).where(
-                    SmsMessage.phone == world.demo["party-wang"].phone, SmsMessage.kind == "DOCUMENT_SERVED"
+                    SmsMessage.phone == world.demo["party-wang"].phone, SmsMessage.dedupe_key == mine[0].dedupe_key
                 )
             )
         )
@@ -83,7 +85,7 @@ async def test_events_while_the_gateway_was_down_are_applied_when_it_is_back(
     chen = PersonRef.lawyer(world.demo["lawyer-chen"].number)
     case = cluster.court_state("粤0105").cases_of(chen)[0]
     async with running_gateway(settings):
-        await asyncio.sleep(0.5)
+        pass  # it has read every feed's end and saved its cursors
     hearing = cluster.desk("粤0105").schedule_hearing(
         case.case_id, datetime(2026, 12, 18, 9, 30, tzinfo=CHINA_TZ), "第7法庭"
     )
@@ -92,3 +94,29 @@ async def test_events_while_the_gateway_was_down_are_applied_when_it_is_back(
         scheduled = [n for n in found if n.kind == "HEARING_SCHEDULED" and n.case_number == case.case_number]
         assert len(scheduled) == 1
         assert "2026年12月18日 09:30" in scheduled[0].body and hearing.room in scheduled[0].body
+
+
+async def test_a_filing_handled_in_the_courts_own_system_reaches_the_filer_through_the_feed(
+    gateway: GraphQLClient, cluster: SimulatorCluster, world: World, settings: Settings
+) -> None:
+    """The demo walk: file at a soap-gbk court, the clerk marks it handled there, the receipt arrives."""
+    from tests.test_filings import PDF, upload
+    from tests.test_filings import wait_for as wait_for_filing
+
+    await following_every_feed(gateway.app)  # type: ignore[attr-defined]
+    case = cluster.court_state("粤0105").cases_of(PersonRef.lawyer(world.demo["lawyer-chen"].number))[0]
+    body = await upload(gateway, case.case_number, [("答辩状.pdf", PDF, "application/pdf")])
+    filing_id = body["data"]["submitFiling"]["id"]
+    delivered = await wait_for_filing(gateway, filing_id, lambda f: f["status"] == "DELIVERED")
+    cluster.desk("粤0105").handle_filing(delivered["receiptNumber"], "已阅，已转合议庭")
+    handled = await wait_for_filing(gateway, filing_id, lambda f: f["status"] == "HANDLED")
+    assert handled["result"] == "已阅，已转合议庭"
+    async with Store(settings.database_url) as store, store.session(read_only=True) as session:
+        receipts = list(
+            await session.scalars(
+                select(SmsMessage).where(SmsMessage.dedupe_key == f"filing:{parse_global_id(filing_id)[1]}:handled")
+            )
+        )
+    assert [m.text for m in receipts] == [
+        f"【海珠法院】您好！您提交的{case.case_number}的材料法官已处理，请登录广州法院AOL电子诉讼服务中心或广州微法院小程序查看处理结果。"
+    ]

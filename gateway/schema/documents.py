@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
+from strawberry.types import Info
 
 from gateway.adapters import model
+from gateway.context import Context
 from gateway.schema.common import Node, PageInfo, global_id, mirror_enum
 from gateway.services.documents import ServedDocumentGroup
+
+if TYPE_CHECKING:
+    from gateway.schema.signing import DocumentSignature, ServiceRule
 
 ServiceChannel = mirror_enum(model.ServiceChannel, "ServiceChannel", "Where a document reached the person.")
 
@@ -32,11 +38,50 @@ class ServedDocument(Node):
     first_served_at: datetime = strawberry.field(description="When it first reached you on any channel.")
     signed: bool = strawberry.field(description="Signed for on some channel.")
     deliveries: list[ServiceDelivery] = strawberry.field(description="Every channel it reached you on, earliest first.")
+    group: strawberry.Private[ServedDocumentGroup]
+
+    @strawberry.field(
+        description="When service took effect (在线诉讼规则 art. 29–31): the earliest of its channels' effective "
+        "times, counting your signature here at once; null while no channel is effective."
+    )
+    async def effective_service_at(self, info: Info[Context, None]) -> datetime | None:
+        from gateway.resolvers.signing import effective_service_of
+
+        effective = await effective_service_of(info, self.group)
+        return effective.at if effective else None
+
+    @strawberry.field(description="The channel whose copy made service effective; null while none has.")
+    async def effective_channel(self, info: Info[Context, None]) -> ServiceChannel | None:  # type: ignore[valid-type]
+        from gateway.resolvers.signing import effective_service_of
+
+        effective = await effective_service_of(info, self.group)
+        return ServiceChannel(effective.channel.value) if effective else None
+
+    @strawberry.field(description="The rule that made service effective; null while none has.")
+    async def effective_rule(
+        self, info: Info[Context, None]
+    ) -> Annotated[ServiceRule, strawberry.lazy("gateway.schema.signing")] | None:  # type: ignore[valid-type]
+        from gateway.resolvers.signing import effective_service_of
+        from gateway.schema.signing import ServiceRule
+
+        effective = await effective_service_of(info, self.group)
+        return ServiceRule(effective.rule.value) if effective else None
+
+    @strawberry.field(description="Your signature made through the gateway, and its delivery to the court.")
+    async def signature(
+        self, info: Info[Context, None]
+    ) -> Annotated[DocumentSignature, strawberry.lazy("gateway.schema.signing")] | None:
+        from gateway.resolvers.signing import signature_of
+        from gateway.schema.signing import DocumentSignature
+
+        record = await signature_of(info, self.group)
+        return DocumentSignature.from_record(record) if record else None
 
     @classmethod
     def from_group(cls, group: ServedDocumentGroup) -> ServedDocument:
         primary = group.primary
         return cls(
+            group=group,
             id=global_id("ServedDocument", f"{primary.source_code}|{primary.document_id}"),
             title=primary.title,
             doc_type=primary.doc_type,

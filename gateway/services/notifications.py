@@ -7,6 +7,9 @@ worker delivers the outbox; the in-app list and live subscription read the notic
 
 Texts follow court practice: the 【court short name】 prefix, the case number, what happened, and where
 to look. An SMS links to an authenticated page, never to a document.
+
+The in-app side (the viewer's list, marking read) only ever touches rows whose recipient key is one of
+the viewer's own (:func:`viewer_keys`): that filter is the whole authorisation, so it lives here.
 """
 
 from __future__ import annotations
@@ -17,12 +20,13 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.adapters.model import PersonRef
 from gateway.config import CourtConfig
+from gateway.identity import Viewer
 from gateway.store.notifications import InAppNotification, SmsMessage
 
 WHERE_TO_LOOK = "广州法院AOL电子诉讼服务中心或广州微法院小程序"
@@ -68,6 +72,14 @@ def person_key(ref: PersonRef) -> str:
 
 def staff_key(court_code: str, staff_id: str) -> str:
     return f"STAFF:{court_code}:{staff_id}"
+
+
+def viewer_keys(viewer: Viewer) -> list[str]:
+    """Every recipient key the viewer reads notices under: their person refs, and their staff seat."""
+    keys = [person_key(ref) for ref in viewer.person_refs()]
+    if viewer.is_staff and viewer.court_code and viewer.staff_id:
+        keys.append(staff_key(viewer.court_code, viewer.staff_id))
+    return keys
 
 
 @dataclass(frozen=True)
@@ -137,3 +149,92 @@ async def insert_ignoring_duplicates(session: AsyncSession, table: Table, rows: 
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     await session.execute(insert(table).values(rows).on_conflict_do_nothing())
+
+
+# -- the in-app list ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Notice:
+    """An in-app notice as readers see it (a detached copy of the row)."""
+
+    id: int
+    kind: str
+    court_code: str | None
+    case_number: str | None
+    title: str
+    body: str
+    created_at: datetime
+    read_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: InAppNotification) -> Notice:
+        return cls(
+            id=row.id,
+            kind=row.kind,
+            court_code=row.court_code,
+            case_number=row.case_number,
+            title=row.title,
+            body=row.body,
+            created_at=row.created_at,
+            read_at=row.read_at,
+        )
+
+
+@dataclass(frozen=True)
+class NoticePage:
+    notices: list[Notice]
+    has_next_page: bool
+    total: int  # in the list asked for (all, or unread only)
+    unread: int  # of all the viewer's notices
+
+
+class NotYours(LookupError):
+    """Some notice ids are not the viewer's (or do not exist): nothing was changed."""
+
+
+async def list_notices(
+    session: AsyncSession, keys: Sequence[str], *, first: int, before_id: int | None = None, unread_only: bool = False
+) -> NoticePage:
+    """The viewer's notices, newest first, ``first`` of them after the one with ``before_id``."""
+    mine = InAppNotification.recipient_key.in_(keys)
+    listed = (mine, InAppNotification.read_at.is_(None)) if unread_only else (mine,)
+    query = select(InAppNotification).where(*listed)
+    if before_id is not None:
+        query = query.where(InAppNotification.id < before_id)
+    rows = (await session.scalars(query.order_by(InAppNotification.id.desc()).limit(first + 1))).all()
+    counts = select(func.count(), func.count().filter(InAppNotification.read_at.is_(None))).where(*listed)
+    total, unread = (await session.execute(counts)).one()  # unread counts every unread notice either way
+    return NoticePage([Notice.from_row(r) for r in rows[:first]], len(rows) > first, total, unread)
+
+
+async def notices_after(session: AsyncSession, keys: Sequence[str], after_id: int, *, limit: int) -> list[Notice]:
+    """The viewer's notices newer than ``after_id``, oldest first (a subscription catching up)."""
+    query = (
+        select(InAppNotification)
+        .where(InAppNotification.recipient_key.in_(keys), InAppNotification.id > after_id)
+        .order_by(InAppNotification.id)
+        .limit(limit)
+    )
+    return [Notice.from_row(r) for r in (await session.scalars(query)).all()]
+
+
+async def mark_read(session: AsyncSession, keys: Sequence[str], ids: Sequence[int] | None, *, now: datetime) -> int:
+    """Mark the viewer's notices ``ids`` (None: all of them) read; how many were unread until now.
+
+    Raises :class:`NotYours` when any id is not one of the viewer's notices, so nobody learns whether
+    someone else's notice exists, and nobody marks it.
+    """
+    mine = InAppNotification.recipient_key.in_(keys)
+    if ids is not None:
+        wanted = set(ids)
+        found = set(
+            (await session.scalars(select(InAppNotification.id).where(mine, InAppNotification.id.in_(wanted)))).all()
+        )
+        if found != wanted:
+            raise NotYours(sorted(wanted - found))
+    statement = update(InAppNotification).where(mine, InAppNotification.read_at.is_(None)).values(read_at=now)
+    if ids is not None:
+        statement = statement.where(InAppNotification.id.in_(set(ids)))
+    result = await session.execute(statement.execution_options(synchronize_session=False))
+    return int(result.rowcount)  # type: ignore[attr-defined]

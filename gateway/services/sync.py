@@ -8,7 +8,6 @@ notifies nobody twice.
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -18,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.adapters.contract import CourtAdapter
 from gateway.adapters.model import Case, ChangeEvent, ChangeKind, PartyKind, PersonRef
 from gateway.config import CourtConfig
+from gateway.services.filings import mark_handled
 from gateway.services.notifications import NotificationKind, Recipient, notify, person_key
 
 log = logging.getLogger("gateway.sync")
@@ -47,7 +47,7 @@ class FeedSync:
         court = self.courts[event.court_code]
         dedupe = f"event:{event.court_code}:{event.event_id}"
         if event.kind == ChangeKind.FILING_HANDLED and event.filing_receipt_number:
-            return [_mark_handled(event)]
+            return [_mark_handled(court, event)]
         if event.kind == ChangeKind.DOCUMENT_SERVED and event.document_id:
             case = await adapter.find_case(event.case_number)
             for ref, recipient in people_of(case) if case else []:
@@ -93,15 +93,15 @@ def _notify(
     return apply
 
 
-def _mark_handled(event: ChangeEvent) -> Effect:
+def _mark_handled(court: CourtConfig, event: ChangeEvent) -> Effect:
     async def apply(session: AsyncSession) -> None:
-        filings = importlib.import_module("gateway.services.filings")
-        mark_handled = getattr(filings, "mark_handled", None)
-        if mark_handled is None:  # filings not wired in this build
-            log.warning("FILING_HANDLED %s at %s: no filing service", event.filing_receipt_number, event.court_code)
-            return
         await mark_handled(
-            session, event.court_code, event.filing_receipt_number, event.result or "", event.occurred_at
+            session,
+            event.court_code,
+            event.filing_receipt_number or "",
+            event.result or "",
+            event.occurred_at,
+            court=court,
         )
 
     return apply

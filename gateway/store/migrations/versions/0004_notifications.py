@@ -38,8 +38,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_sms_outbox")),
         sa.UniqueConstraint("phone", "dedupe_key", name=op.f("uq_sms_outbox_phone_dedupe_key")),
     )
-    op.create_index(op.f("ix_sms_outbox_status"), "sms_outbox", ["status"])
-    op.create_index(op.f("ix_sms_outbox_next_attempt_at"), "sms_outbox", ["next_attempt_at"])
+    op.create_index("ix_sms_outbox_due", "sms_outbox", ["status", "next_attempt_at"])
     op.create_table(
         "notifications",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -55,14 +54,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_notifications")),
         sa.UniqueConstraint("recipient_key", "dedupe_key", name=op.f("uq_notifications_recipient_key_dedupe_key")),
     )
-    op.create_index(op.f("ix_notifications_recipient_key"), "notifications", ["recipient_key"])
-    op.create_index(op.f("ix_notifications_created_at"), "notifications", ["created_at"])
+    op.create_index("ix_notifications_recipient", "notifications", ["recipient_key", "id"])
 
 
 def downgrade() -> None:
-    op.drop_index(op.f("ix_notifications_created_at"), table_name="notifications")
-    op.drop_index(op.f("ix_notifications_recipient_key"), table_name="notifications")
+    op.drop_index("ix_notifications_recipient", table_name="notifications")
     op.drop_table("notifications")
-    op.drop_index(op.f("ix_sms_outbox_next_attempt_at"), table_name="sms_outbox")
-    op.drop_index(op.f("ix_sms_outbox_status"), table_name="sms_outbox")
+    op.drop_index("ix_sms_outbox_due", table_name="sms_outbox")
     op.drop_table("sms_outbox")

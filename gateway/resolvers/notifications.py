@@ -1,0 +1,91 @@
+"""Notification resolvers: the viewer's own notices only, listed, marked read, and pushed live.
+
+Authorisation is the recipient-key filter in every service call: a viewer's keys are derived from
+their verified token (person refs, staff seat), never from arguments.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+from strawberry.types import Info
+
+from gateway.context import Context
+from gateway.errors import BadUserInput, GatewayError, NotFound, Unauthenticated
+from gateway.identity import Viewer
+from gateway.services import notifications as service
+from gateway.services.cursors import InvalidCursor, decode_cursor, encode_cursor
+from gateway.services.notice_feed import FeedOverflow, feed_for, live_notices
+
+CURSOR_KIND = "notifications"
+
+
+class SubscriptionOverflow(GatewayError):
+    """The client read the subscription too slowly; resubscribing with ``after`` loses nothing."""
+
+    code = "SUBSCRIPTION_OVERFLOW"
+
+
+def cursor_of(notice: service.Notice) -> str:
+    return encode_cursor(CURSOR_KIND, {"id": notice.id})
+
+
+async def notifications(
+    info: Info[Context, None], first: int, after: str | None, unread_only: bool
+) -> service.NoticePage:
+    context = info.context
+    keys = service.viewer_keys(context.require_viewer())
+    before_id = _cursor_id(after) if after else None
+    async with context.services.store.session(read_only=True) as session:
+        return await service.list_notices(session, keys, first=first, before_id=before_id, unread_only=unread_only)
+
+
+async def mark_read(info: Info[Context, None], ids: list[int] | None, all: bool) -> int:
+    """Mark some (``ids``) or all of the viewer's notices read; NOT_FOUND, and nothing marked, when any
+    id is not the viewer's."""
+    if all == (ids is not None):
+        raise BadUserInput("give either `ids` or `all: true`")
+    context = info.context
+    keys = service.viewer_keys(context.require_viewer())
+    try:
+        async with context.services.store.session() as session:
+            return await service.mark_read(session, keys, ids, now=datetime.now(UTC))
+    except service.NotYours:
+        raise NotFound("no such notification of yours") from None
+
+
+async def notification_added(info: Info[Context, None], after_id: int | None) -> AsyncIterator[service.Notice]:
+    """The viewer's new notices as they are stored; ends with UNAUTHENTICATED when the token expires."""
+    context = info.context
+    viewer = context.require_viewer()
+    feed = feed_for(context.services.store, interval_s=context.services.settings.notification_poll_s)
+    stream = live_notices(feed, service.viewer_keys(viewer), after_id=after_id)
+    try:
+        while True:
+            try:
+                notice = await asyncio.wait_for(anext(stream), _seconds_left(viewer))
+            except TimeoutError:
+                raise Unauthenticated("your token expired: reconnect with a new one") from None
+            except FeedOverflow as e:
+                raise SubscriptionOverflow(str(e)) from None
+            yield notice
+    finally:
+        await stream.aclose()
+
+
+def _seconds_left(viewer: Viewer) -> float | None:
+    expires = viewer.claims.get("exp")
+    return None if expires is None else max(0.0, float(expires) - time.time())
+
+
+def _cursor_id(cursor: str) -> int:
+    try:
+        value = decode_cursor(CURSOR_KIND, cursor).get("id")
+    except InvalidCursor as e:
+        raise BadUserInput(str(e)) from None
+    if not isinstance(value, int):
+        raise BadUserInput("cursor is not one this gateway issued")
+    return value

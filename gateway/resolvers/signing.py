@@ -1,0 +1,189 @@
+"""Signing and certificate resolvers: who may, which service answers, and the certificate download.
+
+Signing is the person served, with a verified identity (在线诉讼规则 art. 7). A certificate goes to the
+person served, or to the staff of the court that issued the document, as a short-lived signed link;
+the link's route (``certificate_download``) needs no bearer token, so a browser can follow it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from strawberry.dataloader import DataLoader
+from strawberry.types import Info
+
+from gateway.adapters.errors import CourtError
+from gateway.casenumber import InvalidCaseNumber
+from gateway.context import Context, Services
+from gateway.errors import BadUserInput, CourtFailureError, Forbidden, InvalidCaseNumberError, NotFound
+from gateway.resolvers.cases import PERSON_ROLES
+from gateway.schema.common import parse_global_id
+from gateway.services.certificate import LINK_KIND, CertificateService, certificate_facts
+from gateway.services.documents import ServedDocumentGroup
+from gateway.services.federation import CourtFailure
+from gateway.services.links import LinkExpired, LinkInvalid, SignedLinks
+from gateway.services.service_time import EffectiveService
+from gateway.services.signature_outbox import SignatureOutbox
+from gateway.services.signing import (
+    CERTIFICATE_STAFF,
+    SIGNING_LEVEL,
+    DocumentNotFound,
+    SigningService,
+    effective_of,
+    group_key,
+)
+from gateway.store.signatures import CertificateRecord, SignatureRecord
+
+DOWNLOAD_PATH = "/downloads/certificates/"
+_LOADER = "_signing_signatures"  # the per-request DataLoader's attribute on the Context
+
+
+def signing_service(services: Services) -> SigningService:
+    return SigningService(services.store, services.registry, services.documents)
+
+
+def certificate_service(services: Services) -> CertificateService:
+    settings = services.settings
+    return CertificateService(services.store, SignedLinks(settings.download_secret, ttl_s=settings.download_link_ttl_s))
+
+
+def _document_key(document_id: str) -> tuple[str, str]:
+    """``(source code, document id)`` of a ServedDocument's global ID."""
+    type_name, key = parse_global_id(document_id)
+    source, sep, local_id = key.partition("|")
+    if type_name != "ServedDocument" or not sep:
+        raise NotFound("no such document that you may see")
+    return source, local_id
+
+
+def _court_failure(failure: CourtFailure, path: list[str | int], what: str) -> CourtFailureError:
+    return CourtFailureError(failure.code, failure.court_code, f"{failure.court_code} is not answering: {what}", path)
+
+
+# -- signing --------------------------------------------------------------------------------------------
+
+
+async def sign_document(info: Info[Context, None], document_id: str, method: str) -> SignatureRecord:
+    """Store the viewer's signature (the outbox delivers it); FORBIDDEN below REAL_NAME, NOT_FOUND for a
+    document not served to them, a COURT_* error when its court cannot say whether it was."""
+    context = info.context
+    viewer = context.require_viewer(level=SIGNING_LEVEL, roles=PERSON_ROLES)
+    source, local_id = _document_key(document_id)
+    service = signing_service(context.services)
+    try:
+        group, _ = await service.find_for_person(viewer, source, local_id)
+    except DocumentNotFound:
+        raise NotFound("no such document served to you") from None
+    except CourtError as e:
+        raise _court_failure(CourtFailure.from_error(e), [info.path.key], "try signing again later") from None
+    record = await service.sign(viewer, group, method=method)
+    context.services.workers.wake(SignatureOutbox.name)
+    return record
+
+
+def _signatures(context: Context) -> DataLoader[str, SignatureRecord | None]:
+    """This request's loader of the gateway's signatures by document, made on first use."""
+    loader: DataLoader[str, SignatureRecord | None] | None = getattr(context, _LOADER, None)
+    if loader is None:
+        service = signing_service(context.services)
+
+        async def load(keys: list[str]) -> list[SignatureRecord | None]:
+            found = await service.signatures(keys)
+            return [found.get(k) for k in keys]
+
+        loader = DataLoader(load)
+        setattr(context, _LOADER, loader)
+    return loader
+
+
+async def signature_of(info: Info[Context, None], group: ServedDocumentGroup) -> SignatureRecord | None:
+    """The gateway's signature of a document the viewer was served (batched per request)."""
+    return await _signatures(info.context).load(group_key(group))
+
+
+async def effective_service_of(info: Info[Context, None], group: ServedDocumentGroup) -> EffectiveService | None:
+    return effective_of(group, await signature_of(info, group))
+
+
+# -- certificates ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IssuedCertificate:
+    record: CertificateRecord
+    url: str
+    expires_at: datetime
+
+
+async def service_certificate(
+    info: Info[Context, None], document_id: str, case_number: str | None
+) -> IssuedCertificate:
+    """The document's certificate and a link to download it: for the person served, or the staff of the
+    issuing court (who name the case it was served in)."""
+    context = info.context
+    viewer = context.require_viewer(level=SIGNING_LEVEL)
+    services = context.services
+    source, local_id = _document_key(document_id)
+    service = signing_service(services)
+    try:
+        if viewer.is_staff:
+            if not viewer.roles & CERTIFICATE_STAFF:
+                raise Forbidden("only clerks, judges, division heads and court leaders may download certificates")
+            if not case_number:
+                raise BadUserInput("staff: give the caseNumber the document was served in")
+            try:
+                number = services.parser.parse(case_number)
+            except InvalidCaseNumber as e:
+                raise InvalidCaseNumberError(str(e)) from None
+            case = None
+            if number.court_code == viewer.court_code and number.court_code in services.registry:
+                case = await services.registry[number.court_code].find_case(number.text)
+            if case is None:
+                raise DocumentNotFound(local_id)
+            group, failures = await service.find_for_staff(viewer, case, source, local_id)
+        else:
+            viewer = context.require_viewer(level=SIGNING_LEVEL, roles=PERSON_ROLES)
+            group, failures = await service.find_for_person(viewer, source, local_id)
+    except DocumentNotFound:
+        raise NotFound("no such document that you may see") from None
+    except CourtError as e:
+        failures = [CourtFailure.from_error(e)]
+    if failures:  # a certificate must show every channel, or its effective time may be wrong
+        raise _court_failure(failures[0], [info.path.key], "a certificate needs every channel's record")
+    signature = await service.signature(group_key(group))
+    facts = certificate_facts(group, signature, {c.code: c for c in services.settings.courts})
+    certificates = certificate_service(services)
+    record = await certificates.issue(viewer.subject, group, facts)
+    token, expires_at = certificates.link(record, viewer.subject)
+    return IssuedCertificate(record, f"{services.settings.public_url.rstrip('/')}{DOWNLOAD_PATH}{token}", expires_at)
+
+
+def certificate_download(services: Services) -> Callable[[Request], Awaitable[Response]]:
+    """``GET /downloads/certificates/{token}``: the PDF, for a genuine, unexpired link; audited."""
+    certificates = certificate_service(services)
+
+    async def download(request: Request) -> Response:
+        try:
+            claims = certificates.links.verify(LINK_KIND, request.path_params["token"])
+        except LinkExpired as e:
+            return PlainTextResponse(str(e), status_code=410)
+        except LinkInvalid as e:
+            return PlainTextResponse(str(e), status_code=403)
+        found = await certificates.download(claims)
+        if found is None:
+            return PlainTextResponse("no such certificate", status_code=404)
+        record, pdf = found
+        filename = quote(f"电子送达凭证-{record.number}.pdf")
+        headers = {
+            "Content-Disposition": f"attachment; filename=\"{record.number}.pdf\"; filename*=UTF-8''{filename}",
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+        }
+        return Response(pdf, media_type="application/pdf", headers=headers)
+
+    return download
