@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
@@ -25,6 +26,7 @@ from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.types.unset import UNSET, UnsetType
 
 from gateway.adapters.registry import AdapterRegistry
+from gateway.body_limit import BodyLimit
 from gateway.cache import Cache
 from gateway.casenumber import CaseNumberParser
 from gateway.config import Settings
@@ -228,6 +230,7 @@ def create_app(settings: Settings | None = None, *, graphiql: bool | None = None
             Route(DOWNLOAD_PATH + "{token}", certificate_download(services)),
         ],
         lifespan=lifespan,
+        middleware=[Middleware(BodyLimit, max_bytes=settings.max_request_bytes)],
     )
     app.state.services = services
     app.state.store = store

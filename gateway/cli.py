@@ -150,7 +150,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> None:
     asyncio.run(run_simulators(settings, args.cases_per_court, ready=ready))
 
 
-def cmd_token(args: argparse.Namespace, settings: Settings) -> None:
+def demo_token(settings: Settings, login: str, *, level: str | None = None, ttl_s: int = 8 * 3600) -> str:
     """A bearer token from the built-in demo identity provider."""
     from gateway.identity import mint_hs256
     from simulators.identities import demo_claims, demo_logins
@@ -158,13 +158,37 @@ def cmd_token(args: argparse.Namespace, settings: Settings) -> None:
 
     world, _ = build_world(settings)
     try:
-        claims = demo_claims(world, settings.seed_file, args.login)
+        claims = demo_claims(world, settings.seed_file, login)
     except (KeyError, StopIteration):
         known = ", ".join(demo_logins(world, settings.seed_file))
-        raise SystemExit(f"unknown demo login {args.login!r}; known: {known}") from None
-    if args.level:
-        claims["level"] = args.level
-    print(mint_hs256(claims, settings.jwt_hs256_secret, ttl_s=args.ttl))
+        raise SystemExit(f"unknown demo login {login!r}; known: {known}") from None
+    if level:
+        claims["level"] = level
+    return mint_hs256(claims, settings.jwt_hs256_secret, ttl_s=ttl_s)
+
+
+def cmd_token(args: argparse.Namespace, settings: Settings) -> None:
+    print(demo_token(settings, args.login, level=args.level, ttl_s=args.ttl))
+
+
+def cmd_notifications_watch(args: argparse.Namespace, settings: Settings) -> None:
+    """Print each new in-app notification as the gateway pushes it (the notificationAdded subscription)."""
+    from gateway.watch import WatchError, format_notice, notifications
+
+    token = args.token or demo_token(settings, args.login)
+    url = args.url or f"http://{settings.host}:{settings.port}/graphql"
+
+    async def watch() -> None:
+        print(f"watching notifications on {url} (Ctrl-C stops)", file=sys.stderr, flush=True)
+        async for notice in notifications(url, token, after=args.after):
+            print(format_notice(notice), flush=True)
+
+    try:
+        asyncio.run(watch())
+    except WatchError as e:
+        raise SystemExit(f"court-gateway: {e}") from None
+    except KeyboardInterrupt:
+        pass
 
 
 def cmd_export_schema(args: argparse.Namespace, settings: Settings) -> None:
@@ -281,6 +305,16 @@ def build_parser() -> argparse.ArgumentParser:
     audit_ops.add_parser("verify", help="check the hash chain; exit 1 when it is broken").set_defaults(
         func=cmd_audit_verify
     )
+
+    notices = commands.add_parser("notifications", help="in-app notifications")
+    notice_ops = notices.add_subparsers(dest="notifications_command", required=True)
+    watch = notice_ops.add_parser("watch", help="print your notifications live (the notificationAdded subscription)")
+    who = watch.add_mutually_exclusive_group(required=True)
+    who.add_argument("--as", dest="login", help="a demo login (the demo identity provider mints its token)")
+    who.add_argument("--token", help="a bearer token")
+    watch.add_argument("--url", help="the gateway's /graphql URL (default: the configured host and port)")
+    watch.add_argument("--after", help="also replay the notifications after this notification ID first")
+    watch.set_defaults(func=cmd_notifications_watch)
 
     sms = commands.add_parser("sms", help="the text messages the gateway sent")
     sms_ops = sms.add_subparsers(dest="sms_command", required=True)

@@ -119,6 +119,9 @@ class Settings(BaseSettings):
     filing_max_file_bytes: int = 20 * 1024 * 1024
     filing_max_total_bytes: int = 50 * 1024 * 1024
     filing_max_files: int = 10
+    #: the largest request body accepted at all (checked before parsing): a whole filing plus room for
+    #: the multipart envelope
+    max_request_bytes: int = 51 * 1024 * 1024
     #: the filing outbox: retry backoff doubling from base to cap (with jitter), how long a claimed
     #: delivery is left to its worker before another may retry it, and how many are claimed per round
     filing_retry_base_s: float = 2.0

@@ -337,6 +337,17 @@ async def test_my_filings_pages_newest_first_and_filters_by_case(
     others = await gateway.query(FILING, {"id": first["edges"][0]["node"]["id"]}, as_="lawyer-chen")
     assert codes(others) == ["NOT_FOUND"], "someone else's filing is not found"
 
+    on_case = await gateway.query(ON_CASE, {"n": half_width}, as_="lawyer-li")
+    listed = on_case["data"]["case"]["filings"]["edges"]
+    assert [e["node"]["title"] for e in listed][:2] == [titles[2], titles[0]], "the case shows its filings too"
+    newest = listed[0]["node"]["id"]
+    assert (await gateway.query(NODE, {"id": newest}, as_="lawyer-li"))["data"]["node"]["title"] == titles[2]
+    assert codes(await gateway.query(NODE, {"id": newest}, as_="lawyer-chen")) == ["NOT_FOUND"]
+
+
+ON_CASE = "query ($n: String!) { case(caseNumber: $n) { filings(first: 5) { edges { node { id title status } } } } }"
+NODE = "query ($id: ID!) { node(id: $id) { id ... on Filing { title status } } }"
+
 
 async def test_a_court_down_at_submission_gets_the_filing_once_it_is_back(
     gateway: GraphQLClient, sims: SimulatorCluster, world: World

@@ -6,6 +6,7 @@ import os
 from typing import Any
 
 import aiohttp
+import orjson
 import pytest
 
 from gateway.app import GRAPHQL_RESPONSE, create_app
@@ -110,3 +111,31 @@ async def test_readyz_is_503_when_the_database_is_unreachable(settings: Settings
     status, body = await _readyz_of(settings, "postgresql+asyncpg://nobody@127.0.0.1:1/none")
     assert status == 503 and body["status"] == "not ready" and body["database"].startswith("error")
     assert body["cache"] == "ok" and "粤0104" in body["courts"]
+
+
+async def test_bodies_over_the_limit_are_refused_before_parsing(settings: Settings, cluster: SimulatorCluster) -> None:
+    limit = 4096
+    server, task, url = await serve_app(create_app(settings.model_copy(update={"max_request_bytes": limit})))
+    small = {"query": "{ __typename }"}
+    big = {"query": "{ __typename }", "variables": {"pad": "x" * (limit * 2)}}
+
+    async def chunked(payload: bytes) -> Any:
+        for i in range(0, len(payload), 1024):
+            yield payload[i : i + 1024]
+
+    try:
+        async with aiohttp.ClientSession() as session:
+            async with session.post(f"{url}/graphql", json=small) as r:
+                assert r.status == 200, "a request under the limit is served"
+            async with session.post(f"{url}/graphql", json=big) as r:
+                body = await r.json()
+                assert r.status == 413
+                assert body["errors"][0]["extensions"] == {"code": "PAYLOAD_TOO_LARGE", "maxBytes": limit}
+            headers = {"content-type": "application/json"}
+            async with session.post(f"{url}/graphql", data=chunked(orjson.dumps(big)), headers=headers) as r:
+                assert "content-length" not in r.request_info.headers, "sent without a declared length"
+                assert r.status == 413, "a streamed body is cut off once it passes the limit"
+                assert (await r.json())["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
+    finally:
+        server.should_exit = True
+        await task

@@ -407,6 +407,37 @@ async def test_the_court_down_at_delivery_keeps_it_pending_then_delivers_once(
     assert sims.state(court).signatures[doc.document_id].deliveries == 1
 
 
+TO_SIGN = "{ documentsToSign(first: 100) { edges { node { id } } } }"
+
+
+async def test_a_document_signed_through_the_gateway_leaves_documents_to_sign_before_the_court_records_it(
+    gateway: GraphQLClient,
+    http_services: Services,
+    sims: SimulatorCluster,
+    world: World,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    court = "粤0105"
+    outbox = outbox_of(http_services)
+    doc = serve_fresh(sims, world, court)
+    await http_services.cache.bump(court)
+
+    async def listed() -> set[str]:
+        body = await gateway.query(TO_SIGN, as_="party-wang")
+        return {e["node"]["id"] for e in body["data"]["documentsToSign"]["edges"]}
+
+    assert doc_id(doc) in await listed()
+    held = outbox.run_once
+    monkeypatch.setattr(outbox, "run_once", lambda: asyncio.sleep(0, 0))  # the court has not recorded it yet
+    body = await gateway.query(SIGN, {"id": doc_id(doc)}, as_="party-wang")
+    assert body["data"]["signDocument"]["status"] == "PENDING"
+    assert doc.document_id not in sims.state(court).signatures
+    assert doc_id(doc) not in await listed(), "a signed document is not offered for signing again"
+    monkeypatch.setattr(outbox, "run_once", held)
+    http_services.workers.wake(outbox.name)
+    await delivered(http_services, body["data"]["signDocument"]["id"])
+
+
 # -- the service layer and the outbox, on SQLite and PostgreSQL ------------------------------------------
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -308,3 +309,42 @@ async def test_a_notice_committed_after_a_newer_one_is_not_missed(settings: Sett
                     assert _title(await asyncio.wait_for(subscriber.next(), 5)) == "后开始先提交"
                     await asyncio.sleep(0.2)  # the feed polls meanwhile, past the lower id
                 assert _title(await asyncio.wait_for(subscriber.next(), 5)) == "先开始后提交"
+
+
+# -- the terminal client (court-gateway notifications watch) ---------------------------------------------
+
+
+async def test_the_watch_command_prints_notices_live(
+    gateway: GraphQLClient, other_process: Store, world: World, settings: Settings
+) -> None:
+    id_number = f"T{secrets.token_hex(8)}"
+    token = mint(world, settings, "party-wang", id_number=id_number, sub=f"test-{id_number}")
+    env = {**os.environ, "GATEWAY_JWT_HS256_SECRET": settings.jwt_hs256_secret}
+    watcher = await asyncio.create_subprocess_exec(
+        *[str(Path(sys.executable).with_name("court-gateway")), "notifications", "watch"],
+        *["--token", token, "--url", gateway.url, "--after", global_id("Notification", "0")],
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
+    try:
+        assert watcher.stderr is not None and watcher.stdout is not None
+        assert b"watching notifications" in await asyncio.wait_for(watcher.stderr.readline(), 20)
+        await _served(
+            other_process, settings, Recipient("测试", None, person_key(PersonRef.party(id_number))), "调解书"
+        )
+        heading = (await asyncio.wait_for(watcher.stdout.readline(), 10)).decode()
+        body = (await asyncio.wait_for(watcher.stdout.readline(), 10)).decode()
+        assert "[DOCUMENT_SERVED] 新送达文书" in heading
+        assert body.strip().startswith("【越秀法院】") and "《调解书》" in body
+    finally:
+        watcher.terminate()
+        await watcher.wait()
+
+
+async def test_the_watch_client_names_a_refused_token(gateway: GraphQLClient) -> None:
+    from gateway.watch import WatchError, notifications
+
+    with pytest.raises(WatchError, match="4403"):
+        async for _ in notifications(gateway.url, "not-a-token"):
+            pass

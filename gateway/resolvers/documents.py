@@ -10,13 +10,18 @@ from gateway.errors import BadUserInput
 from gateway.resolvers.cases import PERSON_ROLES
 from gateway.services.cursors import InvalidCursor
 from gateway.services.documents import DocumentPage, ServedDocumentGroup, group_copies
+from gateway.services.signing import SigningService
 
 
 async def documents_to_sign(info: Info[Context, None], first: int, after: str | None) -> DocumentPage:
     context = info.context
     viewer = context.require_viewer(roles=PERSON_ROLES)
     try:
-        page = await context.services.documents.documents_to_sign(viewer, first=first, after=after)
+        services = context.services
+        signed_here = SigningService(services.store, services.registry, services.documents).signed_here
+        page = await context.services.documents.documents_to_sign(
+            viewer, first=first, after=after, signed_here=signed_here
+        )
     except InvalidCursor as e:
         raise BadUserInput(str(e)) from None
     context.report(page.failures, [info.path.key])

@@ -17,11 +17,12 @@ from gateway.adapters import model
 from gateway.casenumber import CaseNumberParser, InvalidCaseNumber
 from gateway.context import Context
 from gateway.identity import Viewer
-from gateway.schema.common import Node, PageInfo, global_id, mirror_enum
+from gateway.schema.common import Node, PageInfo, check_first, global_id, mirror_enum
 from gateway.services.access import mask_id_number
 
 if TYPE_CHECKING:
     from gateway.schema.documents import ServedDocument
+    from gateway.schema.filings import FilingConnection
 
 CaseStatus = mirror_enum(model.CaseStatus, "CaseStatus", "立案 FILED, 审理 IN_TRIAL, 结案 CLOSED, 归档 ARCHIVED.")
 Procedure = mirror_enum(model.Procedure, "Procedure", "The procedure the case's type code stands for.")
@@ -204,6 +205,17 @@ class Case(Node):
 
         groups = await served_in_case(info, self._model)
         return None if groups is None else [ServedDocument.from_group(g) for g in groups]
+
+    @strawberry.field(
+        description="Your filings into this case, newest first, with their delivery status (parties and lawyers)."
+    )
+    async def filings(
+        self, info: Info[Context, None], first: int = 20, after: str | None = None
+    ) -> Annotated[FilingConnection, strawberry.lazy("gateway.schema.filings")]:
+        from gateway.resolvers.filings import my_filings
+        from gateway.schema.filings import filing_connection
+
+        return filing_connection(await my_filings(info, check_first(first), after, self.case_number))
 
     @strawberry.field(
         description="The case file volumes and materials you may see: 正卷 published materials only "

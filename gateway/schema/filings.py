@@ -105,6 +105,19 @@ class FilingConnection:
     total_count: int = strawberry.field(description="How many filings the list holds.")
 
 
+def filing_connection(page: service.FilingPage) -> FilingConnection:
+    return FilingConnection(
+        edges=[FilingEdge(node=Filing.from_view(f), cursor=c) for f, c in zip(page.filings, page.cursors, strict=True)],
+        page_info=PageInfo(
+            has_next_page=page.has_next_page,
+            has_previous_page=False,
+            start_cursor=page.cursors[0] if page.cursors else None,
+            end_cursor=page.cursors[-1] if page.cursors else None,
+        ),
+        total_count=page.total,
+    )
+
+
 @strawberry.type(description="Filings: reads.")
 class Query:
     @strawberry.field(description="Your filings across all courts, newest first; optionally those of one case.")
@@ -117,19 +130,7 @@ class Query:
             str | None, strawberry.argument(description="Only this case's filings (any format of its number).")
         ] = None,
     ) -> FilingConnection:
-        page = await resolvers.my_filings(info, check_first(first), after, case_number)
-        return FilingConnection(
-            edges=[
-                FilingEdge(node=Filing.from_view(f), cursor=c) for f, c in zip(page.filings, page.cursors, strict=True)
-            ],
-            page_info=PageInfo(
-                has_next_page=page.has_next_page,
-                has_previous_page=False,
-                start_cursor=page.cursors[0] if page.cursors else None,
-                end_cursor=page.cursors[-1] if page.cursors else None,
-            ),
-            total_count=page.total,
-        )
+        return filing_connection(await resolvers.my_filings(info, check_first(first), after, case_number))
 
     @strawberry.field(description="One of your filings by its ID; NOT_FOUND when it is not yours.")
     async def filing(self, info: Info[Context, None], id: strawberry.ID) -> Filing:

@@ -150,4 +150,9 @@ class Query:
                 document = ServedDocument.from_group(group)
                 if document.id == id:
                     return document
+        if type_name == "Filing":
+            from gateway.resolvers.filings import filing
+            from gateway.schema.filings import Filing
+
+            return Filing.from_view(await filing(info, key))
         raise NotFound("no such object that you may see")

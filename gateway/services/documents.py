@@ -41,6 +41,10 @@ class ServedDocumentGroup:
         return (first.served_at.isoformat(), first.fingerprint or first.document_id)
 
 
+#: given groups, the positions of those already signed through the gateway
+SignedHere = Callable[[list[ServedDocumentGroup]], Awaitable[set[int]]]
+
+
 @dataclass
 class DocumentPage:
     groups: list[ServedDocumentGroup]
@@ -85,10 +89,17 @@ class DocumentService:
         docs = [d for found in results.values() for d in found]
         return Partial(docs, failures)
 
-    async def documents_to_sign(self, viewer: Viewer, *, first: int, after: str | None) -> DocumentPage:
+    async def documents_to_sign(
+        self, viewer: Viewer, *, first: int, after: str | None, signed_here: SignedHere | None = None
+    ) -> DocumentPage:
+        """``signed_here`` names the groups signed through the gateway that the court has not recorded
+        yet (the signing service knows them): a document signed a moment ago is no longer to sign."""
         start = decode_cursor("documentsToSign", after) if after else None
         found = await self.documents_of(viewer)
         unsigned = [g for g in group_copies(found.value) if not g.signed]
+        if signed_here is not None and unsigned:
+            already = await signed_here(unsigned)
+            unsigned = [g for i, g in enumerate(unsigned) if i not in already]
         remaining = unsigned
         if start is not None:
             last = (start["t"], start["f"])

@@ -205,6 +205,12 @@ class SigningService:
     async def signature(self, key: str) -> SignatureRecord | None:
         return (await self.signatures([key])).get(key)
 
+    async def signed_here(self, groups: list[ServedDocumentGroup]) -> set[int]:
+        """Positions of the groups with a gateway signature that still counts (pending or delivered)."""
+        keys = [group_key(g) for g in groups]
+        records = await self.signatures(keys)
+        return {i for i, key in enumerate(keys) if key in records and records[key].status != SignatureStatus.REJECTED}
+
     async def signatures(self, keys: Iterable[str]) -> dict[str, SignatureRecord]:
         """The gateway's signatures by group key (a DataLoader's batch function)."""
         wanted = list(dict.fromkeys(keys))
