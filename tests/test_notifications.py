@@ -230,6 +230,7 @@ async def test_graphql_lists_marks_and_denies(gateway: GraphQLClient, world: Wor
     node = page["edges"][0]["node"]
     assert node["kind"] == "FILING_HANDLED" and node["title"] == "材料已处理" and node["readAt"] is None
     assert node["body"].startswith("【越秀法院】") and node["caseNumber"] == "（2023）粤0104民初123号"
+    assert node["createdAt"].endswith("+08:00"), "times in China time, as everywhere else in the schema"
     rest = (await gateway.query(LIST, {"first": 2, "after": page["pageInfo"]["endCursor"]}, token=mine))["data"]
     ids = [e["node"]["id"] for e in page["edges"] + rest["notifications"]["edges"]]
     assert len(set(ids)) == 3 and not rest["notifications"]["pageInfo"]["hasNextPage"]

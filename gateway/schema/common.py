@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+from datetime import datetime
 from enum import Enum
-from typing import Any
+from typing import Any, overload
 
 import strawberry
 
+from gateway.adapters.model import CHINA_TZ
 from gateway.errors import BadUserInput
 
 
@@ -48,3 +50,12 @@ def check_first(first: int, *, maximum: int = 100) -> int:
     if not 1 <= first <= maximum:
         raise BadUserInput(f"first must be between 1 and {maximum}")
     return first
+
+
+@overload
+def china_time(value: datetime) -> datetime: ...
+@overload
+def china_time(value: None) -> None: ...
+def china_time(value: datetime | None) -> datetime | None:
+    """Times as the courts show them: China Standard Time (+08:00), whatever the store keeps."""
+    return value.astimezone(CHINA_TZ) if value is not None else None

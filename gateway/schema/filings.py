@@ -10,11 +10,10 @@ from strawberry.file_uploads import Upload
 from strawberry.types import Info
 
 from gateway.adapters import model
-from gateway.adapters.model import CHINA_TZ
 from gateway.context import Context
 from gateway.errors import NotFound
 from gateway.resolvers import filings as resolvers
-from gateway.schema.common import Node, PageInfo, check_first, global_id, mirror_enum, parse_global_id
+from gateway.schema.common import Node, PageInfo, check_first, china_time, global_id, mirror_enum, parse_global_id
 from gateway.services import filings as service
 
 FilingKind = mirror_enum(
@@ -28,11 +27,6 @@ FilingStatus = mirror_enum(
     "SUBMITTED (stored, being delivered) → DELIVERED (the court gave a receipt) → HANDLED (the panel has "
     "handled it); or REJECTED (the court refused it, or you are not a party or agent of the case).",
 )
-
-
-def _local(value: datetime | None) -> datetime | None:
-    """Times as the courts show them: China Standard Time (+08:00)."""
-    return value.astimezone(CHINA_TZ) if value is not None else None
 
 
 @strawberry.type(description="One uploaded file of a filing, as stored.")
@@ -80,13 +74,13 @@ class Filing(Node):
                 FilingFile(name=f.name, content_type=f.content_type, size=f.size, sha256=f.sha256) for f in view.files
             ],
             status=FilingStatus(view.status.value),
-            submitted_at=view.submitted_at.astimezone(CHINA_TZ),
-            delivered_at=_local(view.delivered_at),
+            submitted_at=china_time(view.submitted_at),
+            delivered_at=china_time(view.delivered_at),
             receipt_number=view.receipt_number,
-            handled_at=_local(view.handled_at),
+            handled_at=china_time(view.handled_at),
             result=view.result,
             attempts=view.attempts,
-            next_attempt_at=_local(view.next_attempt_at),
+            next_attempt_at=china_time(view.next_attempt_at),
             last_error_code=view.last_error_code,
             last_error=view.last_error,
         )

@@ -11,7 +11,7 @@ from strawberry.types import Info
 from gateway.context import Context
 from gateway.errors import BadUserInput
 from gateway.resolvers import notifications as resolvers
-from gateway.schema.common import PageInfo, check_first, global_id, mirror_enum, parse_global_id
+from gateway.schema.common import PageInfo, check_first, china_time, global_id, mirror_enum, parse_global_id
 from gateway.services import notifications as service
 
 NotificationKind = mirror_enum(
@@ -41,8 +41,8 @@ class Notification:
             body=notice.body,
             court_code=notice.court_code,
             case_number=notice.case_number,
-            created_at=notice.created_at,
-            read_at=notice.read_at,
+            created_at=china_time(notice.created_at),
+            read_at=china_time(notice.read_at),
         )
 
 

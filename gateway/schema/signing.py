@@ -9,10 +9,9 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from gateway.adapters.model import CHINA_TZ
 from gateway.context import Context
 from gateway.resolvers import signing as resolvers
-from gateway.schema.common import global_id, mirror_enum
+from gateway.schema.common import china_time, global_id, mirror_enum
 from gateway.schema.documents import ServiceChannel
 from gateway.schema.viewer import IdentityLevel
 from gateway.services import service_time
@@ -39,10 +38,6 @@ ServiceRule = mirror_enum(
     "an address the person gave or confirmed) or SIGNED_OR_ACTED (art. 31 ¶2: otherwise when they replied, "
     "signed or acted on it).",
 )
-
-
-def _local(value: datetime | None) -> datetime | None:
-    return value.astimezone(CHINA_TZ) if value else None
 
 
 @strawberry.type(description="Your signature of a served document, stored by the gateway and delivered to the court.")
@@ -75,10 +70,10 @@ class DocumentSignature:
             signer_name=record.signer_name,
             identity_level=IdentityLevel(record.identity_level),
             method=SignatureMethod(record.method),
-            signed_at=record.signed_at.astimezone(CHINA_TZ),
+            signed_at=china_time(record.signed_at),
             status=SignatureStatus(record.status),
-            delivered_at=_local(record.delivered_at),
-            court_signed_at=_local(record.court_signed_at),
+            delivered_at=china_time(record.delivered_at),
+            court_signed_at=china_time(record.court_signed_at),
             attempts=record.attempts,
             last_error=record.last_error if record.status != SignatureStatus.DELIVERED.value else None,
         )
@@ -109,11 +104,11 @@ class ServiceCertificate:
             number=issued.record.number,
             document_id=global_id("ServedDocument", f"{document['source_code']}|{document['document_id']}"),
             case_number=issued.record.case_number,
-            issued_at=issued.record.issued_at.astimezone(CHINA_TZ),
+            issued_at=china_time(issued.record.issued_at),
             effective_service_at=datetime.fromisoformat(effective["at"]) if effective else None,
             effective_rule=ServiceRule(effective["rule"]) if effective else None,
             download_url=issued.url,
-            expires_at=issued.expires_at.astimezone(CHINA_TZ),
+            expires_at=china_time(issued.expires_at),
         )
 
 
