@@ -13,7 +13,7 @@ import pypdf
 import pytest
 from sqlalchemy import select
 
-from gateway.adapters.model import CHINA_TZ, ServiceChannel
+from gateway.adapters.model import CHINA_TZ, ServiceChannel, StaffRole
 from gateway.config import Settings
 from gateway.context import Services
 from gateway.services.certificate import (
@@ -31,7 +31,7 @@ from gateway.store.models import AuditRecord
 from gateway.store.signatures import SignatureRecord, SignatureStatus
 from simulators.cluster import SimulatorCluster
 from simulators.generator import World
-from tests.conftest import GraphQLClient
+from tests.conftest import GraphQLClient, mint
 from tests.test_signing import (
     PLATFORM,
     SIGN,
@@ -205,20 +205,40 @@ async def test_the_person_served_downloads_the_certificate(
     assert await count(http_services.store, AuditRecord, *downloads) == 2, "every download is audited"
 
 
-async def test_the_courts_staff_download_it_and_other_courts_staff_cannot(
-    gateway: GraphQLClient, http_services: Services, signed_doc: tuple[str, str]
+async def test_the_staff_working_on_the_case_download_it_and_nobody_else_on_staff(
+    gateway: GraphQLClient, http_services: Services, signed_doc: tuple[str, str], world: World, settings: Settings
 ) -> None:
     document, case_number = signed_doc
+    court = world.courts["粤01"]
+    case = court.cases[court.by_number[case_number]]
+    clerk = next(s for s in case.panel if s.role == StaffRole.CLERK)
+    judge = next(s for s in case.panel if s.role in (StaffRole.PRESIDING_JUDGE, StaffRole.JUDGE))
+    # the staff who work on the case: its clerk and judge, its division's head, the court's leader
+    working_on_it = {
+        "clerk-01": {"staff_id": clerk.staff_id, "division": clerk.division, "sub": f"clerk-{clerk.staff_id}"},
+        "judge-01": {"staff_id": judge.staff_id, "division": judge.division, "sub": f"judge-{judge.staff_id}"},
+        "head-01": {"division": case.division, "sub": "head-of-the-case-division"},
+        "leader-01": {},
+    }
     mine = (await gateway.query(CERTIFICATE, {"id": document}, as_="party-wang"))["data"]["serviceCertificate"]
-    for login in ("clerk-01", "judge-01", "head-01", "leader-01"):
-        body = await gateway.query(CERTIFICATE, {"id": document, "case": case_number}, as_=login)
+    for login, claims in working_on_it.items():
+        token = mint(world, settings, login, **claims)
+        body = await gateway.query(CERTIFICATE, {"id": document, "case": case_number}, token=token)
         assert "errors" not in body, (login, body)
         certificate = body["data"]["serviceCertificate"]
         assert certificate["number"] == mine["number"]
         status, _, content = await fetch(gateway, certificate["downloadUrl"])
         assert status == 200 and case_number in pdf_text(content)
-        actor = AuditRecord.actor == login, AuditRecord.action == "certificate.downloaded"
+        actor = AuditRecord.actor == claims.get("sub", login), AuditRecord.action == "certificate.downloaded"
         assert await count(http_services.store, AuditRecord, *actor) >= 1
+
+    not_on_it = {
+        "a clerk of another panel": mint(world, settings, "clerk-01", staff_id="0100-not-on-the-panel"),
+        "the head of another division": mint(world, settings, "head-01", division="没有这个庭"),
+    }
+    for who, token in not_on_it.items():
+        body = await gateway.query(CERTIFICATE, {"id": document, "case": case_number}, token=token)
+        assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND", (who, body)
 
     refused = {
         ("clerk-0104", case_number): "NOT_FOUND",  # another court's staff

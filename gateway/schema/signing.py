@@ -116,8 +116,8 @@ class ServiceCertificate:
 class Query:
     @strawberry.field(
         description="The electronic service certificate (电子送达凭证) of a document served to you, or, for the "
-        "clerks, judges, division heads and court leaders of the issuing court, of a document served in "
-        "`caseNumber`. Needs a REAL_NAME or FACE identity. Every channel's record must be at hand: when a court "
+        "staff working on the case (its clerks and judges, its division's head, the court's leaders), of a "
+        "document served in `caseNumber`. Needs a REAL_NAME or FACE identity. Every channel's record must be at hand: when a court "
         "or the platform is not answering, the error names it. Downloads are audited."
     )
     async def service_certificate(

@@ -22,6 +22,7 @@ from gateway.adapters.errors import CourtError
 from gateway.adapters.model import CHINA_TZ, Case, PersonRef, ServedDocument
 from gateway.adapters.registry import AdapterRegistry
 from gateway.identity import IdentityLevel, Role, Viewer
+from gateway.services.access import staff_scope_covers
 from gateway.services.documents import DocumentService, ServedDocumentGroup, group_copies
 from gateway.services.federation import CourtFailure
 from gateway.services.service_time import EffectiveService, effective_service
@@ -33,7 +34,7 @@ log = logging.getLogger("gateway.signing")
 METHODS = ("ONLINE_CONFIRMATION", "E_SEAL")
 #: who signs: a verified identity (art. 7)
 SIGNING_LEVEL = IdentityLevel.REAL_NAME
-#: court staff who may download the service certificates of their own court's documents
+#: court staff who may download the service certificates of the documents in the cases they work on
 CERTIFICATE_STAFF = frozenset({Role.CLERK, Role.JUDGE, Role.DIVISION_HEAD, Role.COURT_LEADER})
 
 
@@ -92,8 +93,9 @@ class SigningService:
     async def find_for_staff(
         self, viewer: Viewer, case: Case, source_code: str, document_id: str
     ) -> tuple[ServedDocumentGroup, list[CourtFailure]]:
-        """A document served in ``case`` (to any party or agent), for the staff of its court."""
-        if not (viewer.roles & CERTIFICATE_STAFF) or viewer.court_code != case.court_code:
+        """A document served in ``case`` (to any party or agent), for the staff who work on the case: its
+        panel, its division's head, the court's leaders (the same scope as seeing the case at all)."""
+        if not (viewer.roles & CERTIFICATE_STAFF) or not staff_scope_covers(viewer, case):
             raise DocumentNotFound(document_id)
         refs = [PersonRef.party(p.id_number) for p in case.parties]
         refs += [PersonRef.lawyer(a.licence_number) for a in case.agents]
