@@ -32,12 +32,17 @@ from gateway.casenumber import CaseNumberParser
 from gateway.config import Settings
 from gateway.context import Context, Services
 from gateway.identity import AuthError, TokenVerifier, Viewer
+from gateway.resolvers.archive import DOWNLOAD_PATH as MATERIAL_DOWNLOAD_PATH
+from gateway.resolvers.archive import material_download
 from gateway.resolvers.signing import DOWNLOAD_PATH, certificate_download
 from gateway.schema import schema
+from gateway.services.binding_outbox import BindingOutbox
 from gateway.services.cases import CaseService
 from gateway.services.changes import ChangeFollower
+from gateway.services.deadlines import EscalationScheduler
 from gateway.services.documents import DocumentService
 from gateway.services.filing_outbox import FilingOutbox
+from gateway.services.seal import sealer_for
 from gateway.services.signature_outbox import SignatureOutbox
 from gateway.services.sms import SmsWorker
 from gateway.services.sync import FeedSync
@@ -73,6 +78,8 @@ def build_workers(services: Services) -> None:
     services.workers.add(SmsWorker.from_settings(services.store, services.settings))
     services.workers.add(FilingOutbox(services))
     services.workers.add(SignatureOutbox.from_services(services))
+    services.workers.add(EscalationScheduler(services))
+    services.workers.add(BindingOutbox.from_services(services))
 
 
 def build_verifier(settings: Settings) -> TokenVerifier:
@@ -175,6 +182,7 @@ def create_app(settings: Settings | None = None, *, graphiql: bool | None = None
     graphql = GraphQLApp(
         services, build_verifier(settings), graphiql=settings.graphiql if graphiql is None else graphiql
     )
+    sealer_for(settings)  # the seal key is read now: a bad one fails at start, the demo one is warned of
 
     follower = ChangeFollower(
         services.registry,
@@ -228,6 +236,8 @@ def create_app(settings: Settings | None = None, *, graphiql: bool | None = None
             Route("/readyz", readyz),
             # 电子送达凭证: the PDF behind a short-lived signed link issued by `serviceCertificate`
             Route(DOWNLOAD_PATH + "{token}", certificate_download(services)),
+            # 电子阅卷: a case-file material, watermarked and sealed, behind a link issued by `downloadMaterial`
+            Route(MATERIAL_DOWNLOAD_PATH + "{token}", material_download(services)),
         ],
         lifespan=lifespan,
         middleware=[Middleware(BodyLimit, max_bytes=settings.max_request_bytes)],

@@ -237,6 +237,26 @@ def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> None:
         sys.exit(1)
 
 
+# -- seals ------------------------------------------------------------------------------------------
+
+
+def cmd_seal_verify(args: argparse.Namespace, settings: Settings) -> None:
+    """Check a downloaded case-file PDF's integrity seal: exit 0 when valid, 1 when not (tampered, forged,
+    unsealed), 2 when the file cannot be read."""
+    from gateway.services.seal import sealer_for
+
+    try:
+        with open(args.file, "rb") as f:
+            content = f.read()
+    except OSError as e:
+        print(f"cannot read {args.file}: {e.strerror}", file=sys.stderr)
+        sys.exit(2)
+    check = sealer_for(settings).verify(content)
+    print(f"{args.file}: {check}")
+    if not check.valid:
+        sys.exit(1)
+
+
 # -- sms --------------------------------------------------------------------------------------------
 
 
@@ -254,6 +274,67 @@ def cmd_sms_tail(args: argparse.Namespace, settings: Settings) -> None:
     if args.follow:
         for entry in follow_entries(path, start=end):
             print(format_entry(entry), flush=True)
+
+
+# -- tickets ----------------------------------------------------------------------------------------
+
+
+def cmd_tickets_escalate(args: argparse.Namespace, settings: Settings) -> None:
+    """One escalation round, at ``--now`` (ISO 8601; default: now): what the background scheduler does,
+    for demos and operations. Safe beside running gateways: each level is sent once, whoever sends it."""
+    from datetime import UTC, datetime
+
+    from gateway.adapters.model import CHINA_TZ
+    from gateway.app import build_services
+    from gateway.services.deadlines import EscalationScheduler
+
+    now = datetime.fromisoformat(args.now) if args.now else datetime.now(UTC)
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=CHINA_TZ)  # a bare time is court time
+
+    async def run() -> int:
+        services = build_services(settings)
+        try:
+            return await EscalationScheduler(services).run_once(now)
+        finally:
+            await services.registry.aclose()
+            await services.cache.close()
+            await services.store.dispose()
+
+    sent = asyncio.run(run())
+    print(f"{sent} escalation(s) sent at {now.astimezone(CHINA_TZ).isoformat(timespec='minutes')}")
+
+
+def cmd_tickets_report(args: argparse.Namespace, settings: Settings) -> None:
+    """The 12368 通报 of a court for a period, as a table (the ticketReport query's figures)."""
+    from datetime import UTC, date, datetime
+
+    from gateway.services.tickets import court_report
+    from gateway.store.db import Store
+
+    start, end = date.fromisoformat(args.start), date.fromisoformat(args.end)
+
+    async def run() -> Any:
+        async with Store(settings.database_url) as store:
+            return await court_report(store, args.court, start, end, now=datetime.now(UTC))
+
+    report = asyncio.run(run())
+    print(f"12368 通报 {report.court_code} {report.start} – {report.end}")
+    header = f"{'':<24}{'received':>9}{'on time':>9}{'late':>6}{'overdue':>9}{'escalated':>11}{'mean h':>8}"
+    for title, rows in (("per division", report.by_division), ("per handler", report.by_handler)):
+        print(f"\n{title}\n{header}")
+        for row in rows:
+            named = f"{row.name or row.staff_id} ({row.division or '-'})"
+            label = (row.division or "-") if row.staff_id is None else named
+            print(_report_line(label, row.figures))
+    print(f"\n{_report_line('total', report.total)}")
+
+
+def _report_line(label: str, f: Any) -> str:
+    mean = "-" if f.mean_hours_to_settle is None else f"{f.mean_hours_to_settle:.1f}"
+    return (
+        f"{label:<24}{f.received:>9}{f.settled_on_time:>9}{f.settled_late:>6}{f.overdue:>9}{f.escalated:>11}{mean:>8}"
+    )
 
 
 STAFF_FIELDS = (
@@ -316,12 +397,31 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--after", help="also replay the notifications after this notification ID first")
     watch.set_defaults(func=cmd_notifications_watch)
 
+    seal = commands.add_parser("seal", help="integrity seals of downloaded case-file PDFs")
+    seal_ops = seal.add_subparsers(dest="seal_command", required=True)
+    seal_verify = seal_ops.add_parser(
+        "verify", help="check a file's seal; exit 0 valid, 1 not (tampered, forged, unsealed), 2 unreadable"
+    )
+    seal_verify.add_argument("file", help="the downloaded PDF")
+    seal_verify.set_defaults(func=cmd_seal_verify)
+
     sms = commands.add_parser("sms", help="the text messages the gateway sent")
     sms_ops = sms.add_subparsers(dest="sms_command", required=True)
     tail = sms_ops.add_parser("tail", help="print the demo provider's last messages (.data/sms.log)")
     tail.add_argument("-n", "--lines", type=int, default=10, help="how many of the last messages (default 10)")
     tail.add_argument("-f", "--follow", action="store_true", help="keep printing new messages as they are sent")
     tail.set_defaults(func=cmd_sms_tail)
+
+    tickets = commands.add_parser("tickets", help="12368 tickets: escalation rounds and the 通报 report")
+    ticket_ops = tickets.add_subparsers(dest="tickets_command", required=True)
+    escalate = ticket_ops.add_parser("escalate", help="run one escalation round (what the scheduler does)")
+    escalate.add_argument("--now", help="the round's time, ISO 8601 (no zone: court time); default now")
+    escalate.set_defaults(func=cmd_tickets_escalate)
+    ticket_report = ticket_ops.add_parser("report", help="print the 通报 of a court for a period")
+    ticket_report.add_argument("court", help="court code, e.g. 粤0104")
+    ticket_report.add_argument("start", metavar="FROM", help="first day, YYYY-MM-DD")
+    ticket_report.add_argument("end", metavar="TO", help="last day (included), YYYY-MM-DD")
+    ticket_report.set_defaults(func=cmd_tickets_report)
 
     world = commands.add_parser("world", help="generate the seeded world and summarise it")
     world.add_argument("--cases-per-court", type=int, default=None)

@@ -10,6 +10,7 @@ credentials in production.
 from __future__ import annotations
 
 import tomllib
+from datetime import date
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
@@ -159,6 +160,39 @@ class Settings(BaseSettings):
     sms_retry_max_s: float = 1800.0
     #: how often a live notificationAdded subscription looks for new notices in the store
     notification_poll_s: float = 0.5
+
+    # -- deadlines and 12368 tickets (issue 5) -------------------------------------------------------
+    #: beyond the holiday library's data, working days are weekdays minus these holidays, plus these
+    #: make-up working days (调休); set them when the State Council publishes a new year
+    calendar_fallback_holidays: list[date] = Field(default_factory=list)
+    calendar_fallback_workdays: list[date] = Field(default_factory=list)
+    #: working days to answer a 12368 ticket: ticket_default_working_days, unless ticket_working_days has
+    #: "court:CATEGORY" (e.g. "粤0104:URGE"), "CATEGORY" or "court"
+    ticket_default_working_days: int = Field(default=2, ge=0)
+    ticket_working_days: dict[str, int] = Field(default_factory=dict)
+    #: an overdue item goes to the division head at once, and to the court leaders this many more working
+    #: days after its deadline; escalation_second_working_days_by overrides it per "court:CATEGORY",
+    #: "CATEGORY" (a ticket category, or a subject type such as "binding") or "court"
+    escalation_second_working_days: int = Field(default=1, ge=0)
+    escalation_second_working_days_by: dict[str, int] = Field(default_factory=dict)
+
+    # -- case bindings (案件绑定申请, issue 5) --------------------------------------------------------------
+    #: working days the panel has to review a binding (在线诉讼规则 art. 10: bound within 3 days)
+    binding_review_working_days: int = Field(default=3, ge=0)
+    #: the binding outbox's backoff while a court cannot take the lawyer's entry
+    binding_retry_base_s: float = 2.0
+    binding_retry_cap_s: float = 600.0
+
+    # -- case-file reading (电子阅卷, issue 5) ----------------------------------------------------------
+    #: the archive office decides a reading application within this many working days
+    archive_review_working_days: int = Field(default=2, ge=0)
+    #: an approval opens a reading window of this many hours
+    archive_window_hours: float = Field(default=72.0, gt=0)
+    #: the integrity seal's Ed25519 key: a PKCS#8 PEM, or the 32-byte seed as 64 hex digits. Empty: the
+    #: demo key, which is public (a warning is logged): set GATEWAY_SEAL_PRIVATE_KEY outside the demo
+    seal_private_key: str = ""
+    #: earlier seal keys still trusted when verifying (PEM public keys, or raw keys as 64 hex digits)
+    seal_trusted_public_keys: list[str] = Field(default_factory=list)
 
     @classmethod
     def settings_customise_sources(

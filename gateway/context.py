@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from strawberry.dataloader import DataLoader
 
@@ -21,7 +22,7 @@ from gateway.casenumber import CaseNumberParser
 from gateway.config import Settings
 from gateway.errors import CourtFailureError, Forbidden, Unauthenticated
 from gateway.identity import IdentityLevel, Role, Viewer
-from gateway.services.cases import CaseService
+from gateway.services.cases import BoundCase, CaseService
 from gateway.services.documents import DocumentService
 from gateway.services.federation import CourtFailure
 from gateway.store import Store
@@ -50,6 +51,8 @@ class Services:
     documents: DocumentService
     store: Store
     workers: WorkerRunner
+    #: "now" for workflows that take it from the request (reading windows, download links); tests move it
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
 @dataclass
@@ -65,6 +68,7 @@ class Context:
         self.case_by_number: DataLoader[str, Case | CourtError | None] = DataLoader(self._load_cases)
         self.documents_at: DataLoader[tuple[str, PersonRef], list[ServedDocument]] = DataLoader(self._load_documents)
         self.volumes_of: DataLoader[tuple[str, str], list[CaseFileVolume] | CourtError] = DataLoader(self._load_volumes)
+        self._bound: asyncio.Task[list[BoundCase]] | None = None
 
     # -- who is asking -------------------------------------------------------------------------------
 
@@ -76,6 +80,19 @@ class Context:
         if level and not self.viewer.level.at_least(level):
             raise Forbidden(f"this needs a {level.value} identity; yours is {self.viewer.level.value}")
         return self.viewer
+
+    async def bound_cases(self) -> list[BoundCase]:
+        """The viewer's approved case bindings, read from the store once per request (staff have none)."""
+        if self.viewer is None or self.viewer.is_staff:
+            return []
+        if self._bound is None:
+            from gateway.services.bindings import approved_bindings
+
+            self._bound = asyncio.ensure_future(approved_bindings(self.services.store, self.viewer.subject))
+        return await asyncio.shield(self._bound)
+
+    async def bound_case_numbers(self) -> frozenset[str]:
+        return frozenset(b.case_number for b in await self.bound_cases())
 
     # -- partial results -----------------------------------------------------------------------------
 
@@ -92,7 +109,8 @@ class Context:
 
     async def _load_cases(self, numbers: list[str]) -> list[Case | CourtError | None]:
         assert self.viewer is not None
-        return await self.services.cases.cases_by_number(self.viewer, numbers)
+        bound = await self.bound_case_numbers()
+        return await self.services.cases.cases_by_number(self.viewer, numbers, bound=bound)
 
     async def _load_documents(self, keys: list[tuple[str, PersonRef]]) -> list[list[ServedDocument]]:
         documents = self.services.documents

@@ -31,6 +31,19 @@ class NotFound(GatewayError):
     code = "NOT_FOUND"
 
 
+class ApplicationRequired(Forbidden):
+    """Case files that need an approved application first (an archived case): apply with
+    ``applyForArchiveAccess``."""
+
+    code = "APPLICATION_REQUIRED"
+
+
+class AccessWindowClosed(Forbidden):
+    """An approved application whose reading window has closed: apply again to read more."""
+
+    code = "ACCESS_WINDOW_CLOSED"
+
+
 class InvalidCaseNumberError(GatewayError):
     code = "INVALID_CASE_NUMBER"
 
@@ -47,8 +60,16 @@ class CourtFailureError(GatewayError):
 
 
 def is_expected(error: GraphQLError) -> bool:
-    """Errors the client may see unmasked: ours, and GraphQL's own syntax/validation errors."""
+    """Errors the client may see unmasked: ours, and GraphQL's own syntax, validation and variable errors."""
     original = error.original_error
     if original is None:
         return True  # parse and validation errors carry no original exception
-    return isinstance(original, GatewayError)
+    # a variable that does not coerce (an unknown enum value, say) wraps GraphQL's own error
+    return isinstance(original, GraphQLError)
+
+
+def label_request_error(error: GraphQLError) -> None:
+    """Give a variable that failed to coerce the code a client can act on (it has no path: the request
+    never ran)."""
+    if error.path is None and not (error.extensions or {}).get("code") and error.message.startswith("Variable '$"):
+        error.extensions = {**(error.extensions or {}), "code": BadUserInput.code}

@@ -163,6 +163,7 @@ class SimulatorCluster:
                 web.get("/people/busiest", self._busiest),
                 web.get("/courts/{court}/filings", self._filings),
                 web.get("/courts/{court}/signatures", self._signatures),
+                web.get("/courts/{court}/agents", self._agents),
                 web.post("/courts/{court}/staff/{action}", self._staff),
             ]
         )
@@ -232,6 +233,22 @@ class SimulatorCluster:
             [
                 {"document_id": k, "signed_at": r.receipt.signed_at, "deliveries": r.deliveries}
                 for k, r in state.signatures.items()
+            ]
+        )
+
+    async def _agents(self, request: web.Request) -> web.Response:
+        """Lawyers entered through the family's online write (案件绑定), by idempotency key."""
+        state = self.court_state(request.match_info["court"])
+        return _json(
+            [
+                {
+                    "idempotency_key": k,
+                    "case_id": r.case_id,
+                    "licence_number": r.agent.licence_number,
+                    "recorded_at": r.receipt.recorded_at,
+                    "deliveries": r.deliveries,
+                }
+                for k, r in state.agent_writes.items()
             ]
         )
 

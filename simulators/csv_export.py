@@ -14,6 +14,7 @@ The reference an adapter author reads:
   ``/export/ry/{人员编号}/ajlb.csv``         the staff side: cases whose 合议庭 includes this member, likewise
   ``/export/bm/{部门}/ajlb.csv``             the staff side: a division's cases, likewise
   ``/export/fy/ajlb.csv``                   the staff side: every case of the court, likewise
+  ``/export/fy/rylb.csv``                   the court's roster (人员名册), in the court's own order
   ``/export/aj/{案件编号}.csv``              one case (same columns)
   ``/export/ah/{案号}.csv``                  one case found by its case number
   ``/export/dsr|dlr/{号码}/sdws.csv``        documents served to the person (送达文书)
@@ -34,7 +35,8 @@ The reference an adapter author reads:
   HTML page declaring GBK (the bytes are GB18030, GBK's superset) with ``回执号：…`` / ``接收时间：…`` or
   ``文书编号：…`` / ``签收时间：…`` in its text. A refusal (a 流水号 reused for other materials, a document
   not served to the signer) is a ``200`` page with a ``<div class="error">``; an unknown case or document
-  is a ``404`` page.
+  is a ``404`` page. There is no form for entering a lawyer on a case online: only a clerk at the
+  court's own screen can (the staff desk), which the journal 代理人登记台账 then shows.
 - Busy is ``503`` with ``Retry-After`` and a "服务器繁忙" page; a crash is a ``500`` page.
 
 The court's clock keeps whole seconds: a filing's receipt time is recorded to the second, and journal
@@ -77,6 +79,7 @@ from gateway.adapters.model import (
     ServedDocument,
     ServiceChannel,
     Signature,
+    Staff,
     StaffRole,
     VolumeKind,
 )
@@ -97,6 +100,7 @@ CASE_HEADER = ("案号", "案件编号", "案由", "案件类型", "立案日期
 DOCUMENT_HEADER = ("文书编号", "案号", "文书名称", "文书类型", "受送达人", "受送达人类别", "受送达人证件号码",
                    "送达方式", "送达时间", "地址已确认", "签收时间", "文书摘要")
 # fmt: on
+STAFF_HEADER = ("人员编号", "姓名", "角色", "部门", "手机号")
 VOLUME_HEADER = ("卷宗编号", "卷宗类型", "卷宗名称", "材料编号", "材料名称", "页数", "是否公开", "文件类型")
 
 STATUS_WORDS = {
@@ -254,6 +258,10 @@ def case_row(case: Case) -> list[str]:
     ]
 
 
+def staff_row(member: Staff) -> list[str]:
+    return [member.staff_id, member.name, STAFF_ROLES[member.role], member.division, member.phone or ""]
+
+
 def document_row(doc: ServedDocument) -> list[str]:
     return [
         doc.document_id,
@@ -391,6 +399,7 @@ class CsvExportSimulator(FamilySimulator):
             self._route("GET", f"/export/{who}/{{number}}/ajlb.csv", "list_cases", self.case_list),
             self._route("GET", "/export/{view:ry|bm}/{key}/ajlb.csv", "list_court_cases", self.court_case_list),
             self._route("GET", "/export/fy/ajlb.csv", "list_court_cases", self.court_case_list),
+            self._route("GET", "/export/fy/rylb.csv", "list_staff", self.staff_list),
             self._route("GET", f"/export/{who}/{{number}}/sdws.csv", "list_documents", self.documents),
             self._route("GET", "/export/aj/{ajbh}.csv", "get_cases", self.one_case),
             self._route("GET", "/export/ah/{ah}.csv", "find_case", self.case_by_number),
@@ -477,6 +486,10 @@ class CsvExportSimulator(FamilySimulator):
         view, key = request.match_info.get("view"), request.match_info.get("key", "")
         scope = CaseScope(staff_id=key) if view == "ry" else CaseScope(division=key) if view == "bm" else CaseScope()
         return self._csv(request, "ajlb.csv", CASE_HEADER, map(case_row, self.court.cases_in_scope(scope)))
+
+    async def staff_list(self, request: web.Request) -> web.StreamResponse:
+        """人员名册: every member of the court's staff, one row each."""
+        return self._csv(request, "rylb.csv", STAFF_HEADER, map(staff_row, self.court.staff()))
 
     async def one_case(self, request: web.Request) -> web.StreamResponse:
         case = self.court.case(request.match_info["ajbh"])

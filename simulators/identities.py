@@ -36,6 +36,8 @@ def demo_claims(world: World, seed_file: Path, login: str) -> dict[str, Any]:
             "level": "FACE" if lawyer else "REAL_NAME",
         }
         claims["licence_number" if lawyer else "id_number"] = person.number
+        if lawyer and person.firm:
+            claims["firm"] = person.firm  # courts record a lawyer's firm with them
         return claims
     entry = staff_logins(seed_file)[login]
     court = world.courts[entry["court"]]

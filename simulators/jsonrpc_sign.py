@@ -18,6 +18,10 @@ The classic Chinese open-platform style, and the reference an adapter author rea
 - Case lists: ``court.case.list`` is a person's (``zjhm`` or ``zyzh``); ``court.case.listByStaff`` is the
   court's own staff view: cases whose 合议庭 includes ``rybh`` (人员编号), or of 部门 ``bm``, or, with
   neither, the whole court.
+- Two later modules keep their vendor's pinyin names: ``ry.list`` pages the court's roster (人员名册:
+  ``rybh`` 人员编号, ``xm``, ``js`` 角色 in the court's words, ``bm`` 部门, ``sjhm`` 手机号码);
+  ``aj.dlr.add`` enters a lawyer on a case (添加代理人, as the clerk would), once per ``ywlsh`` 业务流水号,
+  answering the first ``djsj`` 登记时间 on a repeat.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from aiohttp import web
 
 from gateway.adapters.model import (
     CHINA_TZ,
+    Agent,
     Attachment,
     Case,
     CaseFileVolume,
@@ -52,6 +57,7 @@ from gateway.adapters.model import (
     ServedDocument,
     ServiceChannel,
     Signature,
+    Staff,
     StaffRole,
     VolumeKind,
 )
@@ -220,6 +226,17 @@ def case_json(case: Case) -> dict[str, Any]:
     }
 
 
+def staff_json(member: Staff) -> dict[str, Any]:
+    """One roster row (人员名册)."""
+    return {
+        "rybh": member.staff_id,
+        "xm": member.name,
+        "js": STAFF_ROLES[member.role],
+        "bm": member.division,
+        "sjhm": member.phone,
+    }
+
+
 def document_json(doc: ServedDocument) -> dict[str, Any]:
     return {
         "wsbh": doc.document_id,
@@ -377,6 +394,8 @@ class JsonRpcSignSimulator(FamilySimulator):
         "court.archive.list": "archive_list",
         "court.archive.download": "archive_download",
         "court.change.list": "change_list",
+        "ry.list": "staff_list",
+        "aj.dlr.add": "agent_add",
     }
 
     def __init__(self, config: CourtConfig, state: BackendState) -> None:
@@ -402,7 +421,7 @@ class JsonRpcSignSimulator(FamilySimulator):
         except Missing as e:
             return envelope("E4040", msg=f"{MESSAGES['E4040']}：{e.args[0] if e.args else ''}")
         except Conflict:
-            return envelope("E4090", msg="业务流水号重复且材料内容不一致")
+            return envelope("E4090", msg="业务流水号重复且提交内容不一致")
         except Refused as e:
             return envelope("E2001", msg=f"{MESSAGES['E2001']}：{e}")
         except Exception:  # the platform answers everything with a code, never a stack trace
@@ -532,3 +551,25 @@ class JsonRpcSignSimulator(FamilySimulator):
             raise ApiError("E2001", f"pageSize须在1到{MAX_FEED_PAGE}之间")
         events = self.court.events_after(last_id)
         return {"list": [event_json(e) for e in events[:page_size]], "hasMore": len(events) > page_size}
+
+    def staff_list(self, data: _Data) -> object:
+        """人员名册: the whole court's staff in the court's own order, paged like the case lists."""
+        self.state.count("list_staff")
+        page_no, page_size = data.page(MAX_PAGE_SIZE)
+        staff = self.court.staff()
+        rows = staff[(page_no - 1) * page_size : page_no * page_size]
+        return {"total": len(staff), "pageNo": page_no, "pageSize": page_size, "list": [staff_json(m) for m in rows]}
+
+    def agent_add(self, data: _Data) -> object:
+        """添加代理人; ``ywlsh`` (业务流水号) makes a repeat return the first registration."""
+        self.state.count("add_agent")
+        case = self.court.case(data.text("ajbh"))
+        agent = Agent(
+            name=data.text("xm"),
+            licence_number=data.text("zyzh"),
+            firm=data.text("lsswsmc"),
+            client_id_number=data.text("wtrzjhm"),
+            phone=data.text("lxdh", required=False) or None,
+        )
+        receipt = self.court.add_agent(case.case_id, agent, data.text("ywlsh"))
+        return {"ajbh": receipt.case_id, "zyzh": receipt.licence_number, "djsj": epoch_ms(receipt.recorded_at)}

@@ -7,6 +7,9 @@ operation in the body; bodies must be GBK both ways; ``GET ?wsdl`` serves ``soap
 without a zone, bare dates, numeric status codes, Chinese role words, 是/否 and 1/0 flags, base64
 wrapped at 76 columns. Every failure, including "busy", is a SOAP Fault with HTTP 500, told apart only
 by its faultstring.
+
+``QueryRyList`` pages the court's roster (人员名册); ``TjDlr`` enters a lawyer on a case (添加代理人), as the
+clerk's own screen does, once per 业务流水号 ``ywlsh``.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from lxml import etree
 
 from gateway.adapters.model import (
     CHINA_TZ,
+    Agent,
     Attachment,
     Case,
     CaseFileVolume,
@@ -40,6 +44,7 @@ from gateway.adapters.model import (
     ServedDocument,
     ServiceChannel,
     Signature,
+    Staff,
     StaffRole,
     VolumeKind,
 )
@@ -327,6 +332,20 @@ def _event_xml(event: ChangeEvent) -> etree._Element:
     )
 
 
+def _staff_xml(member: Staff) -> etree._Element:
+    """One roster row: 人员编号, 姓名, 角色 (the court's word), 部门, 手机号码 (left out when unknown)."""
+    return _record(
+        "ry",
+        [
+            ("rybh", member.staff_id),
+            ("xm", member.name),
+            ("js", STAFF_ROLES[member.role]),
+            ("bm", member.division),
+            ("sjhm", member.phone),
+        ],
+    )
+
+
 def _envelope(content: etree._Element) -> bytes:
     env = etree.Element(f"{{{SOAP_ENV}}}Envelope", nsmap={"soapenv": SOAP_ENV, "ns1": NS})
     etree.SubElement(env, f"{{{SOAP_ENV}}}Body").append(content)
@@ -430,6 +449,8 @@ class SoapGbkSimulator(FamilySimulator):
         "QueryJz": "query_jz",
         "GetJzcl": "get_jzcl",
         "QueryBgList": "query_bg_list",
+        "QueryRyList": "query_ry_list",
+        "TjDlr": "tj_dlr",
     }
 
     def __init__(self, config: CourtConfig, state: BackendState) -> None:
@@ -631,3 +652,34 @@ class SoapGbkSimulator(FamilySimulator):
         events = self.court.events_since(since)
         rows = events[(page_no - 1) * page_size : page_no * page_size]
         return [_leaf("zs", str(len(events))), _list("bgList", map(_event_xml, rows))]
+
+    def query_ry_list(self, parts: _Parts) -> list[etree._Element]:
+        """人员名册: the whole court's staff in the court's own order, paged like every list here."""
+        self.state.count("list_staff")
+        page_no, page_size = parts.page()
+        staff = self.court.staff()
+        rows = staff[(page_no - 1) * page_size : page_no * page_size]
+        return [_leaf("zs", str(len(staff))), _list("ryList", map(_staff_xml, rows))]
+
+    def tj_dlr(self, parts: _Parts) -> list[etree._Element]:
+        """添加代理人: the clerk's entry of a lawyer, once per 业务流水号."""
+        self.state.count("add_agent")
+        case = self._case(parts.text("ajbh"))
+        agent = Agent(
+            name=parts.text("xm"),
+            licence_number=parts.text("zyzh").strip(),
+            firm=parts.text("lsswsmc"),
+            client_id_number=parts.text("wtrzjhm").strip(),
+            phone=parts.text("lxdh", required=False).strip() or None,
+        )
+        try:
+            receipt = self.court.add_agent(case.case_id, agent, parts.text("ywlsh"))
+        except Conflict:
+            raise SoapFault("业务流水号重复且代理人信息不一致") from None
+        except Refused as e:
+            raise SoapFault(f"拒绝登记：{e}") from None
+        return [
+            _leaf("ajbh", receipt.case_id),
+            _leaf("zyzh", receipt.licence_number),
+            _leaf("djsj", _time(receipt.recorded_at)),
+        ]

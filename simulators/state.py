@@ -1,9 +1,10 @@
 """A simulated backend's own records: the seeded world plus everything that happened since start.
 
 Family simulators render this state in their wire format; they never change the world directly.
-Writes (filings, signatures) are recorded here with their idempotency keys, so tests can check what
-the court itself saw; the staff side (``StaffDesk``) acts as the court would inside its own system
-and appends change events to the feed.
+Writes (filings, signatures, lawyers entered online) are recorded here with their idempotency keys, so
+tests can check what the court itself saw; the staff side (``StaffDesk``) acts as the court would inside
+its own system and appends change events to the feed. A lawyer entered online and one entered by the
+clerk take the same path (``CourtState.enter_agent``): same checks, same event.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from datetime import date, datetime, timedelta
 from gateway.adapters.model import (
     CHINA_TZ,
     Agent,
+    AgentReceipt,
     Case,
     CaseFileVolume,
     CaseScope,
@@ -35,6 +37,7 @@ from gateway.adapters.model import (
     ServiceChannel,
     Signature,
     SignatureReceipt,
+    Staff,
 )
 from gateway.config import CourtConfig
 from simulators.casefiles import (
@@ -116,6 +119,21 @@ class SignatureRecord:
     signature: Signature
     receipt: SignatureReceipt
     deliveries: int = 1
+
+
+@dataclass
+class AgentRecord:
+    """A lawyer entered through the family's write, kept under its idempotency key."""
+
+    case_id: str
+    agent: Agent
+    receipt: AgentReceipt
+    deliveries: int = 1  # how many times the gateway sent it; the court entered the lawyer once
+
+
+def agent_digest(case_id: str, agent: Agent) -> tuple[str, ...]:
+    """What makes two deliveries "the same lawyer entry" for an idempotency key."""
+    return (case_id, agent.licence_number, agent.client_id_number, agent.name, agent.firm)
 
 
 def filing_digest(filing: Filing) -> str:
@@ -209,6 +227,7 @@ class CourtState(BackendState):
         self.overrides: dict[str, Case] = {}
         self.extra_people: dict[str, list[str]] = {}  # person → case ids added since start
         self.filings: dict[str, FilingRecord] = {}
+        self.agent_writes: dict[str, AgentRecord] = {}
         self._receipts = itertools.count(1)
         self._scope_index: dict[str, list[str]] | None = None
 
@@ -253,6 +272,10 @@ class CourtState(BackendState):
 
     def all_cases(self) -> list[Case]:
         return [self.overrides.get(i) or c for i, c in self.slice.cases.items()]
+
+    def staff(self) -> tuple[Staff, ...]:
+        """The court's roster (人员名册), in the order its system keeps it."""
+        return self.slice.staff
 
     # -- documents and files ---------------------------------------------------------------------------
 
@@ -304,6 +327,40 @@ class CourtState(BackendState):
         digits = "".join(ch for ch in self.code if ch.isdigit())
         receipt = FilingReceipt(f"SC{digits}{self.now():%Y%m%d}{next(self._receipts):05d}", self.now())
         self.filings[filing.idempotency_key] = FilingRecord(filing, receipt)
+        return receipt
+
+    def enter_agent(self, case_id: str, agent: Agent) -> Case:
+        """Enter a lawyer on a case: the one path for the clerk's form and every family's online write.
+
+        The client must be a party, and the same lawyer is not entered twice for the same client. The
+        case then belongs to the lawyer's cases, and the feed says AGENT_ADDED.
+        """
+        case = self.case(case_id)
+        if agent.client_id_number not in {p.id_number for p in case.parties}:
+            raise Refused(f"{agent.client_id_number} is not a party of {case.case_number}")
+        if any(
+            (a.licence_number, a.client_id_number) == (agent.licence_number, agent.client_id_number)
+            for a in case.agents
+        ):
+            raise Refused(f"{agent.licence_number} already acts for {agent.client_id_number} in {case.case_number}")
+        updated = replace(case, agents=(*case.agents, agent))
+        self.overrides[case.case_id] = updated
+        self.extra_people.setdefault(agent.licence_number, []).append(case.case_id)
+        self.emit(ChangeKind.AGENT_ADDED, updated, licence_number=agent.licence_number)
+        return updated
+
+    def add_agent(self, case_id: str, agent: Agent, idempotency_key: str) -> AgentReceipt:
+        """Enter a lawyer once per idempotency key; a repeat returns the first receipt, the same key with
+        another lawyer or case is a conflict."""
+        existing = self.agent_writes.get(idempotency_key)
+        if existing:
+            if agent_digest(existing.case_id, existing.agent) != agent_digest(case_id, agent):
+                raise Conflict(f"idempotency key {idempotency_key} reused for a different lawyer entry")
+            existing.deliveries += 1
+            return existing.receipt
+        self.enter_agent(case_id, agent)
+        receipt = AgentReceipt(case_id, agent.licence_number, self.now())
+        self.agent_writes[idempotency_key] = AgentRecord(case_id, agent, receipt)
         return receipt
 
     def filing_by_receipt(self, receipt_number: str) -> FilingRecord:
@@ -412,13 +469,8 @@ class StaffDesk:
 
     def add_agent(self, case_id: str, agent: Agent) -> Case:
         """The clerk enters a (defendant's) lawyer; the case now belongs to the lawyer's cases too."""
-        case = self.state.case(case_id)
-        if agent.client_id_number not in {p.id_number for p in case.parties}:
-            raise Refused(f"{agent.client_id_number} is not a party of {case.case_number}")
-        updated = replace(case, agents=(*case.agents, agent))
-        self._update(updated)
-        self.state.extra_people.setdefault(agent.licence_number, []).append(case.case_id)
-        self.state.emit(ChangeKind.AGENT_ADDED, updated, licence_number=agent.licence_number)
+        updated = self.state.enter_agent(case_id, agent)
+        self.log.append(f"{updated.case_number} updated")
         return updated
 
     def _touch(self, case: Case) -> None:

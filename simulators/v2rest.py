@@ -11,9 +11,13 @@ and nesting, ISO-8601 times with ``+08:00``, and an opaque cursor that only fits
 case number, or a staff view (``panelMemberStaffId``, ``division``, ``scope=court`` for the whole
 court), all newest filing first under the same cursor paging.
 
+``GET /v2/staff`` is the court's roster (人员名册) under the same cursor paging; ``POST
+/v2/cases/{caseId}/agents`` enters a lawyer on a case (案件绑定) as the clerk would, idempotent by
+``Idempotency-Key``.
+
 ``GET /openapi.json`` describes exactly what is served (``OPENAPI`` below); tests/test_v2rest.py keeps
 the two in step. The national platform speaks the same API over ``PlatformState``: it has documents,
-signing and a change feed, and answers every case endpoint with a 404 problem.
+signing and a change feed, and answers every case and staff endpoint with a 404 problem.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from aiohttp import web
 
 from gateway.adapters.model import (
     CHINA_TZ,
+    Agent,
     Attachment,
     Case,
     CaseFileVolume,
@@ -49,6 +54,7 @@ from gateway.adapters.model import (
     ServedDocument,
     ServiceChannel,
     Signature,
+    Staff,
     StaffRole,
     VolumeKind,
 )
@@ -257,22 +263,24 @@ def case_json(case: Case) -> dict[str, Any]:
             }
             for a in case.agents
         ],
-        "panel": [
-            {
-                "staffId": s.staff_id,
-                "name": s.name,
-                "role": STAFF_ROLES[s.role],
-                "division": s.division,
-                "phone": s.phone,
-            }
-            for s in case.panel
-        ],
+        "panel": [staff_json(s) for s in case.panel],
         "hearings": [
             {"id": h.hearing_id, "startsAt": _time(h.starts_at), "courtroom": h.room, "type": h.kind}
             for h in case.hearings
         ],
         "relatedCaseNumbers": list(case.related_case_numbers),
         "lastActivityAt": _time(case.last_activity_at),
+    }
+
+
+def staff_json(member: Staff) -> dict[str, Any]:
+    """One roster entry; the same shape as a panel member of a case."""
+    return {
+        "staffId": member.staff_id,
+        "name": member.name,
+        "role": STAFF_ROLES[member.role],
+        "division": member.division,
+        "phone": member.phone,
     }
 
 
@@ -462,6 +470,8 @@ class V2RestSimulator(FamilySimulator):
             web.get("/v2/cases/{caseId}/volumes", self.list_volumes, allow_head=False),
             web.get("/v2/cases/{caseId}/materials/{materialId}/content", self.read_material, allow_head=False),
             web.post("/v2/cases/{caseId}/filings", self.submit_filing),
+            web.post("/v2/cases/{caseId}/agents", self.add_agent),
+            web.get("/v2/staff", self.list_staff, allow_head=False),
             web.get("/v2/documents", self.list_documents, allow_head=False),
             web.post("/v2/documents/{documentId}:sign", self.sign_document),
             web.get("/v2/changes", self.changes, allow_head=False),
@@ -647,6 +657,55 @@ class V2RestSimulator(FamilySimulator):
             status=200 if replay else 201,
         )
 
+    async def add_agent(self, request: web.Request) -> web.Response:
+        """Enter a lawyer on the case: 201 the first time, 200 with the same receipt for the same key again."""
+        self.state.count("add_agent")
+        case = self._case(request.match_info["caseId"])
+        key = _idempotency_key(request)
+        body = await _json_body(request)
+        phone = body.get("phone")
+        if phone is not None and not isinstance(phone, str):
+            raise _bad_request("phone must be a string or null")
+        agent = Agent(
+            name=_text(body, "name"),
+            licence_number=_text(body, "licenceNumber"),
+            firm=_text(body, "lawFirm"),
+            client_id_number=_text(body, "clientIdNumber"),
+            phone=phone or None,
+        )
+        court = self._court()
+        replay = key in court.agent_writes
+        try:
+            receipt = court.add_agent(case.case_id, agent, key)
+        except Conflict:
+            raise Problem(
+                409,
+                "idempotency-key-reused",
+                "Idempotency key reused",
+                "this Idempotency-Key was used for a different lawyer entry",
+            ) from None
+        except Refused as e:
+            raise Problem(422, "agent-refused", "Agent refused", str(e)) from None
+        return _json_response(
+            {
+                "caseId": receipt.case_id,
+                "licenceNumber": receipt.licence_number,
+                "recordedAt": _time(receipt.recorded_at),
+            },
+            status=200 if replay else 201,
+        )
+
+    async def list_staff(self, request: web.Request) -> web.Response:
+        """The court's roster, in the order its system keeps it, under the usual cursor paging."""
+        self.state.count("list_staff")
+        if not isinstance(self.state, CourtState):
+            raise _not_found("this service has no staff")
+        staff = self.state.staff()
+        page, following = _page(request, "staff", staff)
+        return _json_response(
+            {"staff": [staff_json(m) for m in page], "nextCursor": following, "totalSize": len(staff)}
+        )
+
     async def list_documents(self, request: web.Request) -> web.Response:
         self.state.count("list_documents")
         name, value = _one_filter(request, ("addresseeIdNumber", "addresseeLicenceNumber"))
@@ -781,15 +840,26 @@ def _schemas() -> dict[str, Any]:
                 "phone": _nullable(STRING),
             }
         ),
-        "PanelMember": _object(
+        "PanelMember": {
+            **_object(
+                {
+                    "staffId": STRING,
+                    "name": STRING,
+                    "role": _enum(STAFF_ROLES),
+                    "division": STRING,
+                    "phone": _nullable(STRING),
+                }
+            ),
+            "description": "a member of the court's staff: on a case's panel, or in the roster (GET /v2/staff)",
+        },
+        "StaffList": _object(
             {
-                "staffId": STRING,
-                "name": STRING,
-                "role": _enum(STAFF_ROLES),
-                "division": STRING,
-                "phone": _nullable(STRING),
+                "staff": _array(_ref("PanelMember"), maxItems=MAX_PAGE_SIZE),
+                "nextCursor": _nullable(STRING),
+                "totalSize": {"type": "integer", "minimum": 0},
             }
         ),
+        "AgentReceipt": _object({"caseId": STRING, "licenceNumber": STRING, "recordedAt": _ref("DateTime")}),
         "Hearing": _object(
             {
                 "id": STRING,
@@ -1123,6 +1193,36 @@ def _paths() -> dict[str, Any]:
                 },
                 parameters=[CASE_ID, IDEMPOTENCY_KEY],
                 body={"required": True, "content": {JSON: {"schema": _ref("FilingRequest")}}},
+            )
+        },
+        "/v2/cases/{caseId}/agents": {
+            "post": _operation(
+                "addAgent",
+                "Enter a lawyer on the case for one of its parties (案件绑定), as the court's clerk would; the case "
+                "then lists under agentLicenceNumber and the feed reports agent.added",
+                {
+                    "201": _ok("AgentReceipt", "entered"),
+                    "200": _ok("AgentReceipt", "the same Idempotency-Key and lawyer again: the first receipt"),
+                    "400": _problem("invalid body or missing Idempotency-Key"),
+                    "404": _problem(no_cases),
+                    "409": _problem("the Idempotency-Key was used for a different lawyer entry"),
+                    "422": _problem("the client is not a party, or the lawyer already acts for them"),
+                },
+                parameters=[CASE_ID, IDEMPOTENCY_KEY],
+                body={"required": True, "content": {JSON: {"schema": _ref("Agent")}}},
+            )
+        },
+        "/v2/staff": {
+            "get": _operation(
+                "listStaff",
+                "The court's staff roster (judges, clerks, division chiefs, court leadership, archivists, lay "
+                "assessors), in the court's own order",
+                {
+                    "200": _ok("StaffList"),
+                    "400": _problem("bad limit or cursor"),
+                    "404": _problem("the national platform has no staff"),
+                },
+                parameters=[CURSOR, LIMIT],
             )
         },
         "/v2/documents": {

@@ -6,6 +6,7 @@ Tests that inject faults use ``sims``, which lifts every fault afterwards so tes
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import socket
 import tempfile
@@ -147,6 +148,22 @@ async def following_every_feed(app: Any, seconds: float = 5.0) -> None:
             return
         await asyncio.sleep(0.05)
     raise AssertionError("the change follower did not reach every court's feed")
+
+
+@contextlib.asynccontextmanager
+async def background_paused(app: Any) -> AsyncIterator[None]:
+    """The app's outbox workers and change follower stopped meanwhile, so a court's request counters
+    count only what the test's own requests cause (deliveries resume afterwards: their work is stored)."""
+    services = app.state.services
+    await services.workers.stop()
+    following = app.state.changes.running
+    await app.state.changes.stop()
+    try:
+        yield
+    finally:
+        services.workers.start()
+        if following:
+            app.state.changes.start()
 
 
 async def serve_app(app: Any) -> tuple[uvicorn.Server, asyncio.Task[None], str]:

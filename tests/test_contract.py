@@ -2,8 +2,9 @@
 
 Parametrised from configuration, so adding a court to a court file adds it here. Each adapter must
 return exactly the generator's ground truth in canonical form for the demo persons (cases, parties,
-agents, panel, hearings, documents, volumes, material bytes); its writes must be idempotent and
-visible afterwards; and its family's faults must surface as the same typed errors, through the same
+agents, panel, hearings, documents, volumes, material bytes, the staff roster); its writes must be
+idempotent and visible afterwards (a lawyer entered on a case lists it; a family without that write
+says so, typed, and changes nothing); and its family's faults must surface as the same typed errors, through the same
 resilience layer the gateway uses.
 
 The module runs on a cluster of its own, so other modules' writes never disturb the ground truth.
@@ -20,18 +21,21 @@ from datetime import datetime
 import pytest
 
 from gateway.adapters.contract import CourtAdapter
-from gateway.adapters.errors import CourtAuthFailed, CourtTimeout, CourtUnavailable, NotSupported
+from gateway.adapters.errors import CourtAuthFailed, CourtTimeout, CourtUnavailable, CourtUnsupported, NotSupported
 from gateway.adapters.model import (
     CHINA_TZ,
+    Agent,
     Attachment,
     Case,
     CaseScope,
     CaseStatus,
+    ChangeKind,
     Filing,
     FilingKind,
     PersonRef,
     ServedDocument,
     Signature,
+    StaffRole,
     VolumeKind,
 )
 from gateway.adapters.registry import build_adapter
@@ -202,12 +206,33 @@ async def test_staff_views_of_the_court_match_ground_truth(adapter: CourtAdapter
         assert cases == expected, scope
 
 
+@pytest.mark.parametrize("adapter", COURTS, indirect=True)
+async def test_staff_roster_matches_ground_truth(adapter: CourtAdapter, world: World, sims: SimulatorCluster) -> None:
+    """The whole roster in the court's order, with the people the gateway's workflows route work to."""
+    truth = world.courts[adapter.court.code].staff
+    staff = await adapter.list_staff()
+    assert len(staff) == len(truth) and set(staff) == set(truth), "the roster, whatever order the family keeps"
+    roles = {(s.division, s.role) for s in staff}
+    case_divisions = {c.division for c in world.courts[adapter.court.code].cases.values()}
+    judged = {s.division for s in staff if s.role == StaffRole.JUDGE}
+    assert case_divisions <= judged
+    assert all((d, StaffRole.DIVISION_HEAD) in roles for d in judged), "a 庭长 for every trial division"
+    assert {StaffRole.COURT_LEADER, StaffRole.ARCHIVE_ADMIN, StaffRole.CLERK} <= {s.role for s in staff}
+    assert sims.state(adapter.court.code).counters["list_staff"] <= -(-len(truth) // 20), "one paged walk"
+
+
 @pytest.mark.parametrize("adapter", [c.code for c in CONFIGURED if not c.is_court], indirect=True)
-async def test_platform_has_no_cases(adapter: CourtAdapter, world: World) -> None:
+async def test_platform_has_no_cases(adapter: CourtAdapter, world: World, sims: SimulatorCluster) -> None:
     with pytest.raises(NotSupported):
         await adapter.list_cases(person(world, "party-wang"))
     with pytest.raises(NotSupported):
         await adapter.list_court_cases(CaseScope())
+    # no staff, nor cases to enter a lawyer on: the platform is no court
+    assert adapter.supports_agent_writes is False
+    assert await adapter.list_staff() == []
+    with pytest.raises(CourtUnsupported):
+        await adapter.add_agent("any", Agent("周律师", "14401202010300999", "某所", "x"), idempotency_key="k")
+    assert not {"list_staff", "add_agent"} & set(sims.state(adapter.court.code).counters), "asked without a call"
 
 
 # -- writes ------------------------------------------------------------------------------------------
@@ -275,6 +300,54 @@ async def test_filing_is_idempotent_by_key_and_recorded_once(
     records = sims.court_state(adapter.court.code).filings
     assert records[filing.idempotency_key].deliveries == 2
     assert [r.receipt.receipt_number for r in records.values()].count(receipt.receipt_number) == 1
+
+
+def _quiet_case_and_new_lawyer(world: World, code: str) -> tuple[Case, Agent]:
+    """A case no demo person is in, and a lawyer of this court (not a demo person) who is not on it.
+
+    The lawyer with the fewest cases here, so listing their cases stays one short page.
+    """
+    court = world.courts[code]
+    demo = {p.number for p in world.demo.values()}
+    lawyers = {a.licence_number: a for c in court.cases.values() for a in c.agents if a.licence_number not in demo}
+    for case in court.cases.values():
+        people = {p.id_number for p in case.parties} | {a.licence_number for a in case.agents}
+        if people & demo:
+            continue
+        fits = [a for a in lawyers.values() if a.licence_number not in people]
+        lawyer = min(fits, key=lambda a: (len(court.by_person[a.licence_number]), a.licence_number))
+        return case, Agent(lawyer.name, lawyer.licence_number, lawyer.firm, case.parties[-1].id_number, lawyer.phone)
+    raise AssertionError(f"no quiet case at {code}")
+
+
+@pytest.mark.parametrize("adapter", COURTS, indirect=True)
+async def test_entering_a_lawyer_is_idempotent_by_key_and_makes_the_case_theirs(
+    adapter: CourtAdapter, world: World, sims: SimulatorCluster
+) -> None:
+    code = adapter.court.code
+    case, agent = _quiet_case_and_new_lawyer(world, code)
+    lawyer = PersonRef.lawyer(agent.licence_number)
+    state = sims.court_state(code)
+    events_before = len(state.events)
+    key = str(uuid.uuid4())
+    if not adapter.supports_agent_writes:
+        with pytest.raises(CourtUnsupported) as error:
+            await adapter.add_agent(case.case_id, agent, idempotency_key=key)
+        assert error.value.court_code == code
+        assert state.case(case.case_id) == case and len(state.events) == events_before, "nothing changed"
+        assert key not in state.agent_writes and state.counters["add_agent"] == 0
+        assert case.case_id not in {c.case_id for c in (await all_pages(adapter, lawyer, limit=20))[0]}
+        return
+    receipt = await adapter.add_agent(case.case_id, agent, idempotency_key=key)
+    assert (receipt.case_id, receipt.licence_number) == (case.case_id, agent.licence_number)
+    assert await adapter.add_agent(case.case_id, agent, idempotency_key=key) == receipt, "a retry: the first receipt"
+    record = state.agent_writes[key]
+    assert (record.deliveries, record.receipt) == (2, receipt), "the court saw both deliveries and entered once"
+    assert state.case(case.case_id).agents == (*case.agents, agent)
+    added = [e for e in state.events[events_before:] if e.kind == ChangeKind.AGENT_ADDED]
+    assert [(e.case_id, e.licence_number) for e in added] == [(case.case_id, agent.licence_number)]
+    listed = {c.case_id: c for c in (await all_pages(adapter, lawyer, limit=20))[0]}
+    assert agent in listed[case.case_id].agents, "the lawyer now sees the case, with themselves on it"
 
 
 @pytest.mark.parametrize("adapter", COURTS, indirect=True)

@@ -5,7 +5,8 @@ pages the adapter cuts, a case that differs from what the court holds (a name wi
 rare character GBK lacks, a phone that should be empty), every page of a list downloading the whole
 export again, a wrong password or a busy court reported as "court down", a filing or signature
 recorded twice, a receipt number lost in an HTML page, and a staff action missed or reported twice
-because the court only publishes journals.
+because the court only publishes journals, a roster downloaded again although unchanged, and a lawyer
+"entered" at a court whose system has no way to take one.
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ from gateway.adapters.errors import (
     CourtRateLimited,
     CourtRejected,
     CourtUnavailable,
+    CourtUnsupported,
     NotFoundAtCourt,
+    NotSupported,
 )
 from gateway.adapters.model import (
     CHINA_TZ,
@@ -48,15 +51,26 @@ from gateway.adapters.model import (
     PersonRef,
     ServedDocument,
     Signature,
+    StaffRole,
 )
+from gateway.adapters.resilience import ResilientAdapter
 from gateway.config import Settings
 from simulators.cluster import SimulatorCluster
 from simulators.generator import World
 from simulators.state import CourtState
+from tests.conftest import GraphQLClient, background_paused
 
 COURT = "粤0115"  # 南沙
 DATE = re.compile(r"\d{4}年\d{1,2}月\d{1,2}日")
 TIME = re.compile(r"\d{4}年\d{1,2}月\d{1,2}日 \d{1,2}时\d{2}分(\d{2}秒)?")
+
+
+@pytest.fixture(autouse=True)
+async def _courts_counters_are_ours(gateway: GraphQLClient) -> AsyncIterator[None]:
+    """These tests count the court's requests; the session gateway's follower re-reads csv exports (304s)
+    in the background, so it is paused meanwhile."""
+    async with background_paused(gateway.app):
+        yield
 
 
 @pytest.fixture
@@ -545,3 +559,58 @@ async def test_journals_are_read_concurrently_but_politely(adapter: CsvExportAda
     await asyncio.wait_for(adapter.changes(None), timeout=5)
     # six journals through two connections: three rounds, not six in a row and not six at once
     assert 0.27 <= time.monotonic() - started < 0.55
+
+
+# -- the roster, and no online way to enter a lawyer -----------------------------------------------------------
+
+
+async def test_the_roster_is_one_gb18030_export_with_chinese_headers_and_an_etag(
+    adapter: CsvExportAdapter, settings: Settings, cluster: SimulatorCluster
+) -> None:
+    state = court(cluster)
+    staff = state.staff()
+    status, headers, body = await raw(settings, "GET", "/export/fy/rylb.csv")
+    assert status == 200 and headers["Content-Type"].replace(" ", "").lower() == "text/csv;charset=gb18030"
+    header, *rows = read_csv(body)
+    assert header == ["人员编号", "姓名", "角色", "部门", "手机号"]
+    words = {
+        StaffRole.DIVISION_HEAD: "庭长",
+        StaffRole.JUDGE: "审判员",
+        StaffRole.CLERK: "书记员",
+        StaffRole.PEOPLES_ASSESSOR: "人民陪审员",
+        StaffRole.COURT_LEADER: "院领导",
+        StaffRole.ARCHIVE_ADMIN: "档案管理员",
+    }
+    assert rows == [[s.staff_id, s.name, words[s.role], s.division, s.phone or ""] for s in staff]
+    assert "档案管理员".encode("gb18030") in body
+    status, _, body = await raw(settings, "GET", "/export/fy/rylb.csv", headers={"If-None-Match": headers["ETag"]})
+    assert (status, body) == (304, b"")
+
+    before = state.counters.copy()
+    assert await adapter.list_staff() == list(staff)
+    assert await adapter.list_staff() == list(staff), "asked again: the same roster"
+    assert state.counters["list_staff"] - before["list_staff"] == 2
+    assert state.counters["not_modified"] - before["not_modified"] == 1, "the second read is a 304, not the file"
+
+
+async def test_entering_a_lawyer_is_unsupported_and_changes_nothing(
+    adapter: CsvExportAdapter, settings: Settings, cluster: SimulatorCluster
+) -> None:
+    state = court(cluster)
+    case = bystander_cases(state, CaseStatus.IN_TRIAL)[4]
+    lawyer = Agent("冯律师", "14401201510300444", "广东南沙测试律师事务所", case.parties[-1].id_number)
+    assert adapter.supports_agent_writes is False
+    before, events = state.counters.copy(), len(state.events)
+    async with ResilientAdapter(CsvExportAdapter(settings.court(COURT))) as resilient:
+        assert resilient.supports_agent_writes is False
+        for candidate in (adapter, resilient):
+            with pytest.raises(CourtUnsupported) as error:
+                await candidate.add_agent(case.case_id, lawyer, idempotency_key=str(uuid.uuid4()))
+            assert isinstance(error.value, NotSupported) and error.value.code == "COURT_UNSUPPORTED"
+            assert error.value.court_code == COURT
+        assert resilient.health().state == "HEALTHY", "a missing feature is not an outage"
+    assert state.counters == before, "refused without asking the court"
+    assert state.case(case.case_id) == case and len(state.events) == events and not state.agent_writes
+    # and there really is no such form to post to
+    status, _, _ = await raw(settings, "POST", "/upload/tjdlr.do", data={"ajbh": case.case_id})
+    assert status == 404

@@ -139,3 +139,12 @@ async def test_bodies_over_the_limit_are_refused_before_parsing(settings: Settin
     finally:
         server.should_exit = True
         await task
+
+
+async def test_a_variable_that_does_not_coerce_is_bad_user_input_naming_the_value(gateway: GraphQLClient) -> None:
+    query = "query ($s: [CaseStatus!]) { myCases(first: 1, filter: {statuses: $s}) { totalCount } }"
+    _, body = await gateway.post(query, {"s": ["GOSSIP"]}, as_="lawyer-chen")
+    error = body["errors"][0]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "GOSSIP" in error["message"] and "CaseStatus" in error["message"], "not masked as an unexpected error"
+    assert body.get("data") is None

@@ -4,7 +4,7 @@ What a user would notice if this family went wrong: every call refused because o
 differs from the court's (or, worse, a forged or replayed call accepted), a case list that skips or
 repeats cases across pages, a case that differs from what the court holds, a long batch cut off at the
 court's limit, "court busy" reported as "court down", a filing or signature recorded twice, a change
-missed because the feed had more than one page.
+missed because the feed had more than one page, a roster read short, a lawyer entered twice.
 """
 
 from __future__ import annotations
@@ -460,3 +460,70 @@ async def test_a_feed_longer_than_one_page_is_read_to_the_end(
     assert [e.hearing_id for e in page.events] == [h.hearing_id for h in hearings]
     assert state.counters["changes"] - before == 2, "two pages of at most 100"
     assert page.cursor == state.events[-1].event_id
+
+
+# -- the roster and entering lawyers -------------------------------------------------------------------------
+
+
+async def test_the_roster_is_signed_paged_and_in_pinyin_fields(
+    adapter: JsonRpcSignAdapter, settings: Settings, cluster: SimulatorCluster
+) -> None:
+    state = court(cluster)
+    staff = state.staff()
+    assert len(staff) > 50, "more than one page of fifty"
+    body = await raw_post(settings, signed_fields(settings, "ry.list", {"pageNo": 2, "pageSize": 50}))
+    assert body["code"] == "0000" and body["data"]["total"] == len(staff)
+    rows = body["data"]["list"]
+    assert [r["rybh"] for r in rows] == [s.staff_id for s in staff[50:100]]
+    assert set(rows[0]) == {"rybh", "xm", "js", "bm", "sjhm"}
+    assert {r["js"] for r in rows} <= {"庭长", "审判员", "书记员", "人民陪审员", "院领导", "档案管理员"}
+    too_big = await raw_post(settings, signed_fields(settings, "ry.list", {"pageSize": 51}))
+    assert too_big["code"] == "E2001"
+    forged = {**signed_fields(settings, "ry.list", {}), "data": '{"pageSize":50}'}
+    assert (await raw_post(settings, forged))["code"] == "E1001", "signed like every other method"
+
+    before = state.counters["list_staff"]
+    assert await adapter.list_staff() == list(staff)
+    assert state.counters["list_staff"] - before == -(-len(staff) // 50), "one call per page of fifty"
+
+
+async def test_a_lawyer_entered_twice_with_one_ywlsh_is_entered_once(
+    adapter: JsonRpcSignAdapter, settings: Settings, cluster: SimulatorCluster
+) -> None:
+    state = court(cluster)
+    case = bystander_cases(state, CaseStatus.IN_TRIAL)[2]
+    lawyer = Agent("区律师", "14401202210300555", "广东越秀测试律师事务所", case.parties[-1].id_number, "13900139000")
+    who = PersonRef.lawyer(lawyer.licence_number)
+    assert (await adapter.list_cases(who)).cases == ()
+    cursor = (await adapter.changes(None)).cursor
+    key = str(uuid.uuid4())
+    first = await adapter.add_agent(case.case_id, lawyer, idempotency_key=key)
+    assert await adapter.add_agent(case.case_id, lawyer, idempotency_key=key) == first
+    assert (first.case_id, first.licence_number) == (case.case_id, lawyer.licence_number)
+    assert first.recorded_at == state.agent_writes[key].receipt.recorded_at and first.recorded_at.tzinfo == CHINA_TZ
+    assert state.agent_writes[key].deliveries == 2 and state.counters["add_agent"] >= 2
+    [listed] = (await adapter.list_cases(who)).cases
+    assert listed.case_id == case.case_id and listed.agents == (*case.agents, lawyer)
+    page = await adapter.changes(cursor)
+    assert [(e.kind, e.licence_number) for e in page.events] == [(ChangeKind.AGENT_ADDED, lawyer.licence_number)]
+
+    # the wire: pinyin fields, the key as 业务流水号; the same ywlsh for another lawyer is E4090
+    data = {
+        "ajbh": case.case_id,
+        "xm": "谭律师",
+        "zyzh": "14401202210300556",
+        "lsswsmc": "广东越秀测试律师事务所",
+        "wtrzjhm": case.parties[-1].id_number,
+        "ywlsh": key,
+    }
+    assert (await raw_post(settings, signed_fields(settings, "aj.dlr.add", data)))["code"] == "E4090"
+    no_key = {k: v for k, v in data.items() if k != "ywlsh"}
+    assert (await raw_post(settings, signed_fields(settings, "aj.dlr.add", no_key)))["code"] == "E2001"
+    stranger = {**data, "wtrzjhm": "440104199001011234", "ywlsh": str(uuid.uuid4())}
+    assert (await raw_post(settings, signed_fields(settings, "aj.dlr.add", stranger)))["code"] == "E2001"
+    with pytest.raises(CourtRejected):  # the same lawyer for the same client again, under a new key
+        await adapter.add_agent(case.case_id, lawyer, idempotency_key=str(uuid.uuid4()))
+    with pytest.raises(NotFoundAtCourt):
+        await adapter.add_agent("no-such-case", lawyer, idempotency_key=str(uuid.uuid4()))
+    assert state.case(case.case_id).agents == (*case.agents, lawyer), "nothing more was entered"
+    assert (await adapter.changes(page.cursor)).events == ()

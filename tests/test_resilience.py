@@ -22,10 +22,11 @@ from gateway.adapters.errors import (
     CourtRejected,
     CourtTimeout,
     CourtUnavailable,
+    CourtUnsupported,
     NotFoundAtCourt,
     NotSupported,
 )
-from gateway.adapters.model import CaseScope, PersonRef, Tier
+from gateway.adapters.model import Agent, CaseScope, PersonRef, Tier
 from gateway.adapters.resilience import (
     BreakerState,
     CircuitBreaker,
@@ -124,6 +125,12 @@ class ScriptedAdapter(CourtAdapter):
     async def sign_document(self, signature: Any) -> Any:
         return await self._step("sign_document")
 
+    async def list_staff(self) -> Any:
+        return await self._step("list_staff")
+
+    async def add_agent(self, case_id: str, agent: Any, *, idempotency_key: str) -> Any:
+        return await self._step("add_agent")
+
     async def aclose(self) -> None:
         self.closed = True
 
@@ -173,7 +180,16 @@ CALLS: dict[str, Callable[[CourtAdapter], Awaitable[object]]] = {
     "changes": lambda a: a.changes(None),
     "submit_filing": lambda a: a.submit_filing(object()),  # type: ignore[arg-type]
     "sign_document": lambda a: a.sign_document(object()),  # type: ignore[arg-type]
+    "list_staff": lambda a: a.list_staff(),
+    "add_agent": lambda a: a.add_agent(
+        "1", Agent("周律师", "14401202010300999", "广东越秀律师事务所", "440104199001011234"), idempotency_key="k"
+    ),
 }
+
+
+def test_every_abstract_method_of_the_contract_is_covered() -> None:
+    """A method added to the contract must be wrapped (and listed here), or the wrapper would not compile."""
+    assert set(CALLS) == set(CourtAdapter.__abstractmethods__)
 
 
 @pytest.mark.parametrize("op", CALLS)
@@ -191,6 +207,25 @@ async def test_wrapper_mirrors_the_inner_adapter_and_closes_it() -> None:
         assert adapter.max_page_size == 42
         assert adapter.deadline_s == pytest.approx(1.234)
     assert inner.closed
+
+
+@pytest.mark.parametrize("supports", [True, False])
+def test_wrapper_tells_whether_the_inner_adapter_can_enter_lawyers(supports: bool) -> None:
+    inner = ScriptedAdapter(court())
+    inner.supports_agent_writes = supports
+    assert ResilientAdapter(inner).supports_agent_writes is supports
+
+
+async def test_unsupported_is_final_and_not_an_outage() -> None:
+    """A family without the operation answers at once; retrying it or opening the breaker would be wrong."""
+    adapter, inner = resilient(*(CourtUnsupported(CODE) for _ in range(10)), failure_threshold=2)
+    for _ in range(3):
+        with pytest.raises(CourtUnsupported) as caught:
+            await CALLS["add_agent"](adapter)
+        assert isinstance(caught.value, NotSupported) and caught.value.code == "COURT_UNSUPPORTED"
+    assert inner.calls == ["add_agent"] * 3, "never retried"
+    health = adapter.health()
+    assert (health.state, health.breaker_state, health.failures) == ("HEALTHY", "CLOSED", 0)
 
 
 def test_policy_from_court_config() -> None:

@@ -4,7 +4,7 @@ What a user would notice if this family went wrong: a case list that skips or re
 pages, a case that differs from what the court holds, a session that expires and takes a request with
 it, "court busy" reported as "court down", a filing or signature recorded twice, a change missed or
 reported twice because the court's feed only knows whole seconds, a rare character in a name lost to
-GBK, a WSDL that lies about the service.
+GBK, a WSDL that lies about the service, a roster short of a page, a lawyer entered twice.
 """
 
 from __future__ import annotations
@@ -30,10 +30,12 @@ from gateway.adapters.errors import (
 )
 from gateway.adapters.model import (
     CHINA_TZ,
+    Agent,
     Attachment,
     Case,
     CaseScope,
     CaseStatus,
+    ChangeKind,
     Filing,
     FilingKind,
     PartyKind,
@@ -51,8 +53,8 @@ WSDL = "http://schemas.xmlsoap.org/wsdl/"
 WSDL_SOAP = "http://schemas.xmlsoap.org/wsdl/soap/"
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 AJ = "http://ws.court.gd.cn/aj"
-#: operations for which the session alone is a complete request (QueryFyAjList: the whole court, page 1)
-SESSION_ONLY_IS_COMPLETE = {"QueryFyAjList"}
+#: operations for which the session alone is a complete request (the whole court's cases or staff, page 1)
+SESSION_ONLY_IS_COMPLETE = {"QueryFyAjList", "QueryRyList"}
 
 
 @pytest.fixture
@@ -214,6 +216,9 @@ async def test_adapter_sends_and_reads_exactly_the_documented_parts(
     volumes = await adapter.list_volumes(case.case_id)
     await adapter.read_material(case.case_id, volumes[0].materials[0].material_id)
     await adapter.changes(None)
+    await adapter.list_staff()
+    lawyer = Agent("冼律师", "14401201110300777", "广东海珠测试律师事务所", party.id_number, "13800138000")
+    await adapter.add_agent(case.case_id, lawyer, idempotency_key=str(uuid.uuid4()))
 
     assert set(sent) == set(described), "the adapter uses every documented operation and nothing else"
     for operation, (_, inputs, outputs) in described.items():
@@ -541,3 +546,70 @@ async def test_change_feed_loses_and_repeats_nothing_at_second_boundaries(
     seen += [e.event_id for e in page.events]
     assert (await adapter.changes(page.cursor)).events == ()
     assert seen == [e.event_id for e in state.events[start:]], "nothing lost, nothing twice"
+
+
+# -- the roster and entering lawyers -------------------------------------------------------------------------
+
+
+async def test_roster_comes_twenty_a_page_in_the_courts_own_words(
+    adapter: SoapGbkAdapter, settings: Settings, cluster: SimulatorCluster
+) -> None:
+    state = court(cluster)
+    session_id = await raw_login(settings)
+    status, _, body = await raw_post(
+        settings,
+        raw_envelope("QueryRyList", {"sessionId": session_id, "pageNo": "1", "pageSize": "21"}),
+        "urn:QueryRyList",
+    )
+    assert status == 500 and faultstring(body) == "参数错误：pageSize不能大于20"
+    status, _, body = await raw_post(
+        settings, raw_envelope("QueryRyList", {"sessionId": session_id, "pageNo": "2"}), "urn:QueryRyList"
+    )
+    assert status == 200 and body.startswith(b'<?xml version="1.0" encoding="GBK"?>')
+    answer = etree.fromstring(body).find(f"{{{SOAP_ENV}}}Body/{{{AJ}}}QueryRyListResponse")
+    assert answer is not None
+    rows = answer.findall("ryList/ry")
+    staff = state.staff()
+    assert int(answer.findtext("zs") or 0) == len(staff) > 40
+    assert [r.findtext("rybh") for r in rows] == [s.staff_id for s in staff[20:40]]
+    assert [etree.QName(c).localname for c in rows[0]] == ["rybh", "xm", "js", "bm", "sjhm"]
+    assert {r.findtext("js") for r in rows} <= {"庭长", "审判员", "书记员", "人民陪审员", "院领导", "档案管理员"}
+    assert "书记员".encode("gbk") in body
+
+    before = state.counters["list_staff"]
+    assert await adapter.list_staff() == list(staff)
+    assert state.counters["list_staff"] - before == -(-len(staff) // 20), "one call per page of twenty"
+
+
+async def test_entering_a_lawyer_is_recorded_once_per_ywlsh(adapter: SoapGbkAdapter, cluster: SimulatorCluster) -> None:
+    state = court(cluster)
+    case = bystander_case(state, CaseStatus.FILED, skip=2)
+    client = case.parties[-1]
+    lawyer = Agent("麦律师", "14401201210300888", "广东海珠测试律师事务所", client.id_number)  # no phone: left out
+    cursor = (await adapter.changes(None)).cursor
+    key = str(uuid.uuid4())
+    first = await adapter.add_agent(case.case_id, lawyer, idempotency_key=key)
+    assert (first.case_id, first.licence_number) == (case.case_id, lawyer.licence_number)
+    assert first.recorded_at.microsecond == 0 and first.recorded_at.tzinfo is not None
+    assert await adapter.add_agent(case.case_id, lawyer, idempotency_key=key) == first
+    assert state.agent_writes[key].deliveries == 2
+    assert state.case(case.case_id).agents == (*case.agents, lawyer)
+    events = (await adapter.changes(cursor)).events
+    assert [(e.kind, e.licence_number) for e in events] == [(ChangeKind.AGENT_ADDED, lawyer.licence_number)]
+    assert case.case_id in {
+        c.case_id for c in (await adapter.list_cases(PersonRef.lawyer(lawyer.licence_number))).cases
+    }
+
+    # the same 业务流水号 for someone else, a second entry of the same lawyer, a stranger's lawyer: refused
+    with pytest.raises(CourtRejected):
+        await adapter.add_agent(case.case_id, replace(lawyer, licence_number="14401201210300889"), idempotency_key=key)
+    with pytest.raises(CourtRejected):
+        await adapter.add_agent(case.case_id, lawyer, idempotency_key=str(uuid.uuid4()))
+    with pytest.raises(CourtRejected):
+        await adapter.add_agent(
+            case.case_id, replace(lawyer, client_id_number="440105199001011234"), idempotency_key=str(uuid.uuid4())
+        )
+    with pytest.raises(NotFoundAtCourt):
+        await adapter.add_agent("0105-nope", lawyer, idempotency_key=str(uuid.uuid4()))
+    assert state.case(case.case_id).agents == (*case.agents, lawyer), "nothing more was entered"
+    assert (await adapter.changes(cursor)).events == events, "and the feed says so once"

@@ -24,6 +24,7 @@ from gateway.adapters.errors import (
     CourtRateLimited,
     CourtRejected,
     CourtUnavailable,
+    CourtUnsupported,
     NotFoundAtCourt,
     NotSupported,
 )
@@ -278,6 +279,36 @@ async def test_real_answers_validate_against_the_openapi_document(
         assert (await call(COURT, "POST", filings, path=at, json={**filing, "title": "代理词"}, headers=key))[0] == 409
         assert (await call(COURT, "POST", filings, path=at, json=filing))[0] == 400
         assert (await call(COURT, "POST", filings, path={"caseId": "nope"}, json=filing, headers=key))[0] == 404
+        # the staff roster, paged like everything else; the platform has none
+        status, roster = await call(COURT, "GET", "/v2/staff", params={"limit": "30"})
+        assert status == 200 and len(roster["staff"]) == 30 and roster["nextCursor"]
+        assert roster["totalSize"] == len(sims.court_state(COURT).staff())
+        params = {"limit": "30", "cursor": roster["nextCursor"]}
+        assert (await call(COURT, "GET", "/v2/staff", params=params))[0] == 200
+        assert (await call(COURT, "GET", "/v2/staff", params={"limit": "101"}))[0] == 400
+        assert (await call(COURT, "GET", "/v2/staff", params={"cursor": page["nextCursor"]}))[0] == 400
+        assert (await call(PLATFORM, "GET", "/v2/staff"))[0] == 404
+        # entering a lawyer on the case
+        agents, at = "/v2/cases/{caseId}/agents", {"caseId": case.case_id}
+        lawyer = {
+            "name": "黎律师",
+            "licenceNumber": "14401201310300123",
+            "lawFirm": "广东测试律师事务所",
+            "clientIdNumber": case.parties[-1].id_number,
+            "phone": None,
+        }
+        key = {"Idempotency-Key": str(uuid.uuid4())}
+        status, receipt = await call(COURT, "POST", agents, path=at, json=lawyer, headers=key)
+        assert (status, receipt["caseId"], receipt["licenceNumber"]) == (201, case.case_id, lawyer["licenceNumber"])
+        assert (await call(COURT, "POST", agents, path=at, json=lawyer, headers=key)) == (200, receipt)
+        other = {**lawyer, "licenceNumber": "14401201310300124"}
+        assert (await call(COURT, "POST", agents, path=at, json=other, headers=key))[0] == 409
+        assert (await call(COURT, "POST", agents, path=at, json=lawyer))[0] == 400
+        again = {"Idempotency-Key": str(uuid.uuid4())}
+        assert (await call(COURT, "POST", agents, path=at, json=lawyer, headers=again))[0] == 422, "already entered"
+        stranger = {**lawyer, "clientIdNumber": "440104199001011234"}
+        assert (await call(COURT, "POST", agents, path=at, json=stranger, headers=again))[0] == 422
+        assert (await call(COURT, "POST", agents, path={"caseId": "nope"}, json=lawyer, headers=again))[0] == 404
         # documents and signing
         who = {"addresseeIdNumber": doc_to_sign.addressee.number}
         assert (await call(COURT, "GET", "/v2/documents", params=who))[0] == 200
@@ -514,6 +545,51 @@ async def test_signing_twice_records_once(court: V2RestAdapter, world: World, si
         await court.sign_document(Signature(str(uuid.uuid4()), "no-such-doc", "某人", "x", "REAL_NAME", signed_at))
 
 
+async def test_the_roster_is_read_whole_in_one_page_or_walked_by_cursor(
+    court: V2RestAdapter, sims: SimulatorCluster
+) -> None:
+    state = sims.court_state(COURT)
+    staff = list(state.staff())
+    assert 30 < len(staff) <= 100
+    before = state.counters["list_staff"]
+    assert await court.list_staff() == staff
+    assert state.counters["list_staff"] - before == 1, "one call for a roster that fits a page of 100"
+    court.max_page_size = 30  # a court with a bigger roster than one page: the cursor is followed to the end
+    assert await court.list_staff() == staff
+    assert state.counters["list_staff"] - before == 1 + -(-len(staff) // 30)
+
+
+async def test_entering_a_lawyer_is_idempotent_by_key(
+    court: V2RestAdapter, world: World, sims: SimulatorCluster
+) -> None:
+    state = sims.court_state(COURT)
+    case = next(quiet_cases(world, sims, CaseStatus.IN_TRIAL))
+    client = case.parties[0]
+    lawyer = Agent("岑律师", "14401201410300321", "广东测试律师事务所", client.id_number, "13700137000")
+    who = PersonRef.lawyer(lawyer.licence_number)
+    assert court.supports_agent_writes is True
+    assert (await court.list_cases(who)).cases == ()
+    key = str(uuid.uuid4())
+    first = await court.add_agent(case.case_id, lawyer, idempotency_key=key)
+    assert await court.add_agent(case.case_id, lawyer, idempotency_key=key) == first
+    assert (first.case_id, first.licence_number) == (case.case_id, lawyer.licence_number)
+    assert first.recorded_at.tzinfo is CHINA_TZ
+    record = state.agent_writes[key]
+    assert (record.deliveries, record.agent, record.receipt) == (2, lawyer, first), "every field arrived, once"
+    [listed] = (await court.list_cases(who)).cases
+    assert listed == state.case(case.case_id) and listed.agents == (*case.agents, lawyer)
+    assert [e.licence_number for e in state.events if e.case_id == case.case_id] == [lawyer.licence_number]
+    with pytest.raises(CourtRejected):  # the same key for another lawyer
+        await court.add_agent(case.case_id, replace(lawyer, licence_number="14401201410300322"), idempotency_key=key)
+    with pytest.raises(CourtRejected):  # a client who is not a party
+        await court.add_agent(
+            case.case_id, replace(lawyer, client_id_number="440104199001011234"), idempotency_key=str(uuid.uuid4())
+        )
+    with pytest.raises(NotFoundAtCourt):
+        await court.add_agent("no-such-case", lawyer, idempotency_key=str(uuid.uuid4()))
+    assert state.case(case.case_id).agents == (*case.agents, lawyer), "nothing more was entered"
+
+
 # -- the national platform ----------------------------------------------------------------------------
 
 
@@ -541,6 +617,12 @@ async def test_platform_serves_documents_but_no_cases(
         await platform.read_material(case.case_id, f"{case.case_id}-Z01")
     with pytest.raises(NotSupported):
         await platform.submit_filing(a_filing(case))
+    # no staff, no cases to enter a lawyer on: the platform is no court, whatever it speaks
+    assert platform.supports_agent_writes is False
+    assert await platform.list_staff() == []
+    with pytest.raises(CourtUnsupported):
+        lawyer = Agent("林律师", "14401202110300098", "广东测试律师事务所", case.parties[0].id_number)
+        await platform.add_agent(case.case_id, lawyer, idempotency_key=str(uuid.uuid4()))
     assert state.counters["http"] == calls, "refused without a network call"
 
 
@@ -617,7 +699,11 @@ async def test_each_call_is_counted_under_its_shared_operation_name(
     volumes = await court.list_volumes(case.case_id)
     await court.read_material(case.case_id, volumes[0].materials[0].material_id)
     await court.changes(None)
-    await court.submit_filing(a_filing(next(quiet_cases(world, sims))))
+    quiet = next(quiet_cases(world, sims))
+    await court.submit_filing(a_filing(quiet))
+    await court.list_staff()
+    lawyer = Agent("符律师", "14401201410300654", "广东测试律师事务所", quiet.parties[0].id_number)
+    await court.add_agent(quiet.case_id, lawyer, idempotency_key=str(uuid.uuid4()))
     await court.sign_document(
         Signature(
             str(uuid.uuid4()),
@@ -642,4 +728,6 @@ async def test_each_call_is_counted_under_its_shared_operation_name(
         "changes": 1,
         "submit_filing": 1,
         "sign_document": 1,
+        "list_staff": 1,
+        "add_agent": 1,
     }

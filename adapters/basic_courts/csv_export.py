@@ -9,7 +9,11 @@ The court never pages: a person's case list, like a staff view of the court (a p
 division's, the whole court's), is one file with every row. This adapter pages it itself (the position
 is an offset) and keeps the last list per export with its ETag, so that reading page 2, 3, … costs the
 court a ``304 Not Modified``. Changes come from re-reading the journals conditionally;
-the cursor remembers each journal's ETag and the last 序号 seen.
+the cursor remembers each journal's ETag and the last 序号 seen. The roster is one export
+(``/export/fy/rylb.csv``) kept with its ETag, so asking again while it is unchanged costs a 304.
+
+The family has no way to enter a lawyer online (only a clerk at the court's own screen can), so
+``supports_agent_writes`` is False and ``add_agent`` raises ``CourtUnsupported`` without a request.
 """
 
 from __future__ import annotations
@@ -39,11 +43,13 @@ from gateway.adapters.errors import (
     CourtRejected,
     CourtTimeout,
     CourtUnavailable,
+    CourtUnsupported,
     NotFoundAtCourt,
 )
 from gateway.adapters.model import (
     CHINA_TZ,
     Agent,
+    AgentReceipt,
     Case,
     CaseFileVolume,
     CasePage,
@@ -153,6 +159,14 @@ def _read_csv(body: bytes) -> list[Row]:
             raise _Malformed(f"line {reader.line_num} does not match the header")
         rows.append(row)
     return rows
+
+
+def _staff(rows: list[Row]) -> list[Staff]:
+    """人员名册 rows: 人员编号, 姓名, 角色 (the court's word), 部门, 手机号 (empty when unknown)."""
+    return [
+        Staff(row["人员编号"], row["姓名"], _code(STAFF_ROLES, row["角色"]), row["部门"], _optional(row["手机号"]))
+        for row in rows
+    ]
 
 
 def _unpack(cell: str) -> list[list[str]]:
@@ -396,12 +410,14 @@ class CsvExportAdapter(CourtAdapter):
     """The export server and upload forms of one csv-export court, as the canonical contract."""
 
     max_page_size = 20
+    supports_agent_writes = False  # no online form for it: only the clerk's own screen
 
     def __init__(self, court: CourtConfig) -> None:
         super().__init__(court)
         self._base = court.base_url.rstrip("/")
         self._http: aiohttp.ClientSession | None = None
         self._lists: OrderedDict[str, tuple[str, list[Case]]] = OrderedDict()  # export path → (ETag, cases)
+        self._roster: tuple[str, list[Staff]] | None = None  # (ETag, staff) of the last roster export
 
     # -- plumbing: one HTTP session, one way to ask, one way to parse --------------------------------------
 
@@ -537,6 +553,17 @@ class CsvExportAdapter(CourtAdapter):
         reply = await self._request("GET", _path("files", "jz", case_id, f"{material_id}.pdf"))
         return MaterialContent(material_id, reply.content_type, reply.body)
 
+    async def list_staff(self) -> list[Staff]:
+        """The roster export, conditionally: unchanged since last time (304), it is the roster we kept."""
+        path = _path("export", "fy", "rylb.csv")
+        kept = self._roster
+        reply = await self._request("GET", path, etag=kept[0] if kept else None)
+        if reply.status == 304 and kept is not None:
+            return list(kept[1])
+        staff = self._parse(path, lambda body: _staff(_read_csv(body)), reply.body)
+        self._roster = (reply.etag, staff) if reply.etag else None
+        return list(staff)
+
     async def changes(self, cursor: str | None) -> ChangePage:
         """Every journal re-read conditionally; rows beyond the last 序号 seen, merged oldest first."""
         marks = _read_cursor(self.court.code, cursor)
@@ -598,6 +625,10 @@ class CsvExportAdapter(CourtAdapter):
         path = "/upload/qsws.do"
         reply = await self._request("POST", path, headers=headers, data=body)
         return self._parse(path, _signature_receipt, reply.body)
+
+    async def add_agent(self, case_id: str, agent: Agent, *, idempotency_key: str) -> AgentReceipt:
+        """The oldest system has no form to enter a lawyer: services ask ``supports_agent_writes`` first."""
+        raise CourtUnsupported(self.court.code, "this court's system has no online form to enter a lawyer on a case")
 
 
 async def _gather(calls: Iterable[Coroutine[Any, Any, T]]) -> list[T]:

@@ -6,7 +6,8 @@ MD5 of ``secret + "appKey=…&data=…&method=…&timestamp=…" + secret``); HT
 outcome in an E-code; pinyin field names; epoch-millisecond dates and times; the court's status,
 channel and volume codes. Pages are ``pageNo``/``pageSize`` (at most 50), so a position of
 ``list_cases`` (``court.case.list``) or ``list_court_cases`` (``court.case.listByStaff``) is the next
-page number; the batch get takes 100 ``ajbh`` at a time.
+page number; the batch get takes 100 ``ajbh`` at a time. The roster (``ry.list``) is read
+50 rows a page; ``aj.dlr.add`` enters a lawyer, idempotent by its 业务流水号 ``ywlsh``.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from gateway.adapters.errors import (
 from gateway.adapters.model import (
     CHINA_TZ,
     Agent,
+    AgentReceipt,
     Case,
     CaseFileVolume,
     CasePage,
@@ -145,6 +147,14 @@ class _StaffWire(TypedDict):
     js: str
     bm: str
     lxdh: str | None
+
+
+class _RosterWire(TypedDict):
+    rybh: str
+    xm: str
+    js: str
+    bm: str
+    sjhm: str | None
 
 
 class _HearingWire(TypedDict):
@@ -350,6 +360,17 @@ def _event(bg: _EventWire) -> ChangeEvent:
     )
 
 
+def _staff_page(data: Any) -> tuple[int, list[Staff]]:
+    rows: list[_RosterWire] = data["list"]
+    return int(data["total"]), [
+        Staff(r["rybh"], r["xm"], _code(STAFF_ROLES, r["js"]), r["bm"], r["sjhm"]) for r in rows
+    ]
+
+
+def _agent_receipt(data: Any) -> AgentReceipt:
+    return AgentReceipt(data["ajbh"], data["zyzh"], _time(data["djsj"]))
+
+
 def _page(data: Any) -> tuple[int, list[Case]]:
     return int(data["total"]), [_case(aj) for aj in data["list"]]
 
@@ -369,6 +390,7 @@ class JsonRpcSignAdapter(CourtAdapter):
     """``/gateway.do`` of one jsonrpc-sign court, as the canonical contract."""
 
     max_page_size = 50
+    supports_agent_writes = True  # aj.dlr.add
 
     def __init__(self, court: CourtConfig) -> None:
         super().__init__(court)
@@ -461,6 +483,17 @@ class JsonRpcSignAdapter(CourtAdapter):
 
         return await self._call("court.archive.download", {"ajbh": case_id, "clbh": material_id}, parse)
 
+    async def list_staff(self) -> list[Staff]:
+        """``ry.list`` page 1, which gives the total, then every further page at once."""
+        size = self.max_page_size
+
+        async def page(number: int) -> tuple[int, list[Staff]]:
+            return await self._call("ry.list", {"pageNo": number, "pageSize": size}, _staff_page)
+
+        total, staff = await page(1)
+        rest = await _gather(page(n) for n in range(2, -(-total // size) + 1))
+        return staff + [member for _, rows in rest for member in rows]
+
     async def changes(self, cursor: str | None) -> ChangePage:
         """The feed is keyed by event id, so the cursor is simply the last id seen."""
         last_id = cursor or "0"
@@ -502,6 +535,19 @@ class JsonRpcSignAdapter(CourtAdapter):
             "lsh": signature.idempotency_key,
         }
         return await self._call("court.doc.sign", data, lambda d: SignatureReceipt(d["wsbh"], _time(d["qssj"])))
+
+    async def add_agent(self, case_id: str, agent: Agent, *, idempotency_key: str) -> AgentReceipt:
+        """``aj.dlr.add``; the 业务流水号 ``ywlsh`` carries the key, so a repeat returns the first 登记时间."""
+        data = {
+            "ajbh": case_id,
+            "xm": agent.name,
+            "zyzh": agent.licence_number,
+            "lsswsmc": agent.firm,
+            "wtrzjhm": agent.client_id_number,
+            "lxdh": agent.phone,
+            "ywlsh": idempotency_key,
+        }
+        return await self._call("aj.dlr.add", data, _agent_receipt)
 
 
 async def _gather(calls: Iterable[Coroutine[Any, Any, T]]) -> list[T]:

@@ -6,7 +6,9 @@ expired), pinyin-initial names, local times without a zone, ``yyyyMMdd`` dates, 
 Chinese role words, 是/否 and 1/0 flags, and Faults that all arrive as HTTP 500 and differ only in
 their faultstring. There is no batch get, so ``get_cases`` runs bounded parallel ``GetAjxx`` calls;
 a page of a person's cases (``QueryAjList``) or of a staff view of the court (``QueryFyAjList``) is one
-call whose rows are full case records.
+call whose rows are full case records. The roster (``QueryRyList``) comes 20 rows a page: the first
+page says how many there are, the rest are asked for together. ``TjDlr`` enters a lawyer, idempotent
+by its 业务流水号 ``ywlsh``.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from gateway.adapters.errors import (
 from gateway.adapters.model import (
     CHINA_TZ,
     Agent,
+    AgentReceipt,
     Case,
     CaseFileVolume,
     CasePage,
@@ -365,6 +368,19 @@ def _filing_receipt(response: etree._Element) -> FilingReceipt:
     return FilingReceipt(_text(response, "hzh"), _required_time(response, "jssj"))
 
 
+def _staff_page(response: etree._Element) -> tuple[int, list[Staff]]:
+    """QueryRyList: the roster's size ``zs`` and one page of 人员 rows."""
+    staff = [
+        Staff(_text(r, "rybh"), _text(r, "xm"), _code(STAFF_ROLES, r, "js"), _text(r, "bm"), _optional(r, "sjhm"))
+        for r in _children(response, "ryList/ry")
+    ]
+    return int(_text(response, "zs")), staff
+
+
+def _agent_receipt(response: etree._Element) -> AgentReceipt:
+    return AgentReceipt(_text(response, "ajbh"), _text(response, "zyzh"), _required_time(response, "djsj"))
+
+
 def _signature_receipt(response: etree._Element) -> SignatureReceipt:
     return SignatureReceipt(_text(response, "wsbh"), _required_time(response, "qssj"))
 
@@ -394,6 +410,7 @@ class SoapGbkAdapter(CourtAdapter):
     """AjService of one soap-gbk court, as the canonical contract."""
 
     max_page_size = 20
+    supports_agent_writes = True  # TjDlr
 
     def __init__(self, court: CourtConfig) -> None:
         super().__init__(court)
@@ -512,6 +529,17 @@ class SoapGbkAdapter(CourtAdapter):
     async def read_material(self, case_id: str, material_id: str) -> MaterialContent:
         return await self._call("GetJzcl", _material, ajbh=case_id, clbh=material_id)
 
+    async def list_staff(self) -> list[Staff]:
+        """QueryRyList page 1, which gives the total, then every further page at once (20 rows a page)."""
+        size = self.max_page_size
+
+        async def page(number: int) -> tuple[int, list[Staff]]:
+            return await self._call("QueryRyList", _staff_page, pageNo=str(number), pageSize=str(size))
+
+        total, staff = await page(1)
+        rest = await _gather(page(n) for n in range(2, -(-total // size) + 1))
+        return staff + [member for _, rows in rest for member in rows]
+
     async def changes(self, cursor: str | None) -> ChangePage:
         """QueryBgList filters by whole seconds (at or after ``kssj``), so the cursor carries that second
         and the ids already seen in it: nothing at the boundary is lost or reported twice."""
@@ -567,6 +595,20 @@ class SoapGbkAdapter(CourtAdapter):
             qsfs=_SIGN_METHODS.get(signature.method, signature.method),
             qssj=_wire_time(signature.signed_at),
             lsh=signature.idempotency_key,
+        )
+
+    async def add_agent(self, case_id: str, agent: Agent, *, idempotency_key: str) -> AgentReceipt:
+        """TjDlr; the 业务流水号 ``ywlsh`` carries the key, so a repeat returns the first 登记时间."""
+        return await self._call(
+            "TjDlr",
+            _agent_receipt,
+            ajbh=case_id,
+            xm=agent.name,
+            zyzh=agent.licence_number,
+            lsswsmc=agent.firm,
+            wtrzjhm=agent.client_id_number,
+            lxdh=agent.phone or "",
+            ywlsh=idempotency_key,
         )
 
 

@@ -21,7 +21,7 @@ PARTY_ROLES = {
     "公诉机关": PartyRole.PROSECUTOR,
 }
 
-#: 审判组织 and court roles → canonical staff role
+#: 审判组织 and court roles → canonical staff role: the words of a case's panel and of the staff roster (人员名册)
 STAFF_ROLES = {
     "审判长": StaffRole.PRESIDING_JUDGE,
     "审判员": StaffRole.JUDGE,

@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from typing import Self
 
 from gateway.adapters.model import (
+    Agent,
+    AgentReceipt,
     Case,
     CaseFileVolume,
     CasePage,
@@ -30,6 +32,7 @@ from gateway.adapters.model import (
     ServedDocument,
     Signature,
     SignatureReceipt,
+    Staff,
 )
 from gateway.config import CourtConfig
 
@@ -39,6 +42,8 @@ class CourtAdapter(abc.ABC):
 
     #: largest page ``list_cases`` can return in one call to this family
     max_page_size: int = 20
+    #: whether ``add_agent`` can enter a lawyer at this court; when False it raises ``CourtUnsupported``
+    supports_agent_writes: bool = False
 
     def __init__(self, court: CourtConfig) -> None:
         self.court = court
@@ -82,6 +87,12 @@ class CourtAdapter(abc.ABC):
         """One material's content (PDF bytes)."""
 
     @abc.abstractmethod
+    async def list_staff(self) -> list[Staff]:
+        """The court's whole staff roster (judges, clerks, 庭长, 院领导, archive administrators, assessors),
+        in the court's own order, in one call or one paged walk. The national platform, which has no
+        staff, returns an empty list."""
+
+    @abc.abstractmethod
     async def changes(self, cursor: str | None) -> ChangePage:
         """Events after ``cursor`` (None: from the start of the feed), oldest first, and where to resume."""
 
@@ -94,6 +105,12 @@ class CourtAdapter(abc.ABC):
     @abc.abstractmethod
     async def sign_document(self, signature: Signature) -> SignatureReceipt:
         """Record a signature for a served document; signing twice keeps the first signature."""
+
+    @abc.abstractmethod
+    async def add_agent(self, case_id: str, agent: Agent, *, idempotency_key: str) -> AgentReceipt:
+        """Enter ``agent`` as a lawyer on the case, as the court's clerk would; the case then appears in the
+        lawyer's ``list_cases``. The same key twice records once and returns the first receipt. Raises
+        ``CourtUnsupported`` where ``supports_agent_writes`` is False."""
 
     # -- lifetime ------------------------------------------------------------------------------
 

@@ -62,3 +62,11 @@ class NotSupported(CourtError):
     """The family (or the national platform) has no such operation."""
 
     code = "NOT_SUPPORTED"
+
+
+class CourtUnsupported(NotSupported):
+    """This court's system has no such operation at all (the oldest family has no form to enter a lawyer,
+    the national platform has no cases to enter one on). Final: retrying or asking later never helps; services ask
+    ``CourtAdapter.supports_agent_writes`` first instead of catching this."""
+
+    code = "COURT_UNSUPPORTED"

@@ -176,6 +176,15 @@ class Staff:
 
 
 @dataclass(frozen=True, slots=True)
+class AgentReceipt:
+    """The court's record that a lawyer now acts on a case (案件绑定): the same for every retry of one key."""
+
+    case_id: str
+    licence_number: str
+    recorded_at: datetime  # when the court entered the lawyer (the first delivery's time)
+
+
+@dataclass(frozen=True, slots=True)
 class Hearing:
     hearing_id: str
     starts_at: datetime

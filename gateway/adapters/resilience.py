@@ -37,6 +37,8 @@ from gateway.adapters.errors import (
 )
 from gateway.adapters.model import (
     CHINA_TZ,
+    Agent,
+    AgentReceipt,
     Case,
     CaseFileVolume,
     CasePage,
@@ -49,6 +51,7 @@ from gateway.adapters.model import (
     ServedDocument,
     Signature,
     SignatureReceipt,
+    Staff,
 )
 from gateway.config import CourtConfig
 
@@ -237,6 +240,11 @@ class ResilientAdapter(CourtAdapter):
         self._latency_ms: float | None = None
 
     @property
+    def supports_agent_writes(self) -> bool:  # type: ignore[override]  # the inner adapter's answer
+        """Whether the wrapped adapter can enter a lawyer (no I/O)."""
+        return self.inner.supports_agent_writes
+
+    @property
     def deadline_s(self) -> float:
         assert self.policy.deadline_s is not None  # filled in by __init__
         return self.policy.deadline_s
@@ -401,12 +409,22 @@ class ResilientAdapter(CourtAdapter):
     async def changes(self, cursor: str | None) -> ChangePage:
         return await self._call("changes", lambda: self.inner.changes(cursor), idempotent=True)
 
+    async def list_staff(self) -> list[Staff]:
+        return await self._call("list_staff", self.inner.list_staff, idempotent=True)
+
     # writes are idempotent by key in our contract, so retrying them never makes a second record
     async def submit_filing(self, filing: Filing) -> FilingReceipt:
         return await self._call("submit_filing", lambda: self.inner.submit_filing(filing), idempotent=True)
 
     async def sign_document(self, signature: Signature) -> SignatureReceipt:
         return await self._call("sign_document", lambda: self.inner.sign_document(signature), idempotent=True)
+
+    async def add_agent(self, case_id: str, agent: Agent, *, idempotency_key: str) -> AgentReceipt:
+        return await self._call(
+            "add_agent",
+            lambda: self.inner.add_agent(case_id, agent, idempotency_key=idempotency_key),
+            idempotent=True,
+        )
 
     async def aclose(self) -> None:
         """Close the wrapped adapter (and with it its HTTP session)."""

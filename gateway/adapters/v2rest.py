@@ -6,7 +6,8 @@ its ``GET /openapi.json``). This module maps that API's vocabulary to the canoni
 failures to the typed court errors; the wire shapes below never leave it.
 
 The national platform (``kind = "platform"``) speaks the same API but has only documents, signing
-and the change feed: case methods raise ``NotSupported`` without calling it.
+and the change feed: case methods raise ``NotSupported`` without calling it, entering a lawyer raises
+``CourtUnsupported`` (the platform is no court), and its staff roster is empty, also without a call.
 """
 
 from __future__ import annotations
@@ -30,12 +31,14 @@ from gateway.adapters.errors import (
     CourtRejected,
     CourtTimeout,
     CourtUnavailable,
+    CourtUnsupported,
     NotFoundAtCourt,
     NotSupported,
 )
 from gateway.adapters.model import (
     CHINA_TZ,
     Agent,
+    AgentReceipt,
     Case,
     CaseFileVolume,
     CasePage,
@@ -209,6 +212,18 @@ class CaseWire(TypedDict):
     lastActivityAt: str | None
 
 
+class StaffListWire(TypedDict):
+    staff: list[PanelMemberWire]
+    nextCursor: str | None
+    totalSize: int
+
+
+class AgentReceiptWire(TypedDict):
+    caseId: str
+    licenceNumber: str
+    recordedAt: str
+
+
 class CaseListWire(TypedDict):
     cases: list[CaseWire]
     nextCursor: str | None
@@ -341,14 +356,23 @@ def parse_case(wire: CaseWire) -> Case:
         agents=tuple(
             Agent(a["name"], a["licenceNumber"], a["lawFirm"], a["clientIdNumber"], a["phone"]) for a in wire["agents"]
         ),
-        panel=tuple(
-            Staff(s["staffId"], s["name"], _word(STAFF_ROLES, s["role"]), s["division"], s["phone"])
-            for s in wire["panel"]
-        ),
+        panel=tuple(map(parse_staff, wire["panel"])),
         hearings=tuple(Hearing(h["id"], _time(h["startsAt"]), h["courtroom"], h["type"]) for h in wire["hearings"]),
         related_case_numbers=tuple(wire["relatedCaseNumbers"]),
         last_activity_at=_optional_time(wire["lastActivityAt"]),
     )
+
+
+def parse_staff(wire: PanelMemberWire) -> Staff:
+    return Staff(wire["staffId"], wire["name"], _word(STAFF_ROLES, wire["role"]), wire["division"], wire["phone"])
+
+
+def parse_staff_page(wire: StaffListWire) -> tuple[list[Staff], str | None]:
+    return [parse_staff(s) for s in wire["staff"]], wire["nextCursor"]
+
+
+def parse_agent_receipt(wire: AgentReceiptWire) -> AgentReceipt:
+    return AgentReceipt(wire["caseId"], wire["licenceNumber"], _time(wire["recordedAt"]))
 
 
 def parse_document(wire: DocumentWire) -> ServedDocument:
@@ -485,6 +509,8 @@ class V2RestAdapter(CourtAdapter):
         self._token: str | None = None
         self._token_expires = 0.0
         self._token_lock = asyncio.Lock()
+        #: courts enter lawyers; the national platform has no cases to enter them on
+        self.supports_agent_writes = court.is_court
 
     # -- plumbing: one session, one token, one error mapping ---------------------------------------
 
@@ -573,6 +599,11 @@ class V2RestAdapter(CourtAdapter):
         if not self.court.is_court:
             raise NotSupported(self.court.code, f"the national platform has no {what}")
 
+    def _court_system_only(self, what: str) -> None:
+        """What only a court's own system can do (entering lawyers on cases): the platform is no court."""
+        if not self.court.is_court:
+            raise CourtUnsupported(self.court.code, f"the national platform has no {what}")
+
     # -- reads ------------------------------------------------------------------------------------
 
     async def list_cases(self, who: PersonRef, *, position: str | None = None, limit: int = 20) -> CasePage:
@@ -630,6 +661,20 @@ class V2RestAdapter(CourtAdapter):
         reply = await self._request("GET", path, headers={"Accept": "application/pdf"})
         return self._parse(reply, lambda body: MaterialContent(material_id, reply.content_type, body), raw=True)
 
+    async def list_staff(self) -> list[Staff]:
+        """The roster in pages of 100 (one page for most courts), walked to the end; the platform, which
+        employs no judges or clerks, has an empty roster (answered without a call)."""
+        if not self.court.is_court:
+            return []
+        params = {"limit": str(self.max_page_size)}
+        staff: list[Staff] = []
+        while True:
+            page, cursor = await self._call(parse_staff_page, "GET", "/v2/staff", params=params)
+            staff += page
+            if cursor is None:
+                return staff
+            params["cursor"] = cursor
+
     async def changes(self, cursor: str | None) -> ChangePage:
         """One page of the feed (at most 100 events); the caller resumes from the page's cursor."""
         params = {"limit": str(self.max_page_size), **({"since": cursor} if cursor else {})}
@@ -669,3 +714,17 @@ class V2RestAdapter(CourtAdapter):
         path = f"/v2/documents/{quote(signature.document_id, safe='')}:sign"
         headers = {"Idempotency-Key": signature.idempotency_key}
         return await self._call(parse_signature_receipt, "POST", path, json=body, headers=headers)
+
+    async def add_agent(self, case_id: str, agent: Agent, *, idempotency_key: str) -> AgentReceipt:
+        """``POST /v2/cases/{id}/agents`` with the key as ``Idempotency-Key``: 201 first, 200 on a repeat."""
+        self._court_system_only("cases to enter a lawyer on")
+        body = {
+            "name": agent.name,
+            "licenceNumber": agent.licence_number,
+            "lawFirm": agent.firm,
+            "clientIdNumber": agent.client_id_number,
+            "phone": agent.phone,
+        }
+        path = f"/v2/cases/{quote(case_id, safe='')}/agents"
+        headers = {"Idempotency-Key": idempotency_key}
+        return await self._call(parse_agent_receipt, "POST", path, json=body, headers=headers)

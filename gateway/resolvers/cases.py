@@ -9,8 +9,7 @@ from gateway.adapters.errors import CourtError
 from gateway.casenumber import InvalidCaseNumber
 from gateway.context import Context
 from gateway.errors import BadUserInput, Forbidden, InvalidCaseNumberError, NotFound
-from gateway.identity import IdentityLevel, Role
-from gateway.services.access import staff_scope_covers
+from gateway.identity import Role
 from gateway.services.cases import CaseFilter, CaseList, CaseOrder
 from gateway.services.cursors import InvalidCursor
 from gateway.services.federation import CourtFailure
@@ -28,7 +27,9 @@ async def my_cases(
     if unknown:
         raise BadUserInput(f"unknown court codes: {', '.join(sorted(unknown))}")
     try:
-        found = await context.services.cases.my_cases(viewer, first=first, after=after, filter=filter, order=order)
+        found = await context.services.cases.my_cases(
+            viewer, first=first, after=after, filter=filter, order=order, bound=await context.bound_cases()
+        )
     except InvalidCursor as e:
         raise BadUserInput(str(e)) from None
     context.report(found.failures, [info.path.key])
@@ -54,7 +55,8 @@ async def case_by_number(info: Info[Context, None], case_number: str) -> model.C
     context = info.context
     viewer = context.require_viewer()
     try:
-        case = await context.services.cases.case_by_number(viewer, case_number)
+        bound = await context.bound_case_numbers()
+        case = await context.services.cases.case_by_number(viewer, case_number, bound=bound)
     except InvalidCaseNumber as e:
         raise InvalidCaseNumberError(str(e)) from None
     except CourtError as e:
@@ -74,19 +76,11 @@ async def related_case(info: Info[Context, None], case_number: str) -> model.Cas
 
 
 async def visible_case_file(info: Info[Context, None], case: model.Case) -> list[model.CaseFileVolume] | None:
-    """正卷 published materials for parties and lawyers; everything for staff of the case's court.
+    """正卷 published materials for parties and lawyers (an archived case: through an open reading window);
+    everything for staff of the case's court. Every listing is audited (``casefile.viewed``).
 
     Reading case files needs a verified identity (在线诉讼规则 art. 7): REAL_NAME or FACE.
     """
-    viewer = info.context.require_viewer(level=IdentityLevel.REAL_NAME)
-    found = await info.context.volumes_of.load((case.court_code, case.case_id))
-    if isinstance(found, CourtError):
-        info.context.report([CourtFailure.from_error(found)], ["caseFile"])
-        return None
-    if staff_scope_covers(viewer, case):
-        return found
-    return [
-        model.CaseFileVolume(v.volume_id, v.kind, v.title, tuple(m for m in v.materials if m.published))
-        for v in found
-        if v.kind == model.VolumeKind.MAIN
-    ]
+    from gateway.resolvers.archive import case_file_of
+
+    return await case_file_of(info, case, "caseFile")

@@ -24,7 +24,7 @@ from strawberry.extensions.max_aliases import create_validator as max_aliases_ru
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.tools import merge_types
 
-from gateway.errors import is_expected
+from gateway.errors import is_expected, label_request_error
 from gateway.schema.cases import Case
 from gateway.schema.courts import Court
 from gateway.schema.documents import ServedDocument
@@ -45,10 +45,12 @@ class CourtFailures(SchemaExtension):
         failures = getattr(context, "failures", None)
         if result is not None and failures:
             result.errors = [*(result.errors or []), *failures]
+        for error in (result.errors if result is not None else None) or []:
+            label_request_error(error)
 
 
 #: domain modules of gateway/schema; each may contribute ``Query``, ``Mutation`` and ``Subscription`` fields
-DOMAINS = ("query", "filings", "signing", "notifications")
+DOMAINS = ("query", "filings", "signing", "notifications", "tickets", "work_queue", "bindings", "archive")
 ROOT_DESCRIPTIONS = {
     "Query": "Reads across all thirteen courts and the national service platform.",
     "Mutation": "Acts the gateway records before answering, then delivers to the courts exactly once.",

@@ -218,9 +218,11 @@ class Case(Node):
         return filing_connection(await my_filings(info, check_first(first), after, self.case_number))
 
     @strawberry.field(
-        description="The case file volumes and materials you may see: 正卷 published materials only "
-        "(staff of the court: everything). Needs a REAL_NAME or FACE identity (FORBIDDEN otherwise). Null if "
-        "the court could not be reached."
+        description="The case file volumes and materials you may read: 正卷 published materials only "
+        "(staff of the court: everything); download one with `downloadMaterial`. Needs a REAL_NAME or FACE "
+        "identity (FORBIDDEN otherwise). An archived case needs an approved application first "
+        "(APPLICATION_REQUIRED; ACCESS_WINDOW_CLOSED after its reading window). Every listing is audited. Null "
+        "if the court could not be reached."
     )
     async def case_file(self, info: Info[Context, None]) -> list[CaseFileVolume] | None:
         from gateway.resolvers.cases import visible_case_file

@@ -155,4 +155,19 @@ class Query:
             from gateway.schema.filings import Filing
 
             return Filing.from_view(await filing(info, key))
+        if type_name == "Ticket":
+            from gateway.resolvers.tickets import ticket
+            from gateway.schema.tickets import Ticket
+
+            return Ticket.from_view(await ticket(info, key), info.context.services)
+        if type_name == "ArchiveApplication":
+            from gateway.resolvers.archive import archive_application
+            from gateway.schema.archive import ArchiveApplication
+
+            return ArchiveApplication.from_view(await archive_application(info, key))
+        if type_name == "CaseBindingApplication":
+            from gateway.resolvers.bindings import case_binding_application
+            from gateway.schema.bindings import CaseBindingApplication
+
+            return CaseBindingApplication.from_view(await case_binding_application(info, key))
         raise NotFound("no such object that you may see")

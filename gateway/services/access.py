@@ -7,8 +7,13 @@ the whole court (court leader, archive administrator).
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from gateway.adapters.model import Case
 from gateway.identity import Role, Viewer
+
+#: the staff roles that sit on a case's panel and review its bindings (案件绑定申请)
+PANEL_ROLES = frozenset({Role.CLERK, Role.JUDGE})
 
 
 def is_party_or_agent(viewer: Viewer, case: Case) -> bool:
@@ -31,8 +36,15 @@ def staff_scope_covers(viewer: Viewer, case: Case) -> bool:
     return bool(viewer.staff_id and any(s.staff_id == viewer.staff_id for s in case.panel))
 
 
-def can_see_case(viewer: Viewer, case: Case) -> bool:
-    return is_party_or_agent(viewer, case) or staff_scope_covers(viewer, case)
+def is_bound(viewer: Viewer, case: Case, bound: Collection[str]) -> bool:
+    """An approved case binding links a party or lawyer to the case before (or without) the court's own
+    record naming them. ``bound`` is the viewer's approved bindings' case numbers (canonical), loaded by
+    the caller: this module does no I/O."""
+    return bool(viewer.roles & {Role.PARTY, Role.LAWYER}) and case.case_number in bound
+
+
+def can_see_case(viewer: Viewer, case: Case, bound: Collection[str] = ()) -> bool:
+    return is_party_or_agent(viewer, case) or staff_scope_covers(viewer, case) or is_bound(viewer, case, bound)
 
 
 def mask_id_number(number: str) -> str:

@@ -12,8 +12,9 @@ change feed bumps.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import heapq
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
@@ -26,7 +27,7 @@ from gateway.adapters.registry import AdapterRegistry
 from gateway.cache import Cache
 from gateway.casenumber import CaseNumberParser
 from gateway.identity import Role, Viewer
-from gateway.services.access import can_see_case
+from gateway.services.access import can_see_case, is_party_or_agent
 from gateway.services.cursors import decode_cursor, encode_cursor
 from gateway.services.federation import CourtFailure, Deadline, Partial, gather_by_court
 
@@ -80,6 +81,16 @@ def viewer_roles_in(viewer: Viewer, case: Case) -> set[PartyRole]:
     roles = {p.role for p in case.parties if p.id_number == viewer.id_number}
     clients = {a.client_id_number for a in case.agents if a.licence_number == viewer.licence_number}
     return roles | {p.role for p in case.parties if p.id_number in clients}
+
+
+@dataclass(frozen=True)
+class BoundCase:
+    """A case the viewer is linked to by an approved case binding the gateway holds: listed among their
+    cases at once, before the court's own record names them (and at courts that never will)."""
+
+    court_code: str
+    case_id: str
+    case_number: str
 
 
 @dataclass(frozen=True)
@@ -179,6 +190,22 @@ class CaseService:
             for i, ref in enumerate(viewer.person_refs())
         ]
 
+    def bound_sources(self, viewer: Viewer, bound: Sequence[BoundCase], courts: frozenset[str]) -> list[ListSource]:
+        """One source per court where the viewer has approved bindings: those cases, read from the court in
+        one batch, newest filing first, minus any the court already lists as theirs (so none shows twice)."""
+        by_court: dict[str, list[BoundCase]] = {}
+        for b in bound:
+            if b.court_code in self.registry and (not courts or b.court_code in courts):
+                by_court.setdefault(b.court_code, []).append(b)
+        sources = []
+        for code, cases in sorted(by_court.items()):
+            adapter = self.registry[code]
+            ids = sorted({b.case_id for b in cases})
+            digest = hashlib.sha256("|".join(ids).encode()).hexdigest()[:16]
+            label = f"bound={viewer.scope}/{digest}"
+            sources.append(ListSource(f"{code}:bound", adapter, label, _bound_fetch(adapter, viewer, ids)))
+        return sources
+
     def staff_source(self, viewer: Viewer) -> ListSource:
         """The viewer's own court, narrowed to their panel, division or the whole court by role."""
         scope = staff_scope(viewer)
@@ -187,13 +214,20 @@ class CaseService:
         return ListSource(f"{adapter.court.code}:staff", adapter, label, _scope_fetch(adapter, scope))
 
     async def my_cases(
-        self, viewer: Viewer, *, first: int, after: str | None, filter: CaseFilter, order: CaseOrder
+        self,
+        viewer: Viewer,
+        *,
+        first: int,
+        after: str | None,
+        filter: CaseFilter,
+        order: CaseOrder,
+        bound: Sequence[BoundCase] = (),
     ) -> CaseList:
+        """The viewer's cases at every court, plus those ``bound`` to them by approved case bindings."""
         if order == CaseOrder.LAST_ACTIVITY_DESC:
-            return await self._my_cases_by_activity(viewer, first=first, after=after, filter=filter)
-        return await self.merged(
-            "myCases", self.person_sources(viewer, filter.courts), viewer, first=first, after=after, filter=filter
-        )
+            return await self._my_cases_by_activity(viewer, first=first, after=after, filter=filter, bound=bound)
+        sources = self.person_sources(viewer, filter.courts) + self.bound_sources(viewer, bound, filter.courts)
+        return await self.merged("myCases", sources, viewer, first=first, after=after, filter=filter)
 
     async def court_cases(self, viewer: Viewer, *, first: int, after: str | None, filter: CaseFilter) -> CaseList:
         return await self.merged(
@@ -281,11 +315,11 @@ class CaseService:
                 s.take_page(pages[s.key])
 
     async def _my_cases_by_activity(
-        self, viewer: Viewer, *, first: int, after: str | None, filter: CaseFilter
+        self, viewer: Viewer, *, first: int, after: str | None, filter: CaseFilter, bound: Sequence[BoundCase] = ()
     ) -> CaseList:
         """Courts list by filing date only, so activity order needs each court's whole list (cached)."""
         state = decode_cursor("myCasesByActivity", after) if after else {}
-        every = await self.all_cases_of(viewer, filter.courts)
+        every = await self.all_cases_of(viewer, filter.courts, bound)
         ordered = sorted(
             (c for c in every.value if filter.accepts(c, viewer_roles_in(viewer, c))),
             key=lambda c: (c.last_activity_at or c.filed_on, c.court_code, c.case_id),
@@ -296,13 +330,20 @@ class CaseService:
         cursors = [encode_cursor("myCasesByActivity", {"o": start + i + 1}) for i in range(len(page))]
         return CaseList(page, cursors, start + first < len(ordered), len(ordered), every.failures)
 
-    async def all_cases_of(self, viewer: Viewer, courts: frozenset[str] = frozenset()) -> Partial[list[Case]]:
+    async def all_cases_of(
+        self, viewer: Viewer, courts: frozenset[str] = frozenset(), bound: Sequence[BoundCase] = ()
+    ) -> Partial[list[Case]]:
         found: list[Case] = []
         failures: list[CourtFailure] = []
         after: str | None = None
         while True:
             page = await self.my_cases(
-                viewer, first=MAX_PAGE, after=after, filter=CaseFilter(courts=courts), order=CaseOrder.FILED_DESC
+                viewer,
+                first=MAX_PAGE,
+                after=after,
+                filter=CaseFilter(courts=courts),
+                order=CaseOrder.FILED_DESC,
+                bound=bound,
             )
             found += page.cases
             failures += page.failures
@@ -312,8 +353,9 @@ class CaseService:
 
     # -- one case --------------------------------------------------------------------------------------
 
-    async def case_by_number(self, viewer: Viewer, text: str) -> Case | None:
+    async def case_by_number(self, viewer: Viewer, text: str, *, bound: Collection[str] = ()) -> Case | None:
         """The case if it exists and the viewer may see it, else None (the two are indistinguishable).
+        ``bound``: the case numbers of the viewer's approved case bindings, which let them see those cases.
 
         Raises InvalidCaseNumber for input that is not a case number, CourtError when its court fails.
         """
@@ -326,14 +368,16 @@ class CaseService:
         case: Case | None = await self.cache.get_or_load(
             key, lambda: adapter.find_case(number.text), ttl=self.page_ttl_s
         )
-        return case if case is not None and can_see_case(viewer, case) else None
+        return case if case is not None and can_see_case(viewer, case, bound) else None
 
-    async def cases_by_number(self, viewer: Viewer, numbers: list[str]) -> list[Case | CourtError | None]:
+    async def cases_by_number(
+        self, viewer: Viewer, numbers: list[str], *, bound: Collection[str] = ()
+    ) -> list[Case | CourtError | None]:
         """Many cases by number, batched per court (a DataLoader's batch function)."""
 
         async def one(text: str) -> Case | CourtError | None:
             try:
-                return await self.case_by_number(viewer, text)
+                return await self.case_by_number(viewer, text, bound=bound)
             except CourtError as e:
                 return e
 
@@ -356,6 +400,22 @@ def _loader(service: CaseService, stream: _Stream, limit: int, generation: int) 
 
 def _person_fetch(adapter: CourtAdapter, ref: PersonRef) -> Callable[[str | None, int], Awaitable[CasePage]]:
     return lambda position, limit: adapter.list_cases(ref, position=position, limit=limit)
+
+
+def _bound_fetch(
+    adapter: CourtAdapter, viewer: Viewer, case_ids: list[str]
+) -> Callable[[str | None, int], Awaitable[CasePage]]:
+    """Bound cases at one court as a list source: one batch read, newest filing first, an offset as the
+    position; cases the court already lists as the viewer's are left to the court's own list."""
+
+    async def fetch(position: str | None, limit: int) -> CasePage:
+        start = int(position or 0)
+        found = await adapter.get_cases(case_ids)
+        mine = sorted((c for c in found if not is_party_or_agent(viewer, c)), key=_filed_key, reverse=True)
+        end = start + limit
+        return CasePage(tuple(mine[start:end]), str(end) if end < len(mine) else None, len(mine))
+
+    return fetch
 
 
 def _scope_fetch(adapter: CourtAdapter, scope: CaseScope) -> Callable[[str | None, int], Awaitable[CasePage]]:

@@ -109,6 +109,10 @@ class ChangeFollower:
     def start(self) -> None:
         self._tasks = [asyncio.create_task(self._follow(a)) for a in self.registry.courts()]
 
+    @property
+    def running(self) -> bool:
+        return bool(self._tasks)
+
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()

@@ -38,6 +38,13 @@ class NotificationKind(StrEnum):
     DOCUMENT_SERVED = "DOCUMENT_SERVED"
     HEARING_SCHEDULED = "HEARING_SCHEDULED"
     SIGNATURE_RECORDED = "SIGNATURE_RECORDED"
+    DEADLINE_ESCALATED = "DEADLINE_ESCALATED"  # an overdue item, to the division head, then the court leaders
+    TICKET_ASSIGNED = "TICKET_ASSIGNED"  # a new 12368 ticket, to its handlers
+    TICKET_ANSWERED = "TICKET_ANSWERED"  # the answer, to the requester
+    BINDING_REQUESTED = "BINDING_REQUESTED"  # a case binding to review, to the case's clerk and judges
+    BINDING_DECIDED = "BINDING_DECIDED"  # the panel's decision, to the applicant
+    ARCHIVE_ACCESS_REQUESTED = "ARCHIVE_ACCESS_REQUESTED"  # a reading application, to the archivists
+    ARCHIVE_ACCESS_DECIDED = "ARCHIVE_ACCESS_DECIDED"  # the archive office's decision, to the applicant
 
 
 #: kind → (in-app title, text after the 【court】 prefix); fields come from ``params`` and the case number
@@ -61,6 +68,34 @@ TEMPLATES: dict[NotificationKind, tuple[str, str]] = {
     NotificationKind.SIGNATURE_RECORDED: (
         "签收成功",
         "您好！您已签收{case_number}的文书《{title}》，送达凭证可登录" + WHERE_TO_LOOK + "下载。",
+    ),
+    NotificationKind.DEADLINE_ESCALATED: (
+        "超期督办",
+        "{subject}已于{due}到期仍未办结（承办人：{handlers}）{ladder}，请督促办理。详情请登录审判管理系统查看。",
+    ),
+    NotificationKind.TICKET_ASSIGNED: (
+        "新12368诉求",
+        "您有一件新的12368{category}诉求{of_case}（来件人：{requester}），请于{due}前登录审判管理系统答复。",
+    ),
+    NotificationKind.TICKET_ANSWERED: (
+        "12368诉求已答复",
+        "您好！您提交的12368{category}诉求{of_case}已答复，请登录" + WHERE_TO_LOOK + "查看答复并评价。",
+    ),
+    NotificationKind.BINDING_REQUESTED: (
+        "新案件绑定申请",
+        "{case_number}收到{applicant}的案件绑定申请（已附授权委托书），请于{due}前登录审判管理系统审核。",
+    ),
+    NotificationKind.BINDING_DECIDED: (
+        "案件绑定审核结果",
+        "您好！您申请绑定{case_number}的申请{outcome}，请登录" + WHERE_TO_LOOK + "查看。",
+    ),
+    NotificationKind.ARCHIVE_ACCESS_REQUESTED: (
+        "新阅卷申请",
+        "{applicant}申请查阅{case_number}的案卷材料，请于{due}前登录审判管理系统审批。",
+    ),
+    NotificationKind.ARCHIVE_ACCESS_DECIDED: (
+        "阅卷申请结果",
+        "您好！您查阅{case_number}案卷材料的申请{outcome}，详情请登录" + WHERE_TO_LOOK + "查看。",
     ),
 }
 

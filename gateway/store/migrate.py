@@ -16,6 +16,7 @@ To draft a new revision from the models (then read and edit it)::
 from __future__ import annotations
 
 import asyncio
+import logging
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -25,12 +26,16 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError
 
 from gateway.store.db import Store
 
 MIGRATIONS = Path(__file__).resolve().with_name("migrations")
 #: pg_advisory_xact_lock key serialising concurrent upgrades ("cgmg")
 MIGRATION_LOCK_KEY = 0x63676D67
+#: SQLite: how many times an upgrade that found the database locked looks again
+SQLITE_LOCK_ATTEMPTS = 5
+log = logging.getLogger("gateway.store")
 
 
 def alembic_config(database_url: str | None = None) -> Config:
@@ -72,6 +77,19 @@ def _upgrade_in_new_loop(database_url: str, revision: str) -> str | None:
 
 
 async def _upgrade(database_url: str, revision: str) -> str | None:
+    for attempt in range(SQLITE_LOCK_ATTEMPTS):
+        try:
+            return await _upgrade_once(database_url, revision)
+        except OperationalError as e:
+            # SQLite: another upgrade held the write lock past the busy timeout (a slow machine); it has
+            # probably done the work by now, so look again rather than fail the gateway's start
+            if "database is locked" not in str(e) or attempt == SQLITE_LOCK_ATTEMPTS - 1:
+                raise
+            log.warning("the database is locked by another migration; trying again")
+    raise AssertionError("unreachable")
+
+
+async def _upgrade_once(database_url: str, revision: str) -> str | None:
     async with Store(database_url) as store, store.engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})

@@ -1,0 +1,335 @@
+"""Case-file reading resolvers: who may apply, decide, read and download; and the material download route.
+
+Reading needs a verified identity (REAL_NAME or FACE, 在线诉讼规则 art. 7). Parties and lawyers apply;
+the archive administrators of the case's court decide. Downloads are links issued here, with the caller's
+token, and followed without one at ``/downloads/materials/{token}`` (a browser can), where the reading
+window is checked again and the file is watermarked for its reader, sealed and streamed.
+
+"Now" is ``services.clock()`` throughout, so tests can move through a reading window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response, StreamingResponse
+from strawberry.types import Info
+
+from gateway.adapters import model
+from gateway.adapters.errors import CourtError
+from gateway.casenumber import CaseNumber, InvalidCaseNumber
+from gateway.context import Context, Services
+from gateway.errors import (
+    AccessWindowClosed,
+    ApplicationRequired,
+    BadUserInput,
+    CourtFailureError,
+    Forbidden,
+    InvalidCaseNumberError,
+    NotFound,
+)
+from gateway.identity import IdentityLevel, Role
+from gateway.resolvers.cases import PERSON_ROLES
+from gateway.resolvers.filings import UploadedFile, bad_input
+from gateway.services.archive import (
+    ApplicationPage,
+    ApplicationStatus,
+    ApplicationView,
+    ArchiveService,
+    NeedsApplication,
+    NoSuchApplication,
+    NoSuchCase,
+    ReadingGrant,
+    WindowClosed,
+    reading_grant,
+)
+from gateway.services.archive_reading import (
+    Delivery,
+    IssuedLink,
+    LinkGone,
+    NoSuchMaterial,
+    ReadingService,
+    find_material,
+    readable,
+    record_view,
+)
+from gateway.services.cursors import InvalidCursor
+from gateway.services.federation import CourtFailure
+from gateway.services.filings import upload_limits
+from gateway.services.links import LinkExpired, LinkInvalid
+from gateway.services.seal import SealCheck, sealer_for
+from gateway.services.uploads import IncomingFile, InvalidInput, check_count
+from gateway.services.watermark import NotAPdf
+
+#: where material links point; the token follows
+DOWNLOAD_PATH = "/downloads/materials/"
+#: reading case files needs a verified identity
+READING_LEVEL = IdentityLevel.REAL_NAME
+#: a seal is checked on files up to this size (a case-file volume is rarely larger)
+MAX_SEALED_FILE_BYTES = 64 * 1024 * 1024
+#: the download is streamed in chunks of this size
+CHUNK = 64 * 1024
+
+
+def now(services: Services) -> datetime:
+    """The services' clock (tests move it)."""
+    return services.clock()
+
+
+def archive_service(services: Services) -> ArchiveService:
+    return ArchiveService(services)
+
+
+def reading_service(services: Services) -> ReadingService:
+    """Built per call, so tests that move ``services.clock`` move links and windows with it."""
+    return ReadingService(services, clock=lambda: services.clock())
+
+
+def _parse(services: Services, case_number: str) -> CaseNumber:
+    try:
+        return services.parser.parse(case_number)
+    except InvalidCaseNumber as e:
+        raise InvalidCaseNumberError(str(e)) from None
+
+
+def _court_error(e: CourtError, path: list[str | int] | None, what: str) -> CourtFailureError:
+    return CourtFailureError(e.code, e.court_code, f"{e.court_code} is not answering: {what}", path)
+
+
+async def _grant(info: Info[Context, None], case: model.Case) -> ReadingGrant:
+    """How the viewer may read the case now, or the GraphQL error saying why not."""
+    context = info.context
+    viewer = context.require_viewer(level=READING_LEVEL)
+    try:
+        bound = await context.bound_case_numbers()
+        return await reading_grant(context.services.store, viewer, case, now=now(context.services), bound=bound)
+    except WindowClosed as e:
+        raise AccessWindowClosed(f"{e}; apply again with applyForArchiveAccess to read more") from None
+    except NeedsApplication:
+        raise ApplicationRequired(
+            f"{case.case_number} is archived: apply to read its file with applyForArchiveAccess; the archive "
+            "office decides within 2 working days"
+        ) from None
+    except NoSuchCase:
+        raise NotFound(f"no case {case.case_number} whose file you may read") from None
+
+
+# -- reading ----------------------------------------------------------------------------------------------
+
+
+async def case_file_of(info: Info[Context, None], case: model.Case, path: str) -> list[model.CaseFileVolume] | None:
+    """The volumes and materials the viewer may read now, audited as a view (``casefile.viewed``); None
+    (and a COURT_* error) when the court cannot list them. FORBIDDEN below REAL_NAME; APPLICATION_REQUIRED
+    for an archived case without an application; ACCESS_WINDOW_CLOSED outside an approved window."""
+    context = info.context
+    viewer = context.require_viewer(level=READING_LEVEL)
+    grant = await _grant(info, case)
+    found = await context.volumes_of.load((case.court_code, case.case_id))
+    if isinstance(found, CourtError):
+        context.report([CourtFailure.from_error(found)], [path])
+        return None
+    shown = readable(case, found, grant)
+    await record_view(context.services.store, viewer, case, grant, shown)
+    return shown
+
+
+async def application_case_file(info: Info[Context, None], view: ApplicationView) -> list[model.CaseFileVolume] | None:
+    """The case file through an application: null until it is approved (and after a rejection)."""
+    if view.status != ApplicationStatus.APPROVED:
+        return None
+    services = info.context.services
+    try:
+        case = await archive_service(services).find_case(_parse(services, view.case_number))
+    except CourtError as e:
+        info.context.report([CourtFailure.from_error(e)], ["caseFile"])
+        return None
+    if case is None:
+        raise NotFound(f"{view.case_number} is no longer at its court")
+    return await case_file_of(info, case, "caseFile")
+
+
+async def download_material(info: Info[Context, None], case_number: str, material_id: str) -> tuple[IssuedLink, str]:
+    """A short-lived link to one material the viewer may read now, and its URL; issuing it is audited
+    (``material.link_issued``)."""
+    context = info.context
+    viewer = context.require_viewer(level=READING_LEVEL)
+    services = context.services
+    number = _parse(services, case_number)
+    try:
+        case = await archive_service(services).find_case(number)
+    except CourtError as e:
+        raise _court_error(e, [info.path.key], "try again later") from None
+    if case is None:
+        raise NotFound(f"no case {case_number} whose file you may read")
+    grant = await _grant(info, case)
+    try:
+        volumes = await services.registry[case.court_code].list_volumes(case.case_id)
+    except CourtError as e:
+        raise _court_error(e, [info.path.key], "its case file cannot be read now") from None
+    try:
+        material = find_material(readable(case, volumes, grant), material_id)
+    except NoSuchMaterial:
+        try:
+            find_material(volumes, material_id)
+        except NoSuchMaterial:
+            raise NotFound(f"no material {material_id} in the file of {case.case_number}") from None
+        raise Forbidden(
+            "this material is not open to parties and lawyers: it is in the internal file (副卷), or the case "
+            "was heard in private, or the court has not published it"
+        ) from None
+    issued = await reading_service(services).issue(viewer, case, grant, material)
+    return issued, f"{services.settings.public_url.rstrip('/')}{DOWNLOAD_PATH}{issued.token}"
+
+
+# -- applications ---------------------------------------------------------------------------------------
+
+
+async def apply_for_archive_access(
+    info: Info[Context, None], case_number: str, reason: str, attachments: list[UploadedFile]
+) -> ApplicationView:
+    """Parties and lawyers with a verified identity; the case is looked up at its own court only."""
+    context = info.context
+    viewer = context.require_viewer(level=READING_LEVEL, roles=PERSON_ROLES)
+    services = context.services
+    number = _parse(services, case_number)
+    limits = upload_limits(services.settings)
+    try:
+        if attachments:
+            check_count(len(attachments), limits)
+        # read no more of each file than it takes to know it is too large
+        incoming = [
+            IncomingFile(f.filename or "", f.content_type or "", await f.read(limits.max_file_bytes + 1))
+            for f in attachments
+        ]
+        return await archive_service(services).apply(viewer, number, reason, incoming, now=now(services))
+    except InvalidInput as e:
+        raise bad_input(e) from None
+    except NoSuchCase:
+        raise NotFound(f"no case {case_number} that you may apply to read") from None
+    except CourtError as e:
+        raise _court_error(e, [info.path.key], "nothing was applied for; try again later") from None
+
+
+async def decide_archive_access(
+    info: Info[Context, None], application_id: str, approve: bool, note: str | None
+) -> ApplicationView:
+    """The archive administrators of the application's court only (NOT_FOUND for another court's)."""
+    context = info.context
+    viewer = context.require_viewer(roles={Role.ARCHIVE_ADMIN})
+    services = context.services
+    try:
+        return await archive_service(services).decide(
+            viewer, application_id, approve=approve, note=note, now=now(services)
+        )
+    except InvalidInput as e:
+        raise bad_input(e) from None
+    except NoSuchApplication:
+        raise NotFound("no such archive application at your court") from None
+
+
+async def my_archive_applications(
+    info: Info[Context, None], first: int, after: str | None, status: ApplicationStatus | None
+) -> ApplicationPage:
+    context = info.context
+    viewer = context.require_viewer(roles=PERSON_ROLES)
+    try:
+        return await archive_service(context.services).mine(viewer, first=first, after=after, status=status)
+    except InvalidCursor as e:
+        raise BadUserInput(str(e)) from None
+
+
+async def archive_applications(
+    info: Info[Context, None], status: ApplicationStatus | None, first: int, after: str | None
+) -> ApplicationPage:
+    """The archive office's list: its own court's applications only."""
+    context = info.context
+    viewer = context.require_viewer(roles={Role.ARCHIVE_ADMIN})
+    if not viewer.court_code:
+        raise Forbidden("your account names no court")
+    try:
+        return await archive_service(context.services).of_court(viewer, status=status, first=first, after=after)
+    except InvalidCursor as e:
+        raise BadUserInput(str(e)) from None
+
+
+async def archive_application(info: Info[Context, None], application_id: str) -> ApplicationView:
+    context = info.context
+    viewer = context.require_viewer()
+    try:
+        return await archive_service(context.services).get(viewer, application_id)
+    except NoSuchApplication:
+        raise NotFound("no such archive application that you may see") from None
+
+
+# -- seals -------------------------------------------------------------------------------------------------
+
+
+async def verify_document_seal(info: Info[Context, None], file: UploadedFile) -> SealCheck:
+    """Anyone signed in may check a file they were given (a court, a notary, the other side); nothing is
+    stored."""
+    context = info.context
+    context.require_viewer()
+    data = await file.read(MAX_SEALED_FILE_BYTES + 1)
+    if len(data) > MAX_SEALED_FILE_BYTES:
+        raise BadUserInput(f"the file is larger than {MAX_SEALED_FILE_BYTES} bytes", reason="FILE_TOO_LARGE")
+    return sealer_for(context.services.settings).verify(data)
+
+
+# -- the download route ------------------------------------------------------------------------------------
+
+
+def _refusal(code: str, message: str, status: int) -> Response:
+    return PlainTextResponse(f"{code}: {message}", status_code=status, headers={"X-Error-Code": code})
+
+
+def content_disposition(filename: str, fallback: str) -> str:
+    """``attachment`` with an ASCII fallback and the real (Chinese) name per RFC 6266 / RFC 5987."""
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+def material_download(services: Services) -> Callable[[Request], Awaitable[Response]]:
+    """``GET /downloads/materials/{token}``: the material, watermarked and sealed for the link's reader,
+    streamed; audited (``material.downloaded``) before the first byte."""
+
+    async def download(request: Request) -> Response:
+        reading = reading_service(services)
+        try:
+            claims = reading.verify_link(request.path_params["token"])
+        except LinkExpired as e:
+            return _refusal("LINK_EXPIRED", str(e), 410)
+        except LinkInvalid as e:
+            return _refusal("LINK_INVALID", str(e), 403)
+        try:
+            delivery = await reading.download(claims)
+        except LinkGone:
+            return _refusal("NOT_FOUND", "no such download", 404)
+        except WindowClosed as e:
+            return _refusal("ACCESS_WINDOW_CLOSED", str(e), 403)
+        except CourtError as e:
+            status = 504 if e.code == "COURT_TIMEOUT" else 503
+            return _refusal(e.code, f"{e.court_code} cannot give the file now; try the link again shortly", status)
+        except NotAPdf:
+            return _refusal("COURT_FILE_UNREADABLE", "the court's copy of this material cannot be read", 502)
+        return _stream(delivery)
+
+    return download
+
+
+def _stream(delivery: Delivery) -> StreamingResponse:
+    content = delivery.content
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for start in range(0, len(content), CHUNK):
+            yield content[start : start + CHUNK]
+
+    headers = {
+        "Content-Disposition": content_disposition(delivery.filename, f"material-{delivery.link.trace_id}.pdf"),
+        "Content-Length": str(len(content)),
+        "Cache-Control": "no-store",
+        "X-Content-Type-Options": "nosniff",
+        "X-Trace-Id": delivery.link.trace_id,
+    }
+    return StreamingResponse(chunks(), media_type="application/pdf", headers=headers)

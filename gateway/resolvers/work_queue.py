@@ -1,0 +1,49 @@
+"""The staff work queue: every workflow's items waiting on the viewer, soonest deadline first."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from strawberry.types import Info
+
+from gateway.context import Context
+from gateway.errors import BadUserInput
+from gateway.identity import STAFF_ROLES
+from gateway.services import work_queue as service
+from gateway.services.archive import archive_applications_waiting
+from gateway.services.bindings import bindings_waiting
+from gateway.services.cursors import InvalidCursor, decode_cursor, encode_cursor
+from gateway.services.deadlines import calendar_for
+from gateway.services.tickets import tickets_waiting
+
+CURSOR_KIND = "myWorkQueue"
+
+
+def sources(info: Info[Context, None]) -> list[service.WorkSource]:
+    """One source per workflow the gateway owns."""
+    from gateway.schema.common import global_id
+
+    services = info.context.services
+    return [
+        tickets_waiting(services.store, global_id),
+        bindings_waiting(services.store, global_id),
+        archive_applications_waiting(services.store, global_id),
+        service.filings_received(services.store, global_id),
+    ]
+
+
+async def my_work_queue(
+    info: Info[Context, None], first: int, after: str | None
+) -> tuple[list[service.QueuedItem], list[str], bool, int]:
+    """This page of the queue, its cursors, whether more follow, and the queue's length."""
+    viewer = info.context.require_viewer(roles=set(STAFF_ROLES))
+    try:
+        start = int(decode_cursor(CURSOR_KIND, after)["i"]) if after else 0
+    except (InvalidCursor, KeyError, TypeError, ValueError):
+        raise BadUserInput("after: not a cursor of this list") from None
+    queue = await service.work_queue(
+        viewer, sources(info), calendar_for(info.context.services.settings), now=datetime.now(UTC)
+    )
+    page = queue[start : start + first]
+    cursors = [encode_cursor(CURSOR_KIND, {"i": start + n + 1}) for n in range(len(page))]
+    return page, cursors, start + first < len(queue), len(queue)
