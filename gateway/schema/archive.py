@@ -160,12 +160,7 @@ def application_connection(page: service.ApplicationPage) -> ArchiveApplicationC
             ArchiveApplicationEdge(node=ArchiveApplication.from_view(a), cursor=c)
             for a, c in zip(page.applications, page.cursors, strict=True)
         ],
-        page_info=PageInfo(
-            has_next_page=page.has_next_page,
-            has_previous_page=False,
-            start_cursor=page.cursors[0] if page.cursors else None,
-            end_cursor=page.cursors[-1] if page.cursors else None,
-        ),
+        page_info=PageInfo.forward(page.cursors, page.has_next_page),
         total_count=page.total,
     )
 

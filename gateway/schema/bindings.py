@@ -125,12 +125,7 @@ def binding_connection(page: service.BindingPage) -> CaseBindingApplicationConne
             CaseBindingApplicationEdge(node=CaseBindingApplication.from_view(b), cursor=c)
             for b, c in zip(page.bindings, page.cursors, strict=True)
         ],
-        page_info=PageInfo(
-            has_next_page=page.has_next_page,
-            has_previous_page=False,
-            start_cursor=page.cursors[0] if page.cursors else None,
-            end_cursor=page.cursors[-1] if page.cursors else None,
-        ),
+        page_info=PageInfo.forward(page.cursors, page.has_next_page),
         total_count=page.total,
     )
 

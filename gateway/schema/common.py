@@ -26,6 +26,16 @@ class PageInfo:
     start_cursor: str | None = strawberry.field(description="Cursor of the first item of this page.")
     end_cursor: str | None = strawberry.field(description="Pass as `after` to get the next page.")
 
+    @classmethod
+    def forward(cls, cursors: list[str], has_next_page: bool) -> PageInfo:
+        """A forward-only page whose items have ``cursors``."""
+        return cls(
+            has_next_page=has_next_page,
+            has_previous_page=False,
+            start_cursor=cursors[0] if cursors else None,
+            end_cursor=cursors[-1] if cursors else None,
+        )
+
 
 def global_id(type_name: str, key: str) -> strawberry.ID:
     return strawberry.ID(base64.urlsafe_b64encode(f"{type_name}:{key}".encode()).decode().rstrip("="))

@@ -102,12 +102,7 @@ class FilingConnection:
 def filing_connection(page: service.FilingPage) -> FilingConnection:
     return FilingConnection(
         edges=[FilingEdge(node=Filing.from_view(f), cursor=c) for f, c in zip(page.filings, page.cursors, strict=True)],
-        page_info=PageInfo(
-            has_next_page=page.has_next_page,
-            has_previous_page=False,
-            start_cursor=page.cursors[0] if page.cursors else None,
-            end_cursor=page.cursors[-1] if page.cursors else None,
-        ),
+        page_info=PageInfo.forward(page.cursors, page.has_next_page),
         total_count=page.total,
     )
 

@@ -87,12 +87,7 @@ class Query:
                 NotificationEdge(node=Notification.from_notice(n), cursor=c)
                 for n, c in zip(page.notices, cursors, strict=True)
             ],
-            page_info=PageInfo(
-                has_next_page=page.has_next_page,
-                has_previous_page=False,
-                start_cursor=cursors[0] if cursors else None,
-                end_cursor=cursors[-1] if cursors else None,
-            ),
+            page_info=PageInfo.forward(cursors, page.has_next_page),
             total_count=page.total,
             unread_count=page.unread,
         )

@@ -41,17 +41,8 @@ def _connection(found: case_service.CaseList, info: Info[Context, None]) -> Case
             CaseEdge(node=Case.from_model(c, viewer, parser), cursor=cur)
             for c, cur in zip(found.cases, found.cursors, strict=True)
         ],
-        page_info=_page_info(found.cursors, found.has_next_page),
+        page_info=PageInfo.forward(found.cursors, found.has_next_page),
         total_count=found.total,
-    )
-
-
-def _page_info(cursors: list[str], has_next: bool) -> PageInfo:
-    return PageInfo(
-        has_next_page=has_next,
-        has_previous_page=False,
-        start_cursor=cursors[0] if cursors else None,
-        end_cursor=cursors[-1] if cursors else None,
     )
 
 
@@ -128,7 +119,7 @@ class Query:
                 ServedDocumentEdge(node=ServedDocument.from_group(g), cursor=cur)
                 for g, cur in zip(page.groups, page.cursors, strict=True)
             ],
-            page_info=_page_info(page.cursors, page.has_next_page),
+            page_info=PageInfo.forward(page.cursors, page.has_next_page),
             total_count=page.total,
         )
 

@@ -146,12 +146,7 @@ def ticket_connection(page: service.TicketPage, services: Services) -> TicketCon
             TicketEdge(node=Ticket.from_view(t, services, now), cursor=c)
             for t, c in zip(page.tickets, page.cursors, strict=True)
         ],
-        page_info=PageInfo(
-            has_next_page=page.has_next_page,
-            has_previous_page=False,
-            start_cursor=page.cursors[0] if page.cursors else None,
-            end_cursor=page.cursors[-1] if page.cursors else None,
-        ),
+        page_info=PageInfo.forward(page.cursors, page.has_next_page),
         total_count=page.total,
     )
 

@@ -79,11 +79,6 @@ class Query:
         page, cursors, has_next, total = await resolvers.my_work_queue(info, check_first(first), after)
         return WorkItemConnection(
             edges=[WorkItemEdge(node=WorkItem.from_queued(q), cursor=c) for q, c in zip(page, cursors, strict=True)],
-            page_info=PageInfo(
-                has_next_page=has_next,
-                has_previous_page=False,
-                start_cursor=cursors[0] if cursors else None,
-                end_cursor=cursors[-1] if cursors else None,
-            ),
+            page_info=PageInfo.forward(cursors, has_next),
             total_count=total,
         )
