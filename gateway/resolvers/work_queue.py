@@ -21,14 +21,12 @@ CURSOR_KIND = "myWorkQueue"
 
 def sources(info: Info[Context, None]) -> list[service.WorkSource]:
     """One source per workflow the gateway owns."""
-    from gateway.schema.common import global_id
-
     services = info.context.services
     return [
-        tickets_waiting(services.store, global_id),
-        bindings_waiting(services.store, global_id),
-        archive_applications_waiting(services.store, global_id),
-        service.filings_received(services.store, global_id),
+        tickets_waiting(services.store),
+        bindings_waiting(services.store),
+        archive_applications_waiting(services.store),
+        service.filings_received(services.store),
     ]
 
 

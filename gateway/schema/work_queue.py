@@ -9,7 +9,7 @@ from strawberry.types import Info
 
 from gateway.context import Context
 from gateway.resolvers import work_queue as resolvers
-from gateway.schema.common import PageInfo, check_first, china_time, mirror_enum
+from gateway.schema.common import PageInfo, check_first, china_time, global_id, mirror_enum
 from gateway.services import work_queue as service
 
 WorkKind = mirror_enum(
@@ -42,7 +42,7 @@ class WorkItem:
         item, left = queued.item, queued.working_seconds_left
         return cls(
             kind=WorkKind(item.kind.value),
-            subject_id=strawberry.ID(item.subject_id),
+            subject_id=global_id(item.subject_type, item.subject_key),
             court_code=item.court_code,
             case_number=item.case_number,
             title=item.title,

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -626,7 +626,7 @@ async def pending_applications(store: Store, court_code: str) -> list[PendingApp
     ]
 
 
-def archive_applications_waiting(store: Store, global_id: Callable[[str, str], str]) -> WorkSource:
+def archive_applications_waiting(store: Store) -> WorkSource:
     """The work queue's source of archive applications: those of the viewer's court, for its archive
     administrators, with their deadlines."""
 
@@ -634,7 +634,8 @@ def archive_applications_waiting(store: Store, global_id: Callable[[str, str], s
         return [
             WorkItem(
                 kind=WorkKind.ARCHIVE_APPLICATION,
-                subject_id=global_id("ArchiveApplication", p.id),
+                subject_type="ArchiveApplication",
+                subject_key=p.id,
                 court_code=p.court_code,
                 case_number=p.case_number,
                 title=f"阅卷申请：{p.applicant_name}",

@@ -17,13 +17,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, update
 
 from gateway.adapters.errors import CourtAuthFailed, CourtError, CourtUnsupported
 from gateway.adapters.model import Agent, AgentReceipt
 from gateway.adapters.registry import AdapterRegistry
 from gateway.cache import Cache
 from gateway.services.bindings import SUBJECT, WORKER_NAME
+from gateway.services.leases import claim_due
 from gateway.services.signature_outbox import FINAL_ERRORS, RetryPolicy
 from gateway.store import Store, audit
 from gateway.store.bindings import BindingRecord, BindingStatus, CourtWrite
@@ -85,20 +86,11 @@ class BindingOutbox:
 
     async def _claim(self) -> list[BindingRecord]:
         """Due entries, leased to this round (PostgreSQL: rows another process holds are skipped)."""
-        now = self.clock()
-        async with self.store.session() as session:
-            query = (
-                select(BindingRecord)
-                .where(BindingRecord.court_write == CourtWrite.QUEUED, BindingRecord.next_attempt_at <= now)
-                .order_by(BindingRecord.next_attempt_at)
-                .limit(self.policy.batch)
-                .with_for_update(skip_locked=True)
-            )
-            claimed = list((await session.execute(query)).scalars())
-            for record in claimed:
-                record.attempts += 1
-                record.next_attempt_at = now + timedelta(seconds=self.policy.lease_s)
-        return claimed
+        pending = BindingRecord.court_write == CourtWrite.QUEUED
+        policy = self.policy
+        return await claim_due(
+            self.store, BindingRecord, pending, now=self.clock(), batch=policy.batch, lease_s=policy.lease_s
+        )
 
     async def deliver(self, record: BindingRecord) -> None:
         """One attempt at one claimed entry, and its outcome recorded."""

@@ -19,7 +19,7 @@ Courts are called before any write transaction opens.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -509,14 +509,15 @@ async def pending_for_reviewer(store: Store, viewer: Viewer) -> list[PendingBind
     ]
 
 
-def bindings_waiting(store: Store, global_id: Callable[[str, str], str]) -> WorkSource:
+def bindings_waiting(store: Store) -> WorkSource:
     """The work queue's source of case bindings: those the viewer must review, with their deadlines."""
 
     async def source(viewer: Viewer) -> list[WorkItem]:
         return [
             WorkItem(
                 kind=WorkKind.BINDING,
-                subject_id=global_id("CaseBindingApplication", p.id),
+                subject_type="CaseBindingApplication",
+                subject_key=p.id,
                 court_code=p.court_code,
                 case_number=p.case_number,
                 title=f"案件绑定申请：{p.applicant_name}申请绑定{p.case_number}",

@@ -17,13 +17,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, update
 
 from gateway.adapters.errors import CourtAuthFailed, CourtError, CourtRejected, NotFoundAtCourt, NotSupported
 from gateway.adapters.model import IdentityKind, PersonRef, Signature, SignatureReceipt
 from gateway.adapters.registry import AdapterRegistry
 from gateway.cache import Cache
 from gateway.config import Settings
+from gateway.services.leases import claim_due
 from gateway.services.notifications import NotificationKind, Recipient, notify, person_key
 from gateway.store import Store, audit
 from gateway.store.signatures import SignatureRecord, SignatureStatus
@@ -93,20 +94,11 @@ class SignatureOutbox:
 
     async def _claim(self) -> list[SignatureRecord]:
         """Due signatures, leased to this round (PostgreSQL: rows another process holds are skipped)."""
-        now = datetime.now(UTC)
-        async with self.store.session() as session:
-            query = (
-                select(SignatureRecord)
-                .where(SignatureRecord.status == SignatureStatus.PENDING, SignatureRecord.next_attempt_at <= now)
-                .order_by(SignatureRecord.next_attempt_at)
-                .limit(self.policy.batch)
-                .with_for_update(skip_locked=True)
-            )
-            claimed = list((await session.execute(query)).scalars())
-            for record in claimed:
-                record.attempts += 1
-                record.next_attempt_at = now + timedelta(seconds=self.policy.lease_s)
-        return claimed
+        pending = SignatureRecord.status == SignatureStatus.PENDING
+        policy = self.policy
+        return await claim_due(
+            self.store, SignatureRecord, pending, now=datetime.now(UTC), batch=policy.batch, lease_s=policy.lease_s
+        )
 
     async def deliver(self, record: SignatureRecord) -> None:
         """One attempt at one claimed signature, and its outcome recorded."""

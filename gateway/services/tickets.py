@@ -18,7 +18,7 @@ notifications and its audit record commit together.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
@@ -445,10 +445,6 @@ class TicketService:
         """The unanswered tickets a staff member handles, soonest due first (the work queue's source)."""
         return await pending_tickets(self.store, court_code, staff_id)
 
-    def work_source(self, global_id: Callable[[str, str], str]) -> WorkSource:
-        """Tickets waiting on the viewer, for ``myWorkQueue``."""
-        return tickets_waiting(self.store, global_id)
-
     async def report(self, viewer: Viewer, court_code: str, start: date, end: date, *, now: datetime) -> TicketReport:
         """The 通报 of tickets received at ``court_code`` from ``start`` to ``end`` (dates, China time,
         both included): per division and per handler. Court leaders see the whole court; a division
@@ -596,7 +592,7 @@ async def pending_tickets(store: Store, court_code: str, staff_id: str) -> list[
     return [_view(rows[d.subject_id], d, found[d.subject_id]) for d in pending if d.subject_id in rows]
 
 
-def tickets_waiting(store: Store, global_id: Callable[[str, str], str]) -> WorkSource:
+def tickets_waiting(store: Store) -> WorkSource:
     """The work queue's source of 12368 tickets: those the viewer must answer, with their deadlines."""
 
     async def source(viewer: Viewer) -> list[WorkItem]:
@@ -605,7 +601,8 @@ def tickets_waiting(store: Store, global_id: Callable[[str, str], str]) -> WorkS
         return [
             WorkItem(
                 kind=WorkKind.TICKET,
-                subject_id=global_id("Ticket", t.id),
+                subject_type="Ticket",
+                subject_key=t.id,
                 court_code=t.court_code,
                 case_number=t.case_number,
                 title=f"12368{CATEGORY_LABELS[t.category.value]}：{_summary(t.content)}（{t.requester_name}）",

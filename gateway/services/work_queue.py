@@ -36,8 +36,10 @@ class WorkKind(StrEnum):
 @dataclass(frozen=True)
 class WorkItem:
     kind: WorkKind
-    #: the subject's global ID (Ticket, CaseBindingApplication, ArchiveApplication, Filing)
-    subject_id: str
+    #: what the item is about, as the API names it (Ticket, CaseBindingApplication, ArchiveApplication,
+    #: Filing), and its key there: the schema turns the pair into a global ID
+    subject_type: str
+    subject_key: str
     court_code: str
     case_number: str | None
     title: str
@@ -74,7 +76,7 @@ async def work_queue(
     ]
 
 
-def filings_received(store: Store, global_id: Callable[[str, str], str]) -> WorkSource:
+def filings_received(store: Store) -> WorkSource:
     """Filings delivered into cases where the viewer was told of them (the clerk and the presiding judge
     get the FILING_RECEIVED notice), until the court marks them handled."""
 
@@ -101,7 +103,8 @@ def filings_received(store: Store, global_id: Callable[[str, str], str]) -> Work
         return [
             WorkItem(
                 kind=WorkKind.FILING,
-                subject_id=global_id("Filing", row.id),
+                subject_type="Filing",
+                subject_key=row.id,
                 court_code=row.court_code,
                 case_number=row.case_number,
                 title=f"《{row.title}》（{row.filer_name}，回执号 {row.receipt_number}）",
