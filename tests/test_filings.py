@@ -396,7 +396,12 @@ async def test_handled_at_the_court_sends_the_filer_a_receipt(
     for _ in range(2):  # the change feed may apply the same event too: either way, once
         async with services.store.session() as session:
             await mark_handled(
-                session, SOAP_GBK, event.filing_receipt_number or "", "已阅，材料已入卷", event.occurred_at
+                session,
+                SOAP_GBK,
+                event.filing_receipt_number or "",
+                "已阅，材料已入卷",
+                event.occurred_at,
+                now=services.clock(),
             )
     handled = await wait_for(gateway, filing_id, lambda f: f["status"] == "HANDLED")
     assert handled["result"] == "已阅，材料已入卷" and handled["handledAt"]
@@ -497,11 +502,15 @@ async def test_submit_deliver_handle(
 
     assert cluster.desk(CSV_EXPORT).handle_filing(delivered.receipt_number or "", "不予采纳")
     async with own.store.session() as session:
-        assert await mark_handled(session, CSV_EXPORT, delivered.receipt_number or "", "不予采纳", datetime.now(UTC))
+        assert await mark_handled(
+            session, CSV_EXPORT, delivered.receipt_number or "", "不予采纳", datetime.now(UTC), now=datetime.now(UTC)
+        )
     async with own.store.session() as session:
-        again = await mark_handled(session, CSV_EXPORT, delivered.receipt_number or "", "不予采纳", datetime.now(UTC))
+        again = await mark_handled(
+            session, CSV_EXPORT, delivered.receipt_number or "", "不予采纳", datetime.now(UTC), now=datetime.now(UTC)
+        )
         assert not again, "a second event for the same receipt changes nothing"
-        assert not await mark_handled(session, CSV_EXPORT, "SC-not-ours", "x", datetime.now(UTC))
+        assert not await mark_handled(session, CSV_EXPORT, "SC-not-ours", "x", datetime.now(UTC), now=datetime.now(UTC))
     handled = await current(own, chen, filing)
     assert handled.status == FilingStatus.HANDLED and handled.result == "不予采纳"
     assert len(await sms_for(own, f"filing:{filing.id}:handled")) == 1

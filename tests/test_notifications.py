@@ -86,6 +86,7 @@ async def _handled(store: Store, court: CourtConfig, recipients: list[Recipient]
             recipients=recipients,
             params={},
             dedupe_key=key,
+            now=datetime.now(UTC),
         )
 
 
@@ -131,6 +132,7 @@ async def test_notify_rolls_back_with_the_change_that_caused_it(store: Store, yu
                 recipients=[WANG],
                 params={"title": "民事判决书"},
                 dedupe_key="doc:1",
+                now=datetime.now(UTC),
             )
             raise RuntimeError("the filing's status change failed")
     assert await _count(store, SmsMessage) == 0
@@ -291,6 +293,7 @@ async def test_staff_read_notices_addressed_to_their_seat(
             recipients=[clerk],
             params={"title": "答辩状", "filer": "陈律师"},
             dedupe_key=f"filing:{seat}:delivered",
+            now=datetime.now(UTC),
         )
     page = (await gateway.query(LIST, {"first": 5}, token=token))["data"]["notifications"]
     assert [e["node"]["kind"] for e in page["edges"]] == ["FILING_RECEIVED"]

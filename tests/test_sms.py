@@ -117,6 +117,7 @@ async def queue(store: Store, court: CourtConfig, phones: list[str], key: str = 
                 recipients=[Recipient("收件人", phone, None)],
                 params={},
                 dedupe_key=f"{key}:{n}",
+                now=T0,
             )
 
 

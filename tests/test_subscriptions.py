@@ -12,6 +12,7 @@ import secrets
 import sys
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,7 @@ async def _served(store: Store, settings: Settings, recipient: Recipient, title:
             recipients=[recipient],
             params={"title": title},
             dedupe_key=f"test:{secrets.token_hex(6)}",
+            now=datetime.now(UTC),
         )
 
 
@@ -304,6 +306,7 @@ async def test_a_notice_committed_after_a_newer_one_is_not_missed(settings: Sett
                         recipients=[me],
                         params={"title": "先开始后提交"},
                         dedupe_key="slow",
+                        now=datetime.now(UTC),
                     )
                     await _served(other_process, settings, me, "后开始先提交")
                     assert _title(await asyncio.wait_for(subscriber.next(), 5)) == "后开始先提交"

@@ -368,6 +368,7 @@ class ArchiveService:
                 recipients=[Recipient(s.name, s.phone, staff_key(case.court_code, s.staff_id)) for s in archivists],
                 params={"applicant": _applicant_label(row), "due": _when(due_at)},
                 dedupe_key=f"archive:{row.id}:requested",
+                now=now,
             )
             await audit.append(
                 session,
@@ -450,6 +451,7 @@ class ArchiveService:
                 recipients=[_applicant_recipient(row)],
                 params={"outcome": outcome},
                 dedupe_key=f"archive:{row.id}:decided",
+                now=now,
             )
             await audit.append(
                 session,

@@ -262,6 +262,7 @@ class BindingService:
                     recipients=[Recipient(s.name, s.phone, staff_key(row.court_code, s.staff_id)) for s in reviewers],
                     params={"applicant": _applicant_label(row), "due": deadlines.china_clock(deadline.due_at)},
                     dedupe_key=f"binding:{row.id}:requested",
+                    now=now,
                 )
                 await audit.append(
                     session,
@@ -330,6 +331,7 @@ class BindingService:
                 recipients=[applicant_recipient(row)],
                 params={"outcome": "已审核通过，该案件已加入您的案件列表" if approve else _rejected(note)},
                 dedupe_key=f"binding:{row.id}:decided",
+                now=now,
             )
             await audit.append(
                 session,

@@ -630,6 +630,7 @@ class EscalationScheduler:
                     ],
                     params=escalation_params(deadline, level, names, self._extra_days(deadline)),
                     dedupe_key=f"deadline:{deadline.id}:escalated:{level}",
+                    now=now,
                 )
             else:
                 log.error(

@@ -215,6 +215,7 @@ class FilingOutbox:
                 recipients=panel_recipients(case),
                 params={"title": row.title, "filer": row.filer_name},
                 dedupe_key=f"filing:{row.id}:received",
+                now=self.clock(),
             )
             await audit.append(
                 session,

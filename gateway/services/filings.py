@@ -385,6 +385,7 @@ async def mark_handled(
     result: str,
     occurred_at: datetime,
     *,
+    now: datetime,
     court: CourtConfig | None = None,
 ) -> bool:
     """Mark the filing with this receipt HANDLED and queue the filer's receipt SMS and in-app notice.
@@ -412,6 +413,7 @@ async def mark_handled(
         recipients=[filer_recipient(row)],
         params={},
         dedupe_key=f"filing:{row.id}:handled",
+        now=now,
     )
     await audit.append(
         session,

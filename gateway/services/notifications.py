@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -138,9 +138,12 @@ async def notify(
     recipients: Sequence[Recipient],
     params: dict[str, Any],
     dedupe_key: str,
+    now: datetime,
 ) -> None:
-    """Queue the SMS and in-app notice for each recipient, at most once per recipient and dedupe key."""
-    now = datetime.now(UTC)
+    """Queue the SMS and in-app notice for each recipient, at most once per recipient and dedupe key.
+
+    ``now`` comes from the caller's clock (never read here): it stamps the rows and makes the SMS due, so
+    a worker on an injected clock and the code that queued the text agree on what "due" means."""
     text = render(kind, court, case_number, params)
     title = TEMPLATES[kind][0]
     sms = [

@@ -152,6 +152,7 @@ class SignatureOutbox:
                 recipients=[Recipient(record.signer_name, record.signer_phone, person_key(signer))],
                 params={"title": record.title},
                 dedupe_key=f"signature:{record.id}",
+                now=now,
             )
         await self.cache.bump(record.source_code)  # its document lists now show the signature
         log.info("signature %s delivered to %s", record.id, record.source_code)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -40,21 +41,26 @@ def people_of(case: Case) -> list[tuple[PersonRef, Recipient]]:
 
 
 class FeedSync:
-    def __init__(self, courts: dict[str, CourtConfig]) -> None:
+    def __init__(self, courts: dict[str, CourtConfig], *, clock: Callable[[], datetime] | None = None) -> None:
         self.courts = courts
+        self.clock = clock or (lambda: datetime.now(UTC))
 
     async def prepare(self, adapter: CourtAdapter, event: ChangeEvent) -> list[Effect]:
         court = self.courts[event.court_code]
         dedupe = f"event:{event.court_code}:{event.event_id}"
         if event.kind == ChangeKind.FILING_HANDLED and event.filing_receipt_number:
-            return [_mark_handled(court, event)]
+            return [_mark_handled(court, event, self.clock)]
         if event.kind == ChangeKind.DOCUMENT_SERVED and event.document_id:
             case = await adapter.find_case(event.case_number)
             for ref, recipient in people_of(case) if case else []:
                 for doc in await adapter.list_documents(ref):
                     if doc.document_id == event.document_id:
                         params = {"title": doc.title.removeprefix(doc.case_number)}
-                        return [_notify(NotificationKind.DOCUMENT_SERVED, court, event, [recipient], params, dedupe)]
+                        return [
+                            _notify(
+                                NotificationKind.DOCUMENT_SERVED, court, event, [recipient], params, dedupe, self.clock
+                            )
+                        ]
             return []
         if event.kind == ChangeKind.HEARING_SCHEDULED and event.hearing_id:
             case = await adapter.find_case(event.case_number)
@@ -67,7 +73,7 @@ class FeedSync:
                 "kind": hearing.kind,
             }
             recipients = [r for _, r in people_of(case)]
-            return [_notify(NotificationKind.HEARING_SCHEDULED, court, event, recipients, params, dedupe)]
+            return [_notify(NotificationKind.HEARING_SCHEDULED, court, event, recipients, params, dedupe, self.clock)]
         return []  # closed, archived, a lawyer entered: the cache generation bump is the whole effect
 
 
@@ -78,6 +84,7 @@ def _notify(
     recipients: list[Recipient],
     params: dict[str, Any],
     dedupe: str,
+    clock: Callable[[], datetime],
 ) -> Effect:
     async def apply(session: AsyncSession) -> None:
         await notify(
@@ -88,12 +95,13 @@ def _notify(
             recipients=recipients,
             params=params,
             dedupe_key=dedupe,
+            now=clock(),
         )
 
     return apply
 
 
-def _mark_handled(court: CourtConfig, event: ChangeEvent) -> Effect:
+def _mark_handled(court: CourtConfig, event: ChangeEvent, clock: Callable[[], datetime]) -> Effect:
     async def apply(session: AsyncSession) -> None:
         await mark_handled(
             session,
@@ -101,6 +109,7 @@ def _mark_handled(court: CourtConfig, event: ChangeEvent) -> Effect:
             event.filing_receipt_number or "",
             event.result or "",
             event.occurred_at,
+            now=clock(),
             court=court,
         )
 

@@ -282,6 +282,7 @@ class TicketService:
                     "due": deadlines.china_clock(deadline.due_at),
                 },
                 dedupe_key=f"ticket:{row.id}:assigned",
+                now=now,
             )
             await audit.append(
                 session,
@@ -364,6 +365,7 @@ class TicketService:
                 recipients=[Recipient(row.requester_name, row.requester_phone, row.requester_key)],
                 params={"category": CATEGORY_LABELS[row.category], "of_case": _of_case(row.case_number)},
                 dedupe_key=f"ticket:{row.id}:answered",
+                now=now,
             )
             await audit.append(
                 session,
