@@ -26,26 +26,26 @@ from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.types.unset import UNSET, UnsetType
 
 from gateway.adapters.registry import AdapterRegistry
+from gateway.bindings.outbox import BindingOutbox
 from gateway.body_limit import BodyLimit
 from gateway.cache import Cache
 from gateway.casenumber import CaseNumberParser
+from gateway.cases.service import CaseService
 from gateway.config import Settings
 from gateway.context import Context, Services
+from gateway.core.deadlines import EscalationScheduler
+from gateway.core.seal import sealer_for
+from gateway.documents.outbox import SignatureOutbox
+from gateway.documents.service import DocumentService
+from gateway.feeds.effects import FeedSync
+from gateway.feeds.follower import ChangeFollower
+from gateway.filings.outbox import FilingOutbox
 from gateway.identity import AuthError, TokenVerifier, Viewer
+from gateway.notifications.sms import SmsWorker
 from gateway.resolvers.archive import DOWNLOAD_PATH as MATERIAL_DOWNLOAD_PATH
 from gateway.resolvers.archive import material_download
 from gateway.resolvers.signing import DOWNLOAD_PATH, certificate_download
 from gateway.schema import schema
-from gateway.services.binding_outbox import BindingOutbox
-from gateway.services.cases import CaseService
-from gateway.services.changes import ChangeFollower
-from gateway.services.deadlines import EscalationScheduler
-from gateway.services.documents import DocumentService
-from gateway.services.filing_outbox import FilingOutbox
-from gateway.services.seal import sealer_for
-from gateway.services.signature_outbox import SignatureOutbox
-from gateway.services.sms import SmsWorker
-from gateway.services.sync import FeedSync
 from gateway.store import Store
 from gateway.workers import WorkerRunner
 

@@ -243,7 +243,7 @@ def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> None:
 def cmd_seal_verify(args: argparse.Namespace, settings: Settings) -> None:
     """Check a downloaded case-file PDF's integrity seal: exit 0 when valid, 1 when not (tampered, forged,
     unsealed), 2 when the file cannot be read."""
-    from gateway.services.seal import sealer_for
+    from gateway.core.seal import sealer_for
 
     try:
         with open(args.file, "rb") as f:
@@ -262,7 +262,7 @@ def cmd_seal_verify(args: argparse.Namespace, settings: Settings) -> None:
 
 def cmd_sms_tail(args: argparse.Namespace, settings: Settings) -> None:
     """The demo SMS provider's messages, readably: time (court time), masked phone, text."""
-    from gateway.services.sms_providers import follow_entries, format_entry, last_entries, log_path, log_size
+    from gateway.notifications.sms_providers import follow_entries, format_entry, last_entries, log_path, log_size
 
     path = log_path(settings)
     end = log_size(path)
@@ -286,7 +286,7 @@ def cmd_tickets_escalate(args: argparse.Namespace, settings: Settings) -> None:
 
     from gateway.adapters.model import CHINA_TZ
     from gateway.app import build_services
-    from gateway.services.deadlines import EscalationScheduler
+    from gateway.core.deadlines import EscalationScheduler
 
     now = datetime.fromisoformat(args.now) if args.now else datetime.now(UTC)
     if now.tzinfo is None:
@@ -309,8 +309,8 @@ def cmd_tickets_report(args: argparse.Namespace, settings: Settings) -> None:
     """The 12368 通报 of a court for a period, as a table (the ticketReport query's figures)."""
     from datetime import UTC, date, datetime
 
-    from gateway.services.tickets import court_report
     from gateway.store.db import Store
+    from gateway.tickets.service import court_report
 
     start, end = date.fromisoformat(args.start), date.fromisoformat(args.end)
 

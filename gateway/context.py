@@ -19,12 +19,12 @@ from gateway.adapters.model import Case, CaseFileVolume, PersonRef, ServedDocume
 from gateway.adapters.registry import AdapterRegistry
 from gateway.cache import Cache
 from gateway.casenumber import CaseNumberParser
+from gateway.cases.service import BoundCase, CaseService
 from gateway.config import Settings
+from gateway.core.federation import CourtFailure
+from gateway.documents.service import DocumentService
 from gateway.errors import CourtFailureError, Forbidden, Unauthenticated
 from gateway.identity import IdentityLevel, Role, Viewer
-from gateway.services.cases import BoundCase, CaseService
-from gateway.services.documents import DocumentService
-from gateway.services.federation import CourtFailure
 from gateway.store import Store
 from gateway.workers import WorkerRunner
 
@@ -86,7 +86,7 @@ class Context:
         if self.viewer is None or self.viewer.is_staff:
             return []
         if self._bound is None:
-            from gateway.services.bindings import approved_bindings
+            from gateway.bindings.service import approved_bindings
 
             self._bound = asyncio.ensure_future(approved_bindings(self.services.store, self.viewer.subject))
         return await asyncio.shield(self._bound)

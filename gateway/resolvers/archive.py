@@ -20,21 +20,17 @@ from strawberry.types import Info
 
 from gateway.adapters import model
 from gateway.adapters.errors import CourtError
-from gateway.casenumber import CaseNumber, InvalidCaseNumber
-from gateway.context import Context, Services
-from gateway.errors import (
-    AccessWindowClosed,
-    ApplicationRequired,
-    BadUserInput,
-    CourtFailureError,
-    Forbidden,
-    InvalidCaseNumberError,
-    NotFound,
+from gateway.archive.reading import (
+    Delivery,
+    IssuedLink,
+    LinkGone,
+    NoSuchMaterial,
+    ReadingService,
+    find_material,
+    readable,
+    record_view,
 )
-from gateway.identity import IdentityLevel, Role
-from gateway.resolvers.cases import PERSON_ROLES
-from gateway.resolvers.filings import UploadedFile, bad_input
-from gateway.services.archive import (
+from gateway.archive.service import (
     ApplicationPage,
     ApplicationStatus,
     ApplicationView,
@@ -46,23 +42,27 @@ from gateway.services.archive import (
     WindowClosed,
     reading_grant,
 )
-from gateway.services.archive_reading import (
-    Delivery,
-    IssuedLink,
-    LinkGone,
-    NoSuchMaterial,
-    ReadingService,
-    find_material,
-    readable,
-    record_view,
+from gateway.archive.watermark import NotAPdf
+from gateway.casenumber import CaseNumber, InvalidCaseNumber
+from gateway.context import Context, Services
+from gateway.core.cursors import InvalidCursor
+from gateway.core.federation import CourtFailure
+from gateway.core.links import LinkExpired, LinkInvalid
+from gateway.core.seal import SealCheck, sealer_for
+from gateway.core.uploads import IncomingFile, InvalidInput, check_count
+from gateway.errors import (
+    AccessWindowClosed,
+    ApplicationRequired,
+    BadUserInput,
+    CourtFailureError,
+    Forbidden,
+    InvalidCaseNumberError,
+    NotFound,
 )
-from gateway.services.cursors import InvalidCursor
-from gateway.services.federation import CourtFailure
-from gateway.services.filings import upload_limits
-from gateway.services.links import LinkExpired, LinkInvalid
-from gateway.services.seal import SealCheck, sealer_for
-from gateway.services.uploads import IncomingFile, InvalidInput, check_count
-from gateway.services.watermark import NotAPdf
+from gateway.filings.service import upload_limits
+from gateway.identity import IdentityLevel, Role
+from gateway.resolvers.cases import PERSON_ROLES
+from gateway.resolvers.filings import UploadedFile, bad_input
 
 #: where material links point; the token follows
 DOWNLOAD_PATH = "/downloads/materials/"

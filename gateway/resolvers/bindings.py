@@ -10,13 +10,7 @@ from __future__ import annotations
 from strawberry.types import Info
 
 from gateway.adapters.errors import CourtError
-from gateway.casenumber import InvalidCaseNumber
-from gateway.context import Context, Services
-from gateway.errors import BadUserInput, CourtFailureError, InvalidCaseNumberError, NotFound
-from gateway.identity import STAFF_ROLES, IdentityLevel
-from gateway.resolvers.cases import PERSON_ROLES
-from gateway.resolvers.filings import UploadedFile, bad_input
-from gateway.services.bindings import (
+from gateway.bindings.service import (
     WORKER_NAME,
     BindingPage,
     BindingService,
@@ -24,9 +18,15 @@ from gateway.services.bindings import (
     NoSuchBinding,
     NoSuchCase,
 )
-from gateway.services.cursors import InvalidCursor
-from gateway.services.filings import upload_limits
-from gateway.services.uploads import IncomingFile, InvalidInput, check_count
+from gateway.casenumber import InvalidCaseNumber
+from gateway.context import Context, Services
+from gateway.core.cursors import InvalidCursor
+from gateway.core.uploads import IncomingFile, InvalidInput, check_count
+from gateway.errors import BadUserInput, CourtFailureError, InvalidCaseNumberError, NotFound
+from gateway.filings.service import upload_limits
+from gateway.identity import STAFF_ROLES, IdentityLevel
+from gateway.resolvers.cases import PERSON_ROLES
+from gateway.resolvers.filings import UploadedFile, bad_input
 
 
 def binding_service(services: Services) -> BindingService:

@@ -7,12 +7,12 @@ from strawberry.types import Info
 from gateway.adapters import model
 from gateway.adapters.errors import CourtError
 from gateway.casenumber import InvalidCaseNumber
+from gateway.cases.service import CaseFilter, CaseList, CaseOrder
 from gateway.context import Context
+from gateway.core.cursors import InvalidCursor
+from gateway.core.federation import CourtFailure
 from gateway.errors import BadUserInput, Forbidden, InvalidCaseNumberError, NotFound
 from gateway.identity import Role
-from gateway.services.cases import CaseFilter, CaseList, CaseOrder
-from gateway.services.cursors import InvalidCursor
-from gateway.services.federation import CourtFailure
 
 PERSON_ROLES = {Role.PARTY, Role.LAWYER}
 STAFF_WITH_CASES = {Role.CLERK, Role.JUDGE, Role.DIVISION_HEAD, Role.COURT_LEADER, Role.ARCHIVE_ADMIN}

@@ -6,11 +6,11 @@ from strawberry.types import Info
 
 from gateway.adapters import model
 from gateway.context import Context
+from gateway.core.cursors import InvalidCursor
+from gateway.documents.service import DocumentPage, ServedDocumentGroup, group_copies
+from gateway.documents.signing import SigningService
 from gateway.errors import BadUserInput
 from gateway.resolvers.cases import PERSON_ROLES
-from gateway.services.cursors import InvalidCursor
-from gateway.services.documents import DocumentPage, ServedDocumentGroup, group_copies
-from gateway.services.signing import SigningService
 
 
 async def documents_to_sign(info: Info[Context, None], first: int, after: str | None) -> DocumentPage:

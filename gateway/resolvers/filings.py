@@ -10,10 +10,10 @@ from gateway.adapters.errors import CourtError
 from gateway.adapters.model import FilingKind
 from gateway.casenumber import InvalidCaseNumber
 from gateway.context import Context, Services
+from gateway.core.cursors import InvalidCursor
+from gateway.core.uploads import IncomingFile, InvalidInput, check_count
 from gateway.errors import BadUserInput, CourtFailureError, InvalidCaseNumberError, NotFound
-from gateway.resolvers.cases import PERSON_ROLES
-from gateway.services.cursors import InvalidCursor
-from gateway.services.filings import (
+from gateway.filings.service import (
     WORKER_NAME,
     FilingPage,
     FilingRequest,
@@ -22,7 +22,7 @@ from gateway.services.filings import (
     NotFiled,
     upload_limits,
 )
-from gateway.services.uploads import IncomingFile, InvalidInput, check_count
+from gateway.resolvers.cases import PERSON_ROLES
 
 
 class UploadedFile(Protocol):

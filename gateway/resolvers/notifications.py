@@ -14,11 +14,11 @@ from datetime import UTC, datetime
 from strawberry.types import Info
 
 from gateway.context import Context
+from gateway.core.cursors import InvalidCursor, decode_cursor, encode_cursor
 from gateway.errors import BadUserInput, GatewayError, NotFound, Unauthenticated
 from gateway.identity import Viewer
-from gateway.services import notifications as service
-from gateway.services.cursors import InvalidCursor, decode_cursor, encode_cursor
-from gateway.services.notice_feed import FeedOverflow, feed_for, live_notices
+from gateway.notifications import service
+from gateway.notifications.live import FeedOverflow, feed_for, live_notices
 
 CURSOR_KIND = "notifications"
 

@@ -20,16 +20,13 @@ from strawberry.types import Info
 from gateway.adapters.errors import CourtError
 from gateway.casenumber import InvalidCaseNumber
 from gateway.context import Context, Services
-from gateway.errors import BadUserInput, CourtFailureError, Forbidden, InvalidCaseNumberError, NotFound
-from gateway.resolvers.cases import PERSON_ROLES
-from gateway.schema.common import parse_global_id
-from gateway.services.certificate import LINK_KIND, CertificateService, certificate_facts
-from gateway.services.documents import ServedDocumentGroup
-from gateway.services.federation import CourtFailure
-from gateway.services.links import LinkExpired, LinkInvalid, SignedLinks
-from gateway.services.service_time import EffectiveService
-from gateway.services.signature_outbox import SignatureOutbox
-from gateway.services.signing import (
+from gateway.core.federation import CourtFailure
+from gateway.core.links import LinkExpired, LinkInvalid, SignedLinks
+from gateway.documents.certificate import LINK_KIND, CertificateService, certificate_facts
+from gateway.documents.outbox import SignatureOutbox
+from gateway.documents.service import ServedDocumentGroup
+from gateway.documents.service_time import EffectiveService
+from gateway.documents.signing import (
     CERTIFICATE_STAFF,
     SIGNING_LEVEL,
     DocumentNotFound,
@@ -37,6 +34,9 @@ from gateway.services.signing import (
     effective_of,
     group_key,
 )
+from gateway.errors import BadUserInput, CourtFailureError, Forbidden, InvalidCaseNumberError, NotFound
+from gateway.resolvers.cases import PERSON_ROLES
+from gateway.schema.common import parse_global_id
 from gateway.store.signatures import CertificateRecord, SignatureRecord
 
 DOWNLOAD_PATH = "/downloads/certificates/"

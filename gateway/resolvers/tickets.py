@@ -16,13 +16,14 @@ from gateway.adapters.errors import CourtError
 from gateway.adapters.model import Staff
 from gateway.casenumber import InvalidCaseNumber
 from gateway.context import Context, Services
+from gateway.core import deadlines
+from gateway.core.cursors import InvalidCursor
+from gateway.core.uploads import InvalidInput
 from gateway.errors import BadUserInput, CourtFailureError, Forbidden, InvalidCaseNumberError, NotFound
 from gateway.identity import STAFF_ROLES, Role
 from gateway.resolvers.cases import PERSON_ROLES
 from gateway.resolvers.filings import bad_input
-from gateway.services import deadlines
-from gateway.services.cursors import InvalidCursor
-from gateway.services.tickets import (
+from gateway.tickets.service import (
     NoSuchCase,
     NoSuchTicket,
     NotInScope,
@@ -33,7 +34,6 @@ from gateway.services.tickets import (
     TicketStatus,
     TicketView,
 )
-from gateway.services.uploads import InvalidInput
 
 REPORT_ROLES = {Role.DIVISION_HEAD, Role.COURT_LEADER}
 
@@ -42,7 +42,7 @@ def roster_lookup(services: Services) -> deadlines.RosterLookup:
     """The court's staff list, through the shared roster service (cached there)."""
 
     async def lookup(court_code: str) -> Sequence[Staff]:
-        from gateway.services import roster
+        from gateway.core import roster
 
         return await roster.roster(services, court_code)
 

@@ -6,15 +6,15 @@ from datetime import UTC, datetime
 
 from strawberry.types import Info
 
+from gateway.archive.service import archive_applications_waiting
+from gateway.bindings.service import bindings_waiting
 from gateway.context import Context
+from gateway.core.cursors import InvalidCursor, decode_cursor, encode_cursor
+from gateway.core.deadlines import calendar_for
 from gateway.errors import BadUserInput
 from gateway.identity import STAFF_ROLES
-from gateway.services import work_queue as service
-from gateway.services.archive import archive_applications_waiting
-from gateway.services.bindings import bindings_waiting
-from gateway.services.cursors import InvalidCursor, decode_cursor, encode_cursor
-from gateway.services.deadlines import calendar_for
-from gateway.services.tickets import tickets_waiting
+from gateway.tickets.service import tickets_waiting
+from gateway.work_queue import service
 
 CURSOR_KIND = "myWorkQueue"
 

@@ -12,13 +12,13 @@ from strawberry.file_uploads import Upload
 from strawberry.types import Info
 
 from gateway.adapters import model
+from gateway.archive import service
 from gateway.context import Context
+from gateway.core import seal
 from gateway.errors import NotFound
 from gateway.resolvers import archive as resolvers
 from gateway.schema.cases import CaseFileVolume, CaseStatus, Material, VolumeKind
 from gateway.schema.common import Node, PageInfo, check_first, china_time, global_id, mirror_enum, parse_global_id
-from gateway.services import archive as service
-from gateway.services import seal
 
 ArchiveApplicationStatus = mirror_enum(
     service.ApplicationStatus,

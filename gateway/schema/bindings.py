@@ -10,13 +10,13 @@ import strawberry
 from strawberry.file_uploads import Upload
 from strawberry.types import Info
 
+from gateway.bindings import service
 from gateway.context import Context
 from gateway.errors import NotFound
 from gateway.resolvers import bindings as resolvers
 from gateway.schema.cases import StaffRole
 from gateway.schema.common import Node, PageInfo, check_first, china_time, global_id, parse_global_id
 from gateway.schema.filings import FilingFile
-from gateway.services import bindings as service
 
 TYPE_NAME = "CaseBindingApplication"
 

@@ -16,9 +16,9 @@ from strawberry.types import Info
 from gateway.adapters import model
 from gateway.casenumber import CaseNumberParser, InvalidCaseNumber
 from gateway.context import Context
+from gateway.core.access import mask_id_number
 from gateway.identity import Viewer
 from gateway.schema.common import Node, PageInfo, check_first, global_id, mirror_enum
-from gateway.services.access import mask_id_number
 
 if TYPE_CHECKING:
     from gateway.schema.documents import ServedDocument
@@ -148,7 +148,7 @@ class Case(Node):
 
     @classmethod
     def from_model(cls, case: model.Case, viewer: Viewer | None, parser: CaseNumberParser) -> Case:
-        from gateway.services.cases import viewer_roles_in
+        from gateway.cases.service import viewer_roles_in
 
         staff_here = bool(viewer and viewer.is_staff and viewer.court_code == case.court_code)
         own = viewer.id_number if viewer else None

@@ -10,8 +10,8 @@ from strawberry.types import Info
 
 from gateway.adapters import model
 from gateway.context import Context
+from gateway.documents.service import ServedDocumentGroup
 from gateway.schema.common import Node, PageInfo, global_id, mirror_enum
-from gateway.services.documents import ServedDocumentGroup
 
 if TYPE_CHECKING:
     from gateway.schema.signing import DocumentSignature, ServiceRule

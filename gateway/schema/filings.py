@@ -12,9 +12,9 @@ from strawberry.types import Info
 from gateway.adapters import model
 from gateway.context import Context
 from gateway.errors import NotFound
+from gateway.filings import service
 from gateway.resolvers import filings as resolvers
 from gateway.schema.common import Node, PageInfo, check_first, china_time, global_id, mirror_enum, parse_global_id
-from gateway.services import filings as service
 
 FilingKind = mirror_enum(
     model.FilingKind,

@@ -10,9 +10,9 @@ from strawberry.types import Info
 
 from gateway.context import Context
 from gateway.errors import BadUserInput
+from gateway.notifications import service
 from gateway.resolvers import notifications as resolvers
 from gateway.schema.common import PageInfo, check_first, china_time, global_id, mirror_enum, parse_global_id
-from gateway.services import notifications as service
 
 NotificationKind = mirror_enum(
     service.NotificationKind, "NotificationKind", "What a notification is about (the SMS template it shares)."

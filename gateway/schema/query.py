@@ -6,6 +6,7 @@ import strawberry
 from strawberry.types import Info
 
 from gateway.adapters import model
+from gateway.cases import service as case_service
 from gateway.context import Context
 from gateway.errors import NotFound
 from gateway.resolvers import cases as case_resolvers
@@ -16,7 +17,6 @@ from gateway.schema.common import Node, PageInfo, check_first, parse_global_id
 from gateway.schema.courts import Court
 from gateway.schema.documents import ServedDocument, ServedDocumentConnection, ServedDocumentEdge
 from gateway.schema.viewer import Viewer
-from gateway.services import cases as case_service
 
 
 def _filter(value: CaseFilter | CourtCaseFilter | None) -> case_service.CaseFilter:
@@ -135,7 +135,7 @@ class Query:
         if type_name == "ServedDocument":
             viewer = info.context.require_viewer()
             found = await info.context.services.documents.documents_of(viewer)
-            from gateway.services.documents import group_copies
+            from gateway.documents.service import group_copies
 
             for group in group_copies(found.value):
                 document = ServedDocument.from_group(group)

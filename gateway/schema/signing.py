@@ -10,11 +10,11 @@ import strawberry
 from strawberry.types import Info
 
 from gateway.context import Context
+from gateway.documents import service_time
 from gateway.resolvers import signing as resolvers
 from gateway.schema.common import china_time, global_id, mirror_enum
 from gateway.schema.documents import ServiceChannel
 from gateway.schema.viewer import IdentityLevel
-from gateway.services import service_time
 from gateway.store.signatures import SignatureRecord
 
 

@@ -9,12 +9,12 @@ import strawberry
 from strawberry.types import Info
 
 from gateway.context import Context, Services
+from gateway.core import deadlines
 from gateway.errors import NotFound
 from gateway.resolvers import tickets as resolvers
 from gateway.schema.cases import StaffRole
 from gateway.schema.common import Node, PageInfo, check_first, china_time, global_id, mirror_enum, parse_global_id
-from gateway.services import deadlines
-from gateway.services import tickets as service
+from gateway.tickets import service
 
 TicketCategory = mirror_enum(
     service.TicketCategory,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import strawberry
 
 from gateway import identity
+from gateway.core.access import mask_id_number
 from gateway.schema.common import mirror_enum
-from gateway.services.access import mask_id_number
 
 Role = mirror_enum(identity.Role, "Role", "What a user may act as.")
 IdentityLevel = mirror_enum(

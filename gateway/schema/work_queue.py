@@ -10,7 +10,7 @@ from strawberry.types import Info
 from gateway.context import Context
 from gateway.resolvers import work_queue as resolvers
 from gateway.schema.common import PageInfo, check_first, china_time, global_id, mirror_enum
-from gateway.services import work_queue as service
+from gateway.work_queue import service
 
 WorkKind = mirror_enum(
     service.WorkKind,

@@ -1,0 +1,235 @@
+"""Reading case files: which materials a grant shows, the audit of each view, download links, and the
+download itself (the court's PDF, watermarked on every page for its reader, then sealed).
+
+A download is authorised when its link is issued, over GraphQL with the reader's token: the link's row
+(``material_links``) records who, what and under which access, and its ``trace_id`` goes on every page and
+into the seal. At download time the link is checked again (a window may have closed meanwhile), the
+material is read from the court, stamped, sealed and counted, and the download audited, before a byte
+is sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from gateway.adapters.model import Case, CaseFileVolume, Material, VolumeKind
+from gateway.archive.service import Access, ReadingGrant, WindowClosed, window_state
+from gateway.archive.watermark import Watermark, prepare_fonts, watermark
+from gateway.core.access import mask_id_number
+from gateway.core.links import LinkClaims, SignedLinks
+from gateway.core.seal import Sealer, sealer_for
+from gateway.identity import Viewer
+from gateway.store import Store, audit
+from gateway.store.archive import ArchiveApplicationRecord, MaterialLinkRecord
+
+if TYPE_CHECKING:
+    from gateway.context import Services
+
+#: the kind of file material links open (``gateway.core.links``)
+LINK_KIND = "casefile-material"
+
+
+class NoSuchMaterial(LookupError):
+    """No such material in the case, or not one the grant shows (副卷, unpublished)."""
+
+
+class LinkGone(LookupError):
+    """A genuine link whose record is missing (a database restored from before it was issued)."""
+
+
+def readable(case: Case, volumes: Sequence[CaseFileVolume], grant: ReadingGrant) -> list[CaseFileVolume]:
+    """What the grant shows: everything to the court's staff; to everyone else the 正卷's published
+    materials only, and nothing of a case heard in private (不公开审理)."""
+    if grant.access == Access.STAFF:
+        return list(volumes)
+    return [
+        CaseFileVolume(
+            v.volume_id, v.kind, v.title, tuple(m for m in v.materials if m.published and case.public_hearing)
+        )
+        for v in volumes
+        if v.kind == VolumeKind.MAIN
+    ]
+
+
+def find_material(volumes: Sequence[CaseFileVolume], material_id: str) -> Material:
+    for volume in volumes:
+        for material in volume.materials:
+            if material.material_id == material_id:
+                return material
+    raise NoSuchMaterial(material_id)
+
+
+def reader_number(viewer: Viewer) -> str:
+    """What the watermark prints after the reader's name: their ID number masked (else licence, else staff
+    number), with its label."""
+    if viewer.id_number:
+        return f"身份证号 {mask_id_number(viewer.id_number)}"
+    if viewer.licence_number:
+        return f"执业证号 {mask_id_number(viewer.licence_number)}"
+    return f"工号 {viewer.staff_id or viewer.subject}"
+
+
+def _grant_details(grant: ReadingGrant) -> dict[str, str | None]:
+    return {"access": grant.access.value, "application_id": grant.application_id}
+
+
+async def record_view(
+    store: Store, viewer: Viewer, case: Case, grant: ReadingGrant, shown: Sequence[CaseFileVolume]
+) -> None:
+    """Audit one listing of a case file (``casefile.viewed``): who, which case, under which access, what."""
+    async with store.session() as session:
+        await audit.append(
+            session,
+            actor=viewer.subject,
+            action="casefile.viewed",
+            subject_type="case",
+            subject_id=case.case_number,
+            court_code=case.court_code,
+            details={**_grant_details(grant), "materials": [m.material_id for v in shown for m in v.materials]},
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedLink:
+    trace_id: str
+    token: str
+    expires_at: datetime
+    material: Material
+    case_number: str
+    access: Access
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A sealed file ready to send."""
+
+    link: MaterialLinkRecord
+    content: bytes
+    sha256: str
+    pages: int
+    sealed_at: datetime
+
+    @property
+    def filename(self) -> str:
+        """案号-材料名.pdf, without characters a file system or a header would trip on."""
+        name = f"{self.link.case_number}-{self.link.material_title}.pdf"
+        return "".join("_" if c in '/\\:*?"<>|' or ord(c) < 32 else c for c in name)
+
+
+class ReadingService:
+    """Links and downloads of case-file materials. ``clock`` is injectable (tests move time)."""
+
+    def __init__(self, services: Services, *, clock: Callable[[], datetime]) -> None:
+        self.services = services
+        self.store = services.store
+        self.clock = clock
+        settings = services.settings
+        self.links = SignedLinks(
+            settings.download_secret, ttl_s=settings.download_link_ttl_s, clock=lambda: clock().timestamp()
+        )
+        self.sealer: Sealer = sealer_for(settings)
+
+    async def issue(self, viewer: Viewer, case: Case, grant: ReadingGrant, material: Material) -> IssuedLink:
+        """Record a link for ``viewer`` to download ``material`` and audit it (``material.link_issued``)."""
+        trace_id = secrets.token_hex(16)
+        token, expires_at = self.links.issue(LINK_KIND, trace_id, viewer.subject)
+        now = self.clock()
+        row = MaterialLinkRecord(
+            trace_id=trace_id,
+            subject=viewer.subject,
+            reader_name=viewer.name,
+            reader_number=reader_number(viewer),
+            court_code=case.court_code,
+            case_number=case.case_number,
+            case_id=case.case_id,
+            material_id=material.material_id,
+            material_title=material.title,
+            access=grant.access.value,
+            application_id=grant.application_id,
+            issued_at=now,
+            expires_at=expires_at,
+            downloads=0,
+        )
+        async with self.store.session() as session:
+            session.add(row)
+            await session.flush()
+            await audit.append(
+                session,
+                actor=viewer.subject,
+                action="material.link_issued",
+                subject_type="material",
+                subject_id=f"{case.case_number}|{material.material_id}",
+                court_code=case.court_code,
+                details={
+                    "access": grant.access.value,
+                    "application_id": grant.application_id,
+                    "trace_id": trace_id,
+                    "title": material.title,
+                },
+            )
+        return IssuedLink(trace_id, token, expires_at, material, case.case_number, grant.access)
+
+    def verify_link(self, token: str) -> LinkClaims:
+        """The link's claims; LinkInvalid or LinkExpired from ``gateway.core.links``."""
+        return self.links.verify(LINK_KIND, token)
+
+    async def download(self, claims: LinkClaims) -> Delivery:
+        """The material behind a verified link, watermarked for its reader, sealed, counted and audited.
+
+        Raises LinkGone, WindowClosed (a window link used after the window), and CourtError.
+        """
+        now = self.clock()
+        async with self.store.session(read_only=True) as session:
+            link = await session.get(MaterialLinkRecord, claims.key)
+            application = (
+                await session.get(ArchiveApplicationRecord, link.application_id)
+                if link is not None and link.application_id
+                else None
+            )
+        if link is None or link.subject != claims.subject:
+            raise LinkGone(claims.key)
+        if link.access == Access.WINDOW.value:
+            closed = WindowClosed(now) if application is None else window_state(application, now)
+            if closed is not None:
+                raise closed
+        content = await self.services.registry[link.court_code].read_material(link.case_id, link.material_id)
+        mark = Watermark(link.reader_name, link.reader_number, now, link.trace_id)
+        prepare_fonts()
+        stamped, pages = await asyncio.to_thread(watermark, content.content, mark)
+        sealed = self.sealer.seal(stamped, trace_id=link.trace_id, sealed_at=now)
+        digest = hashlib.sha256(sealed).hexdigest()
+        async with self.store.session() as session:
+            row = await session.scalar(
+                select(MaterialLinkRecord).where(MaterialLinkRecord.trace_id == link.trace_id).with_for_update()
+            )
+            assert row is not None
+            row.downloads += 1
+            row.last_downloaded_at = now
+            row.last_sha256 = digest
+            await audit.append(
+                session,
+                actor=link.subject,
+                action="material.downloaded",
+                subject_type="material",
+                subject_id=f"{link.case_number}|{link.material_id}",
+                court_code=link.court_code,
+                details={
+                    "access": link.access,
+                    "application_id": link.application_id,
+                    "trace_id": link.trace_id,
+                    "sha256": digest,
+                    "size": len(sealed),
+                    "pages": pages,
+                    "seal_key": self.sealer.key_id,
+                    "sealed_at": now.isoformat(),
+                },
+            )
+        return Delivery(link, sealed, digest, pages, now)

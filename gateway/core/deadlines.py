@@ -1,0 +1,689 @@
+"""Deadlines in working days, and the escalation ladder when they are missed: one engine for every workflow.
+
+A workflow (12368 tickets, case bindings, …) tells the engine what it tracks and forgets about it:
+
+- :func:`track` (in the workflow's own transaction, when the item is created) records who must act and
+  by when: ``working_days`` working days on the State Council calendar (调休 included), ending when
+  office hours end (``WorkingCalendar.deadline``);
+- :func:`settle` (in the transaction that answers or decides the item) stops the clock;
+- :class:`EscalationScheduler`, a background worker, walks every unsettled deadline: once it is overdue,
+  level 1 goes to the head of the answerable division (庭长) by SMS and in-app notice; once it is
+  ``escalation_second_working_days`` more working days overdue, level 2 goes to the court's leaders
+  (院领导). Each step is recorded (``deadline_escalations``, visible on the subject) and audited
+  (``<subject_type>.escalated``).
+
+The scheduler is idempotent across rounds and across processes: a level is sent by whichever scheduler
+inserts its unique (deadline, level) row, in the same transaction as the texts and the audit record,
+and by no other. It knows nothing of the subjects it escalates: the texts take their wording from a
+small registry keyed by ``subject_type`` (:func:`register_wording`), and the people from the court's
+roster (read before any write transaction opens: never call a court inside one).
+
+Who acts on what is by staff id, as the court's roster knows it; staff ids are unique within a court.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import ColumnElement, Float, and_, cast, func, null, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.adapters.errors import CourtError
+from gateway.adapters.model import CHINA_TZ, Staff, StaffRole
+from gateway.config import CourtConfig, Settings
+from gateway.core.roster import court_leaders, division_head
+from gateway.core.workdays import WorkingCalendar
+from gateway.notifications.service import NotificationKind, Recipient, notify, staff_key
+from gateway.store import audit
+from gateway.store.deadlines import DeadlineHandler, DeadlineRecord, EscalationRecord
+
+if TYPE_CHECKING:
+    from gateway.context import Services
+
+log = logging.getLogger("gateway.deadlines")
+
+#: the scheduler's worker name, for ``services.workers.wake``
+WORKER_NAME = "escalations"
+#: level 1: the division head (庭长); level 2: the court leaders (院领导)
+DIVISION_HEAD_LEVEL = 1
+COURT_LEADER_LEVEL = 2
+TOP_LEVEL = COURT_LEADER_LEVEL
+
+
+# -- what callers get back ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TrackedDeadline:
+    """A tracked item's deadline as stored (a detached copy of its row)."""
+
+    id: str
+    subject_type: str
+    subject_id: str
+    court_code: str
+    division: str | None
+    #: staff ids, in the order they were named
+    handlers: tuple[str, ...]
+    started_at: datetime
+    due_at: datetime
+    working_days: int
+    settled_at: datetime | None
+    #: the highest escalation level sent so far (0: none)
+    escalation_level: int
+    case_number: str | None = None
+    category: str | None = None
+
+    def overdue(self, now: datetime) -> bool:
+        """Unsettled past its deadline (a settled item is never overdue, however late it was settled)."""
+        return self.settled_at is None and now > self.due_at
+
+    def settled_late(self) -> bool:
+        return self.settled_at is not None and self.settled_at > self.due_at
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationRecipient:
+    staff_id: str
+    name: str
+    role: StaffRole
+
+
+@dataclass(frozen=True, slots=True)
+class Escalation:
+    """One step up the ladder: when, which level, and to whom."""
+
+    level: int
+    at: datetime
+    recipients: tuple[EscalationRecipient, ...]
+
+
+# -- tracking ----------------------------------------------------------------------------------------
+
+
+async def track(
+    session: AsyncSession,
+    *,
+    subject_type: str,
+    subject_id: str,
+    court_code: str,
+    division: str | None,
+    handlers: Sequence[str],
+    started_at: datetime,
+    working_days: int,
+    calendar: WorkingCalendar,
+    case_number: str | None = None,
+    category: str | None = None,
+) -> TrackedDeadline:
+    """Start the clock on one item, inside the caller's transaction (it exists only if that commits).
+
+    ``subject_type`` names the workflow (``"ticket"``, ``"binding"``, …; it also picks the texts'
+    wording, see :func:`register_wording`) and ``subject_id`` the item within it. ``division`` is the
+    division answerable for it: its head gets the first escalation (None: the court leaders do).
+    ``handlers`` are the staff ids of who must act (they see it in their work queue and the report
+    counts it for them). The deadline is the end of office hours on the ``working_days``-th working day
+    after ``started_at``, on ``calendar``. ``case_number`` (canonical form) goes into the texts;
+    ``category`` refines the subject type for settings and wording (a ticket's category).
+
+    Tracking the same subject twice keeps the first deadline and returns it (a retried request must not
+    move a deadline).
+    """
+    if not subject_type or not subject_id:
+        raise ValueError("a deadline needs a subject_type and a subject_id")
+    if working_days < 0:
+        raise ValueError("working_days cannot be negative")
+    if started_at.tzinfo is None:
+        raise ValueError("started_at needs a time zone")
+    deadline_id = uuid.uuid4().hex
+    values: dict[str, Any] = {
+        "id": deadline_id,
+        "subject_type": subject_type,
+        "subject_id": subject_id,
+        "court_code": court_code,
+        "division": division,
+        "case_number": case_number,
+        "category": category,
+        "started_at": started_at,
+        "due_at": calendar.deadline(started_at, working_days),
+        "working_days": working_days,
+        "settled_at": None,
+        "escalation_level": 0,
+    }
+    values["next_escalation_at"] = values["due_at"]
+    inserted = await session.scalar(
+        _insert(session, DeadlineRecord).values(values).on_conflict_do_nothing().returning(DeadlineRecord.id)
+    )
+    if inserted is not None:
+        unique = list(dict.fromkeys(h for h in handlers if h))
+        if unique:
+            await session.execute(
+                _insert(session, DeadlineHandler).values(
+                    [{"deadline_id": deadline_id, "staff_id": h, "position": i} for i, h in enumerate(unique)]
+                )
+            )
+    found = await deadline_of(session, subject_type, subject_id)
+    assert found is not None  # inserted above, or by whoever tracked it first
+    return found
+
+
+async def settle(session: AsyncSession, *, subject_type: str, subject_id: str, at: datetime) -> None:
+    """Stop the clock: the item was answered or decided at ``at`` (inside the caller's transaction).
+
+    Settling twice keeps the first time; settling an untracked subject does nothing. A settled item is
+    never escalated again, and a scheduler that is escalating it concurrently either commits first (the
+    escalation stands) or sees it settled and sends nothing.
+    """
+    await session.execute(
+        update(DeadlineRecord)
+        .where(
+            DeadlineRecord.subject_type == subject_type,
+            DeadlineRecord.subject_id == subject_id,
+            DeadlineRecord.settled_at.is_(None),
+        )
+        .values(settled_at=at, next_escalation_at=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+# -- reading ------------------------------------------------------------------------------------------
+
+
+async def deadline_of(session: AsyncSession, subject_type: str, subject_id: str) -> TrackedDeadline | None:
+    return (await deadlines_of(session, subject_type, [subject_id])).get(subject_id)
+
+
+async def deadlines_of(
+    session: AsyncSession, subject_type: str, subject_ids: Sequence[str]
+) -> dict[str, TrackedDeadline]:
+    """The deadlines of these subjects, by subject id (untracked ones are left out)."""
+    if not subject_ids:
+        return {}
+    rows = list(
+        await session.scalars(
+            select(DeadlineRecord).where(
+                DeadlineRecord.subject_type == subject_type, DeadlineRecord.subject_id.in_(set(subject_ids))
+            )
+        )
+    )
+    return {d.subject_id: d for d in await _with_handlers(session, rows)}
+
+
+async def pending_for(
+    session: AsyncSession, *, court_code: str, staff_id: str, subject_type: str | None = None
+) -> list[TrackedDeadline]:
+    """Unsettled deadlines a staff member of ``court_code`` is a handler of, soonest due first."""
+    query = (
+        select(DeadlineRecord)
+        .join(DeadlineHandler, DeadlineHandler.deadline_id == DeadlineRecord.id)
+        .where(
+            DeadlineHandler.staff_id == staff_id,
+            DeadlineRecord.court_code == court_code,
+            DeadlineRecord.settled_at.is_(None),
+        )
+        .order_by(DeadlineRecord.due_at, DeadlineRecord.started_at)
+    )
+    if subject_type is not None:
+        query = query.where(DeadlineRecord.subject_type == subject_type)
+    return await _with_handlers(session, list(await session.scalars(query)))
+
+
+async def escalations_of(
+    session: AsyncSession, subject_type: str, subject_ids: Sequence[str]
+) -> dict[str, list[Escalation]]:
+    """Each subject's escalations, lowest level first (subjects without any map to an empty list)."""
+    found: dict[str, list[Escalation]] = {s: [] for s in subject_ids}
+    if not subject_ids:
+        return found
+    query = (
+        select(DeadlineRecord.subject_id, EscalationRecord)
+        .join(EscalationRecord, EscalationRecord.deadline_id == DeadlineRecord.id)
+        .where(DeadlineRecord.subject_type == subject_type, DeadlineRecord.subject_id.in_(set(subject_ids)))
+        .order_by(DeadlineRecord.subject_id, EscalationRecord.level)
+    )
+    for subject_id, row in await session.execute(query):
+        found[subject_id].append(
+            Escalation(
+                level=row.level,
+                at=row.escalated_at,
+                recipients=tuple(
+                    EscalationRecipient(r["staff_id"], r["name"], StaffRole(r["role"])) for r in row.recipients
+                ),
+            )
+        )
+    return found
+
+
+async def _with_handlers(session: AsyncSession, rows: Sequence[DeadlineRecord]) -> list[TrackedDeadline]:
+    handlers: dict[str, list[str]] = {r.id: [] for r in rows}
+    if rows:
+        query = (
+            select(DeadlineHandler.deadline_id, DeadlineHandler.staff_id)
+            .where(DeadlineHandler.deadline_id.in_(list(handlers)))
+            .order_by(DeadlineHandler.deadline_id, DeadlineHandler.position)
+        )
+        for deadline_id, staff_id in await session.execute(query):
+            handlers[deadline_id].append(staff_id)
+    return [_view(r, handlers[r.id]) for r in rows]
+
+
+def _view(row: DeadlineRecord, handlers: Sequence[str]) -> TrackedDeadline:
+    return TrackedDeadline(
+        id=row.id,
+        subject_type=row.subject_type,
+        subject_id=row.subject_id,
+        court_code=row.court_code,
+        division=row.division,
+        handlers=tuple(handlers),
+        started_at=row.started_at,
+        due_at=row.due_at,
+        working_days=row.working_days,
+        settled_at=row.settled_at,
+        escalation_level=row.escalation_level,
+        case_number=row.case_number,
+        category=row.category,
+    )
+
+
+# -- reports (通报) ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DeadlineFigures:
+    """How one division's or one handler's items fared: received in the period, and their outcome so far."""
+
+    key: str | None  # the division, or the handler's staff id
+    received: int
+    settled_on_time: int
+    settled_late: int
+    #: unsettled and past due at the report's ``now``
+    overdue: int
+    escalated: int
+    #: mean wall-clock hours from start to settlement, over the settled ones; None when none is settled
+    mean_hours_to_settle: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeadlineReport:
+    by_division: list[DeadlineFigures]
+    by_handler: list[DeadlineFigures]
+    total: DeadlineFigures
+
+
+async def report(
+    session: AsyncSession,
+    *,
+    subject_type: str,
+    court_code: str,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    division: str | None = None,
+) -> DeadlineReport:
+    """The 通报 figures of one court's ``subject_type`` items started in ``[start, end)`` (of one
+    ``division`` when given), per division and per handler (an item with two handlers counts for each),
+    computed by the database: one aggregate query per grouping. Overdue means unsettled past due at
+    ``now``."""
+    scope = [
+        DeadlineRecord.subject_type == subject_type,
+        DeadlineRecord.court_code == court_code,
+        DeadlineRecord.started_at >= start,
+        DeadlineRecord.started_at < end,
+    ]
+    if division is not None:
+        scope.append(DeadlineRecord.division == division)
+    figures = _figures(session, now)
+    by_division = select(DeadlineRecord.division, *figures).where(*scope).group_by(DeadlineRecord.division)
+    by_handler = (
+        select(DeadlineHandler.staff_id, *figures)
+        .select_from(DeadlineRecord)
+        .join(DeadlineHandler, DeadlineHandler.deadline_id == DeadlineRecord.id)
+        .where(*scope)
+        .group_by(DeadlineHandler.staff_id)
+    )
+    total = select(null(), *figures).select_from(DeadlineRecord).where(*scope)
+    divisions = [_figures_of(r) for r in await session.execute(by_division)]
+    handlers = [_figures_of(r) for r in await session.execute(by_handler)]
+    overall = _figures_of((await session.execute(total)).one())
+    return DeadlineReport(
+        by_division=sorted(divisions, key=lambda f: f.key or ""),
+        by_handler=sorted(handlers, key=lambda f: f.key or ""),
+        total=overall,
+    )
+
+
+def _figures(session: AsyncSession, now: datetime) -> list[ColumnElement[Any]]:
+    d = DeadlineRecord
+    settled = d.settled_at.is_not(None)
+    return [
+        func.count(),
+        func.count().filter(and_(settled, d.settled_at <= d.due_at)),
+        func.count().filter(and_(settled, d.settled_at > d.due_at)),
+        func.count().filter(and_(d.settled_at.is_(None), d.due_at < now)),
+        func.count().filter(d.escalation_level > 0),
+        func.avg(_seconds_between(session, d.started_at, d.settled_at)),
+    ]
+
+
+def _seconds_between(session: AsyncSession, start: Any, end: Any) -> ColumnElement[Any]:
+    """``end - start`` in seconds, NULL when ``end`` is (PostgreSQL intervals; SQLite's stored text)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.extract("epoch", end - start)
+    return cast((func.julianday(end) - func.julianday(start)) * 86400.0, Float)
+
+
+def _figures_of(row: Any) -> DeadlineFigures:
+    key, received, on_time, late, overdue, escalated, mean_s = row
+    return DeadlineFigures(
+        key=key,
+        received=received,
+        settled_on_time=on_time,
+        settled_late=late,
+        overdue=overdue,
+        escalated=escalated,
+        mean_hours_to_settle=None if mean_s is None else round(float(mean_s) / 3600, 2),
+    )
+
+
+# -- settings ------------------------------------------------------------------------------------------
+
+
+@functools.cache
+def _calendar(holidays: frozenset[date], workdays: frozenset[date]) -> WorkingCalendar:
+    return WorkingCalendar(fallback_holidays=holidays, fallback_workdays=workdays)
+
+
+def calendar_for(settings: Settings) -> WorkingCalendar:
+    """The courts' working calendar with the configured fallback beyond the library's data; one instance
+    per configuration, so its "no data for year N" warning is logged once per process."""
+    return _calendar(frozenset(settings.calendar_fallback_holidays), frozenset(settings.calendar_fallback_workdays))
+
+
+def configured_days(table: Mapping[str, int], court_code: str, category: str | None, default: int) -> int:
+    """A per-court, per-category setting: ``"court:CATEGORY"`` beats ``"CATEGORY"`` beats ``"court"``."""
+    keys = [f"{court_code}:{category}", category] if category else []
+    for key in [*keys, court_code]:
+        if key is not None and key in table:
+            return table[key]
+    return default
+
+
+def second_threshold_days(settings: Settings, deadline: TrackedDeadline) -> int:
+    """Working days after the deadline at which level 2 (the court leaders) is reached."""
+    return configured_days(
+        settings.escalation_second_working_days_by,
+        deadline.court_code,
+        deadline.category or deadline.subject_type,
+        settings.escalation_second_working_days,
+    )
+
+
+def levels_due(deadline: TrackedDeadline, now: datetime, calendar: WorkingCalendar, second_days: int) -> list[int]:
+    """The escalation levels of ``deadline`` due at ``now`` and not yet sent, lowest first."""
+    if deadline.settled_at is not None or now <= deadline.due_at:
+        return []
+    reached = DIVISION_HEAD_LEVEL
+    if now > calendar.deadline(deadline.due_at, second_days):
+        reached = COURT_LEADER_LEVEL
+    return list(range(deadline.escalation_level + 1, reached + 1))
+
+
+# -- wording -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectWording:
+    """How escalation texts name a subject type: a noun, and labels for its categories."""
+
+    noun: str
+    categories: Mapping[str, str] = field(default_factory=dict)
+    #: put before the category label: 12368 for tickets (12368催办诉求)
+    prefix: str = ""
+
+
+#: subject_type → wording; a workflow the engine does not know registers its own (:func:`register_wording`)
+WORDING: dict[str, SubjectWording] = {
+    "ticket": SubjectWording(
+        "诉求",
+        {
+            "CONSULTATION": "咨询",
+            "URGE": "催办",
+            "CONTACT_JUDGE": "联系法官",
+            "COMPLAINT": "投诉",
+            "SUGGESTION": "意见建议",
+        },
+        prefix="12368",
+    ),
+    "binding": SubjectWording("案件绑定申请"),
+    "archive_application": SubjectWording("电子阅卷申请"),
+}
+FALLBACK_WORDING = SubjectWording("待办事项")
+
+
+def register_wording(
+    subject_type: str, noun: str, categories: Mapping[str, str] | None = None, *, prefix: str = ""
+) -> None:
+    """Name a workflow's items in escalation texts, e.g. ``register_wording("binding", "案件绑定申请")``."""
+    WORDING[subject_type] = SubjectWording(noun, dict(categories or {}), prefix)
+
+
+def describe(deadline: TrackedDeadline) -> str:
+    """The subject as a text names it: （2026）粤0104民初12号的12368催办诉求."""
+    wording = WORDING.get(deadline.subject_type, FALLBACK_WORDING)
+    label = wording.categories.get(deadline.category or "", "")
+    of_case = f"{deadline.case_number}的" if deadline.case_number else ""
+    return f"{of_case}{wording.prefix}{label}{wording.noun}"
+
+
+def china_clock(at: datetime) -> str:
+    """11月3日17:30, as court texts give times."""
+    local = at.astimezone(CHINA_TZ)
+    return f"{local.month}月{local.day}日{local:%H:%M}"
+
+
+# -- the ladder ----------------------------------------------------------------------------------------
+
+#: the court's roster (every staff member, with division, role and phone); raises CourtError when the
+#: court cannot say
+RosterLookup = Callable[[str], Awaitable[Sequence[Staff]]]
+
+
+def escalation_targets(roster: Sequence[Staff], deadline: TrackedDeadline, level: int) -> list[Staff]:
+    """Level 1: the answerable division's head (the court leaders when it has none); level 2: the court
+    leaders."""
+    if level == DIVISION_HEAD_LEVEL:
+        head = division_head(list(roster), deadline.division)
+        if head is not None:
+            return [head]
+        log.warning(
+            "%s %s: no head of %r in %s's roster; escalating to the court leaders",
+            deadline.subject_type,
+            deadline.subject_id,
+            deadline.division,
+            deadline.court_code,
+        )
+    return court_leaders(list(roster))
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class EscalationScheduler:
+    """The worker that escalates overdue deadlines (``services.workers``; also ``court-gateway tickets
+    escalate``). ``clock``, ``roster`` and ``calendar`` are injectable; ``run_once(now)`` runs a round at
+    a simulated time."""
+
+    name = WORKER_NAME
+
+    def __init__(
+        self,
+        services: Services,
+        *,
+        clock: Callable[[], datetime] = _utcnow,
+        roster: RosterLookup | None = None,
+        calendar: WorkingCalendar | None = None,
+        batch_size: int = 200,
+    ) -> None:
+        self.services = services
+        self.store = services.store
+        self.settings = services.settings
+        self.clock = clock
+        self.calendar = calendar or calendar_for(services.settings)
+        self.batch_size = batch_size
+        self._roster = roster
+
+    async def run_once(self, now: datetime | None = None) -> int:
+        """Send every escalation due at ``now`` (default: the clock's now); returns how many levels this
+        round sent (levels another scheduler sent first are not counted)."""
+        now = now or self.clock()
+        due = await self._due(now)
+        if not due:
+            return 0
+        rosters = await self._rosters({d.court_code for d, _ in due})
+        sent = 0
+        for deadline, levels in due:
+            roster = rosters.get(deadline.court_code)
+            if roster is None:
+                continue  # the court could not name its staff: next round
+            for level in levels:
+                try:
+                    done = await self._escalate(deadline, level, roster, now)
+                except Exception:  # one bad item must not hold up the others; it is retried next round
+                    log.exception("%s %s: escalation failed", deadline.subject_type, deadline.subject_id)
+                    break
+                sent += done
+        return sent
+
+    async def _due(self, now: datetime) -> list[tuple[TrackedDeadline, list[int]]]:
+        query = (
+            select(DeadlineRecord)
+            .where(DeadlineRecord.next_escalation_at < now, DeadlineRecord.settled_at.is_(None))
+            .order_by(DeadlineRecord.next_escalation_at)
+            .limit(self.batch_size)
+        )
+        async with self.store.session(read_only=True) as session:
+            pending = await _with_handlers(session, list(await session.scalars(query)))
+        due = []
+        for deadline in pending:
+            levels = levels_due(deadline, now, self.calendar, second_threshold_days(self.settings, deadline))
+            if levels:
+                due.append((deadline, levels))
+        return due
+
+    async def _rosters(self, courts: set[str]) -> dict[str, Sequence[Staff] | None]:
+        lookup = self._roster or self._default_roster
+
+        async def one(code: str) -> Sequence[Staff] | None:
+            try:
+                return await lookup(code)
+            except CourtError as e:
+                log.warning("escalations at %s wait: its roster is unavailable (%s)", code, e.code)
+            except KeyError:
+                log.error("escalations at %s wait: the court is not configured", code)
+            return None
+
+        codes = sorted(courts)
+        return dict(zip(codes, await asyncio.gather(*(one(c) for c in codes)), strict=True))
+
+    async def _default_roster(self, court_code: str) -> Sequence[Staff]:
+        from gateway.core import roster
+
+        return await roster.roster(self.services, court_code)
+
+    async def _escalate(self, deadline: TrackedDeadline, level: int, roster: Sequence[Staff], now: datetime) -> bool:
+        """One level for one deadline, once: True when this call sent it."""
+        targets = escalation_targets(roster, deadline, level)
+        names = {s.staff_id: s.name for s in roster}
+        court = self._court(deadline.court_code)
+        recipients = [{"staff_id": s.staff_id, "name": s.name, "role": s.role.value} for s in targets]
+        async with self.store.session() as session:
+            row = await session.get(DeadlineRecord, deadline.id, with_for_update=True, populate_existing=True)
+            if row is None or row.settled_at is not None or row.escalation_level >= level:
+                return False  # answered meanwhile, or another scheduler got here first
+            inserted = await session.scalar(
+                _insert(session, EscalationRecord)
+                .values(deadline_id=row.id, level=level, escalated_at=now, recipients=recipients)
+                .on_conflict_do_nothing()
+                .returning(EscalationRecord.id)
+            )
+            if inserted is None:
+                return False
+            row.escalation_level = level
+            row.next_escalation_at = (
+                None if level >= TOP_LEVEL else self.calendar.deadline(row.due_at, self._extra_days(deadline))
+            )
+            if targets:
+                await notify(
+                    session,
+                    kind=NotificationKind.DEADLINE_ESCALATED,
+                    court=court,
+                    case_number=deadline.case_number,
+                    recipients=[
+                        Recipient(s.name, s.phone, staff_key(deadline.court_code, s.staff_id)) for s in targets
+                    ],
+                    params=escalation_params(deadline, level, names, self._extra_days(deadline)),
+                    dedupe_key=f"deadline:{deadline.id}:escalated:{level}",
+                    now=now,
+                )
+            else:
+                log.error(
+                    "%s %s: level %d reached but the roster names nobody",
+                    deadline.subject_type,
+                    deadline.subject_id,
+                    level,
+                )
+            await audit.append(
+                session,
+                actor=audit.SYSTEM_ACTOR,
+                action=f"{deadline.subject_type}.escalated",
+                subject_type=deadline.subject_type,
+                subject_id=deadline.subject_id,
+                court_code=deadline.court_code,
+                details={
+                    "level": level,
+                    "due_at": deadline.due_at.astimezone(UTC).isoformat(),
+                    "at": now.astimezone(UTC).isoformat(),
+                    "recipients": recipients,
+                },
+            )
+        log.info(
+            "%s %s escalated to level %d: %s",
+            deadline.subject_type,
+            deadline.subject_id,
+            level,
+            ", ".join(r["name"] for r in recipients) or "nobody",
+        )
+        return True
+
+    def _extra_days(self, deadline: TrackedDeadline) -> int:
+        return second_threshold_days(self.settings, deadline)
+
+    def _court(self, code: str) -> CourtConfig:
+        return self.settings.court(code)
+
+
+def escalation_params(
+    deadline: TrackedDeadline, level: int, names: Mapping[str, str], extra_days: int
+) -> dict[str, Any]:
+    """The escalation text's fields: what, since when, whose, and how far up the ladder it is."""
+    handlers = "、".join(names.get(h, h) for h in deadline.handlers) or "未指定"
+    ladder = "" if level == DIVISION_HEAD_LEVEL else f"，逾期已超过{extra_days}个工作日，经庭长督办仍未办结"
+    return {
+        "subject": describe(deadline),
+        "due": china_clock(deadline.due_at),
+        "handlers": handlers,
+        "ladder": ladder,
+    }
+
+
+def _insert(session: AsyncSession, model: Any) -> Any:
+    """INSERT … that can say ON CONFLICT DO NOTHING, on PostgreSQL and SQLite alike."""
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
