@@ -13,10 +13,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
@@ -25,13 +24,11 @@ from gateway.archive.service import Access, ReadingGrant, WindowClosed, window_s
 from gateway.archive.watermark import Watermark, prepare_fonts, watermark
 from gateway.core.access import mask_id_number
 from gateway.core.links import LinkClaims, SignedLinks
+from gateway.core.runtime import Runtime
 from gateway.core.seal import Sealer, sealer_for
 from gateway.identity import Viewer
 from gateway.store import Store, audit
 from gateway.store.archive import ArchiveApplicationRecord, MaterialLinkRecord
-
-if TYPE_CHECKING:
-    from gateway.context import Services
 
 #: the kind of file material links open (``gateway.core.links``)
 LINK_KIND = "casefile-material"
@@ -127,13 +124,13 @@ class Delivery:
 class ReadingService:
     """Links and downloads of case-file materials. ``clock`` is injectable (tests move time)."""
 
-    def __init__(self, services: Services, *, clock: Callable[[], datetime]) -> None:
-        self.services = services
-        self.store = services.store
-        self.clock = clock
-        settings = services.settings
+    def __init__(self, runtime: Runtime) -> None:
+        self.services = runtime
+        self.store = runtime.store
+        self.clock = runtime.now
+        settings = runtime.settings
         self.links = SignedLinks(
-            settings.download_secret, ttl_s=settings.download_link_ttl_s, clock=lambda: clock().timestamp()
+            settings.download_secret, ttl_s=settings.download_link_ttl_s, clock=lambda: runtime.now().timestamp()
         )
         self.sealer: Sealer = sealer_for(settings)
 

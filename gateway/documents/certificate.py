@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -24,10 +24,11 @@ from gateway.adapters.model import CHINA_TZ, IdentityKind, ServiceChannel
 from gateway.config import CourtConfig
 from gateway.core.access import mask_id_number
 from gateway.core.links import LinkClaims, SignedLinks
+from gateway.core.runtime import Runtime
 from gateway.documents.service import ServedDocumentGroup
 from gateway.documents.service_time import EARLIEST_TEXT, RULE_TEXT, ServiceRule, copy_effective
 from gateway.documents.signing import effective_of, group_key, with_signature
-from gateway.store import Store, audit
+from gateway.store import audit
 from gateway.store.signatures import CertificateRecord, SignatureRecord
 
 #: the kind of file certificate links open (``gateway.core.links``)
@@ -237,9 +238,13 @@ def render_certificate(facts: dict[str, Any], number: str, issued_at: datetime) 
 class CertificateService:
     """Issues certificates (stored, numbered), hands out signed links, and opens them for download."""
 
-    def __init__(self, store: Store, links: SignedLinks) -> None:
-        self.store = store
-        self.links = links
+    def __init__(self, runtime: Runtime, *, links: SignedLinks | None = None) -> None:
+        self.runtime = runtime
+        self.store = runtime.store
+        settings = runtime.settings
+        self.links = links or SignedLinks(
+            settings.download_secret, ttl_s=settings.download_link_ttl_s, clock=lambda: runtime.now().timestamp()
+        )
 
     async def issue(self, subject: str, group: ServedDocumentGroup, facts: dict[str, Any]) -> CertificateRecord:
         """The certificate of these facts: the one issued before for the same facts, or a new one."""
@@ -247,7 +252,7 @@ class CertificateService:
         found = await self._find(key, digest)
         if found is not None:
             return found
-        now = datetime.now(UTC)
+        now = self.runtime.now()
         record = CertificateRecord(
             number=certificate_number(group.primary.court_code, now, digest),
             group_key=key,
