@@ -100,14 +100,14 @@ async def gather_or_cancel(calls: Iterable[Awaitable[T]]) -> list[T]:
     the contract promises one typed court error.
     """
     tasks = [asyncio.ensure_future(call) for call in calls]
-    if not tasks:
-        return []
     try:
         return list(await asyncio.gather(*tasks))
     finally:
-        for task in tasks:
+        pending = [task for task in tasks if not task.done()]  # none, unless one failed or we were cancelled
+        for task in pending:
             task.cancel()
-        await asyncio.wait(tasks)
+        if pending:
+            await asyncio.wait(pending)
 
 
 @dataclass(frozen=True, slots=True)
