@@ -363,7 +363,9 @@ class CaseNumberParser:
         m = self._legacy.fullmatch(middle) if self._legacy is not None else None
         if m is None:
             if not any(middle.startswith(abbreviation) for abbreviation in self._old):
-                raise InvalidCaseNumber(text, "未知的旧式法院简称", f"unknown old court abbreviation in {_quote(middle)}")
+                raise InvalidCaseNumber(
+                    text, "未知的旧式法院简称", f"unknown old court abbreviation in {_quote(middle)}"
+                )
             raise InvalidCaseNumber(
                 text, "无法识别旧式案号的类型", f"unknown type code in old form {_quote(middle + _LEGACY_MARK)}"
             )

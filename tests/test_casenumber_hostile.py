@@ -207,21 +207,13 @@ def test_garbage_is_still_refused(parser: CaseNumberParser, text: str, reason: s
 # --- hostile input -----------------------------------------------------------------------------------------
 
 
-def _cpu(call: object) -> float:
-    start = time.process_time()
-    try:
-        call()  # type: ignore[operator]
-    except InvalidCaseNumber:
-        pass
-    return time.process_time() - start
-
-
 def test_a_long_run_of_digits_is_refused_in_linear_time(parser: CaseNumberParser) -> None:
     """40 000 digits took 7.7 s of CPU in the `[0-9]+$` search; 400 KB must be refused at once."""
     attack = "（2026）粤0104民初" + "1" * 400_000 + "a号"
-    assert _cpu(lambda: parser.parse(attack)) < 0.25
+    start = time.process_time()
     with pytest.raises(InvalidCaseNumber, match="too long"):
         parser.parse(attack)
+    assert time.process_time() - start < 0.25
 
 
 @pytest.mark.parametrize(
