@@ -12,7 +12,7 @@ from gateway.casenumber import TYPE_TABLE
 from simulators.cluster import SimulatorCluster
 from simulators.generator import World
 from tests.conftest import GraphQLClient
-from tests.test_case_detail import cases_of, codes
+from tests.cases.test_case_detail import cases_of, codes
 
 QUERY = """
 query ($n: String!) {

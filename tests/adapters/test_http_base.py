@@ -24,8 +24,8 @@ from aiohttp.test_utils import TestServer
 from gateway.adapters.errors import CourtError, CourtTimeout, CourtUnavailable, NotFoundAtCourt
 from gateway.adapters.http_base import HttpCourtAdapter, gather_or_cancel, retry_after_seconds
 from gateway.config import CourtConfig
-from tests.test_resilience import CODE
-from tests.test_resilience import court as court_config
+from tests.adapters.test_resilience import CODE
+from tests.adapters.test_resilience import court as court_config
 
 
 def court_at(port: int, *, deadline_ms: int = 5000, concurrency: int = 4) -> CourtConfig:
