@@ -1,6 +1,9 @@
 """Errors a client may act on. Each carries a stable ``extensions.code``; anything else is masked.
 
 Court failures become errors too, one per missing court, beside the data the other courts gave.
+``public_error`` is the one map from what the services raise (refusals, court errors, invalid case
+numbers) to these errors: resolvers let those exceptions through and the schema's ``PublicErrors``
+extension translates them, so no resolver repeats an ``except`` clause for them.
 """
 
 from __future__ import annotations
@@ -8,6 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from graphql import GraphQLError
+
+from gateway.adapters.errors import CourtError
+from gateway.casenumber import InvalidCaseNumber
+from gateway.core.errors import Refusal
 
 
 class GatewayError(GraphQLError):
@@ -57,6 +64,49 @@ class CourtFailureError(GatewayError):
 
     def __init__(self, code: str, court: str, message: str, path: list[str | int] | None = None) -> None:
         GraphQLError.__init__(self, message, path=path, extensions={"code": code, "court": court})
+
+
+#: what a client is told when a court failed a request that could not go on without it
+COURT_REASONS = {
+    "COURT_UNAVAILABLE": "is not answering right now",
+    "COURT_TIMEOUT": "did not answer in time",
+    "COURT_RATE_LIMITED": "asked the gateway to slow down",
+    "COURT_AUTH_FAILED": "refused the gateway's credentials",
+}
+
+
+def public_error(error: Exception) -> GraphQLError | None:
+    """The typed error a client sees for what a service raised; None for anything unexpected (masked)."""
+    if isinstance(error, GraphQLError):
+        return error
+    if isinstance(error, Refusal):
+        return GraphQLError(str(error), extensions={"code": error.code, **error.details})
+    if isinstance(error, InvalidCaseNumber):
+        return InvalidCaseNumberError(str(error))
+    if isinstance(error, CourtError):
+        reason = COURT_REASONS.get(error.code, "could not answer")
+        message = f"{error.court_code} {reason}: nothing was done; try again later"
+        return CourtFailureError(error.code, error.court_code, message)
+    return None
+
+
+def translated(error: GraphQLError) -> GraphQLError:
+    """``error`` with its original exception mapped by ``public_error`` (same path and locations)."""
+    original = error.original_error
+    if original is None or isinstance(original, GraphQLError):
+        return error
+    public = public_error(original)
+    if public is None:
+        return error
+    return GraphQLError(
+        public.message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        original_error=public,
+        extensions=public.extensions,
+    )
 
 
 def is_expected(error: GraphQLError) -> bool:

@@ -11,8 +11,8 @@ import pytest
 from gateway.casenumber import TYPE_TABLE
 from simulators.cluster import SimulatorCluster
 from simulators.generator import World
-from tests.conftest import GraphQLClient
 from tests.cases.test_case_detail import cases_of, codes
+from tests.conftest import GraphQLClient
 
 QUERY = """
 query ($n: String!) {

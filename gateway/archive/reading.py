@@ -23,6 +23,7 @@ from gateway.adapters.model import Case, CaseFileVolume, Material, VolumeKind
 from gateway.archive.service import Access, ReadingGrant, WindowClosed, window_state
 from gateway.archive.watermark import Watermark, prepare_fonts, watermark
 from gateway.core.access import mask_id_number
+from gateway.core.errors import NotFoundError
 from gateway.core.links import LinkClaims, SignedLinks
 from gateway.core.runtime import Runtime
 from gateway.core.seal import Sealer, sealer_for
@@ -34,7 +35,7 @@ from gateway.store.archive import ArchiveApplicationRecord, MaterialLinkRecord
 LINK_KIND = "casefile-material"
 
 
-class NoSuchMaterial(LookupError):
+class NoSuchMaterial(NotFoundError):
     """No such material in the case, or not one the grant shows (副卷, unpublished)."""
 
 
@@ -61,7 +62,7 @@ def find_material(volumes: Sequence[CaseFileVolume], material_id: str) -> Materi
         for material in volume.materials:
             if material.material_id == material_id:
                 return material
-    raise NoSuchMaterial(material_id)
+    raise NoSuchMaterial("no such material in this case file that you may read")
 
 
 def reader_number(viewer: Viewer) -> str:

@@ -21,14 +21,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.adapters.errors import CourtError
 from gateway.adapters.model import CHINA_TZ, Case, CaseStatus, IdentityKind, PersonRef, Staff
 from gateway.casenumber import CaseNumber
 from gateway.core.access import is_bound, is_party_or_agent, staff_scope_covers
-from gateway.core.cursors import InvalidCursor, decode_cursor, encode_cursor
+from gateway.core.cursors import Keyset
+from gateway.core.errors import NotFoundError, NotPermitted
 from gateway.core.runtime import Runtime
 from gateway.core.uploads import CheckedFile, IncomingFile, InvalidInput, check_files
 from gateway.filings.service import filer_ref, upload_limits
@@ -63,31 +64,44 @@ class Access(StrEnum):
 # -- why not -------------------------------------------------------------------------------------------
 
 
-class NoSuchCase(LookupError):
+class NoSuchCase(NotFoundError):
     """No such case, or not one the viewer may read or apply for (the two are indistinguishable)."""
 
 
-class NoSuchApplication(LookupError):
+class NoSuchApplication(NotFoundError):
     """No such application, or not one the viewer may see (the two are indistinguishable)."""
 
 
-class NeedsApplication(PermissionError):
+class NeedsApplication(NotPermitted):
     """The case file needs an approved application first (an archived case)."""
 
+    code = "APPLICATION_REQUIRED"
 
-class WindowClosed(PermissionError):
+    def __init__(self, case_number: str) -> None:
+        super().__init__(
+            f"{case_number} is archived: apply to read its file with applyForArchiveAccess; the archive office "
+            "decides within 2 working days"
+        )
+
+
+class WindowClosed(NotPermitted):
     """The viewer has no open reading window for this case: it closed at ``closed_at``, or (None) their
     application has not been approved (yet)."""
 
     def __init__(self, closed_at: datetime | None, status: str | None = None) -> None:
         if closed_at is not None:
-            message = f"your reading window closed at {closed_at.astimezone(CHINA_TZ):%Y-%m-%d %H:%M} (Beijing time)"
+            message = (
+                f"your reading window closed at {closed_at.astimezone(CHINA_TZ):%Y-%m-%d %H:%M} (Beijing time); "
+                "apply again with applyForArchiveAccess to read more"
+            )
         elif status == ApplicationStatus.REJECTED.value:
             message = "your application to read this case file was rejected: apply again with more reasons"
         else:
             message = "your application to read this case file has not been approved yet"
         super().__init__(message)
         self.closed_at = closed_at
+
+    code = "ACCESS_WINDOW_CLOSED"
 
 
 # -- what callers get ----------------------------------------------------------------------------------
@@ -181,7 +195,7 @@ async def reading_grant(
     if staff_scope_covers(viewer, case):
         return ReadingGrant(Access.STAFF)
     if viewer.is_staff:
-        raise NoSuchCase(case.case_number)
+        raise NoSuchCase(f"no case {case.case_number} whose file you may read")
     of_record = is_party_or_agent(viewer, case) or is_bound(viewer, case, bound)
     if of_record and case.status != CaseStatus.ARCHIVED:
         return ReadingGrant(Access.DIRECT)
@@ -213,7 +227,7 @@ async def reading_grant(
         raise WindowClosed(None, applied[0].status)
     if of_record:
         raise NeedsApplication(case.case_number)
-    raise NoSuchCase(case.case_number)
+    raise NoSuchCase(f"no case {case.case_number} whose file you may read")
 
 
 def window_state(row: ArchiveApplicationRecord, now: datetime) -> WindowClosed | None:
@@ -303,10 +317,10 @@ class ArchiveService:
         checked: list[CheckedFile] = check_files(files, upload_limits(self.settings)) if files else []
         case = await self.find_case(number)
         if case is None:
-            raise NoSuchCase(number.text)
+            raise NoSuchCase(f"no case {number.text} whose file you may read")
         found = applicant_ref(viewer, case)
         if found is None:
-            raise NoSuchCase(number.text)
+            raise NoSuchCase(f"no case {number.text} whose file you may read")
         ref, of_record = found
         if of_record and case.status != CaseStatus.ARCHIVED:
             raise InvalidInput(
@@ -420,13 +434,13 @@ class ArchiveService:
         if note and len(note) > MAX_NOTE:
             raise InvalidInput(f"the note is longer than {MAX_NOTE} characters", "NOTE_TOO_LONG")
         if Role.ARCHIVE_ADMIN not in viewer.roles or not viewer.court_code:
-            raise NoSuchApplication(application_id)
+            raise NoSuchApplication("no such archive application that you may see")
         async with self.store.session() as session:
             row = await session.scalar(
                 select(ArchiveApplicationRecord).where(ArchiveApplicationRecord.id == application_id).with_for_update()
             )
             if row is None or row.court_code != viewer.court_code:
-                raise NoSuchApplication(application_id)
+                raise NoSuchApplication("no such archive application that you may see")
             if row.status != ApplicationStatus.PENDING.value:
                 raise InvalidInput(f"this application was already decided ({row.status})", "ALREADY_DECIDED")
             row.status = (ApplicationStatus.APPROVED if approve else ApplicationStatus.REJECTED).value
@@ -475,7 +489,7 @@ class ArchiveService:
         async with self.store.session(read_only=True) as session:
             row = await session.get(ArchiveApplicationRecord, application_id)
             if row is None or not may_see(viewer, row):
-                raise NoSuchApplication(application_id)
+                raise NoSuchApplication("no such archive application that you may see")
             return view_of(row, (await attachments_of(session, [row.id]))[row.id])
 
     async def mine(
@@ -501,16 +515,12 @@ class ArchiveService:
     async def _page(
         self, kind: str, scope: list[ColumnElement[bool]], *, first: int, after: str | None, newest_first: bool
     ) -> ApplicationPage:
-        at_col, id_col = ArchiveApplicationRecord.submitted_at, ArchiveApplicationRecord.id
+        record = ArchiveApplicationRecord
+        keyset = Keyset(kind, record.submitted_at, record.id, newest_first=newest_first)
         where = list(scope)
         if after:
-            at, last_id = _decode(kind, after)
-            if newest_first:
-                where.append(or_(at_col < at, and_(at_col == at, id_col < last_id)))
-            else:
-                where.append(or_(at_col > at, and_(at_col == at, id_col > last_id)))
-        order = (at_col.desc(), id_col.desc()) if newest_first else (at_col.asc(), id_col.asc())
-        query = select(ArchiveApplicationRecord).where(*where).order_by(*order).limit(first + 1)
+            where.append(keyset.after(after))
+        query = select(record).where(*where).order_by(*keyset.order()).limit(first + 1)
         async with self.store.session(read_only=True) as session:
             rows = list(await session.scalars(query))
             total = await session.scalar(select(func.count()).select_from(ArchiveApplicationRecord).where(*scope))
@@ -518,7 +528,7 @@ class ArchiveService:
             files = await attachments_of(session, [r.id for r in page])
         return ApplicationPage(
             applications=[view_of(r, files[r.id]) for r in page],
-            cursors=[encode_cursor(kind, {"t": r.submitted_at.isoformat(), "i": r.id}) for r in page],
+            cursors=[keyset.cursor(r.submitted_at, r.id) for r in page],
             has_next_page=len(rows) > first,
             total=total or 0,
         )
@@ -535,18 +545,6 @@ def _applicant_label(row: ArchiveApplicationRecord) -> str:
     if row.applicant_kind == IdentityKind.LICENCE_NUMBER.value:
         return f"律师{row.applicant_name}" + ("" if row.of_record else "（非本案代理人）")
     return f"当事人{row.applicant_name}"
-
-
-def _decode(kind: str, cursor: str) -> tuple[datetime, str]:
-    state = decode_cursor(kind, cursor)
-    try:
-        at = datetime.fromisoformat(state["t"])
-        last_id = str(state["i"])
-    except (KeyError, TypeError, ValueError):
-        raise InvalidCursor("cursor is not one this gateway issued") from None
-    if at.tzinfo is None:
-        raise InvalidCursor("cursor is not one this gateway issued")
-    return at, last_id
 
 
 async def attachments_of(session: AsyncSession, ids: Sequence[str]) -> dict[str, list[AttachmentView]]:

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,7 +32,8 @@ from gateway.adapters.model import Case, IdentityKind, PersonRef, Staff, StaffRo
 from gateway.cases.service import BoundCase
 from gateway.core import deadlines
 from gateway.core.access import PANEL_ROLES, is_party_or_agent
-from gateway.core.cursors import InvalidCursor, decode_cursor, encode_cursor
+from gateway.core.cursors import Keyset
+from gateway.core.errors import NotFoundError
 from gateway.core.runtime import Runtime
 from gateway.core.uploads import IncomingFile, InvalidInput, check_files
 from gateway.core.workdays import WorkingCalendar
@@ -54,11 +55,11 @@ MAX_FIRM = 200
 REVIEWER_ROLES = (StaffRole.CLERK, StaffRole.PRESIDING_JUDGE, StaffRole.JUDGE)
 
 
-class NoSuchCase(LookupError):
+class NoSuchCase(NotFoundError):
     """No case of that number at its court."""
 
 
-class NoSuchBinding(LookupError):
+class NoSuchBinding(NotFoundError):
     """No such application, or not one the viewer may see or decide (the two are indistinguishable)."""
 
 
@@ -296,7 +297,7 @@ class BindingService:
         async with self.store.session() as session:
             row = await session.get(BindingRecord, binding_id, with_for_update=True)
             if row is None or not may_review(viewer, row):
-                raise NoSuchBinding(binding_id)
+                raise NoSuchBinding("no such case binding application for your panel")
             if row.status != BindingStatus.PENDING:
                 raise InvalidInput("this application has already been decided", "ALREADY_DECIDED")
             row.status = BindingStatus.APPROVED if approve else BindingStatus.REJECTED
@@ -379,13 +380,13 @@ class BindingService:
         """The case at its own court, by number (routed, never fanned out)."""
         number = self.parser.parse(text)
         if number.court_code not in self.registry:
-            raise NoSuchCase(number.text)
+            raise NoSuchCase(f"no case {number.text}")
         try:
             case = await self.registry[number.court_code].find_case(number.text)
         except NotFoundAtCourt:
             case = None
         if case is None:
-            raise NoSuchCase(number.text)
+            raise NoSuchCase(f"no case {number.text}")
         return case
 
     @staticmethod
@@ -432,18 +433,11 @@ class BindingService:
     async def _page(
         self, kind: str, scope: Sequence[ColumnElement[bool]], first: int, after: str | None
     ) -> BindingPage:
+        keyset = Keyset(kind, BindingRecord.applied_at, BindingRecord.id)
         where = list(scope)
         if after:
-            at, last_id = _decode(kind, after)
-            where.append(
-                or_(BindingRecord.applied_at < at, and_(BindingRecord.applied_at == at, BindingRecord.id < last_id))
-            )
-        query = (
-            select(BindingRecord)
-            .where(*where)
-            .order_by(BindingRecord.applied_at.desc(), BindingRecord.id.desc())
-            .limit(first + 1)
-        )
+            where.append(keyset.after(after))
+        query = select(BindingRecord).where(*where).order_by(*keyset.order()).limit(first + 1)
         async with self.store.session(read_only=True) as session:
             rows = list(await session.scalars(query))
             total = await session.scalar(select(func.count()).select_from(BindingRecord).where(*scope))
@@ -453,7 +447,7 @@ class BindingService:
             files = await files_of(session, ids)
         return BindingPage(
             bindings=[_view(r, tuple(files[r.id]), due[r.id].due_at if r.id in due else None) for r in page],
-            cursors=[encode_cursor(kind, {"t": r.applied_at.isoformat(), "i": r.id}) for r in page],
+            cursors=[keyset.cursor(r.applied_at, r.id) for r in page],
             has_next_page=len(rows) > first,
             total=total or 0,
         )
@@ -578,15 +572,3 @@ def _view(row: BindingRecord, files: tuple[FiledFile, ...], due_at: datetime | N
         recorded_at=row.recorded_at,
         last_error=row.last_error,
     )
-
-
-def _decode(kind: str, cursor: str) -> tuple[datetime, str]:
-    state = decode_cursor(kind, cursor)
-    try:
-        at = datetime.fromisoformat(state["t"])
-        last_id = str(state["i"])
-    except (KeyError, TypeError, ValueError):
-        raise InvalidCursor("cursor is not one this gateway issued") from None
-    if at.tzinfo is None:
-        raise InvalidCursor("cursor is not one this gateway issued")
-    return at, last_id

@@ -14,6 +14,8 @@ import unicodedata
 from dataclasses import dataclass
 from urllib.parse import unquote
 
+from gateway.core.errors import InvalidInput
+
 #: content type → the bytes every such file starts with
 MAGIC: dict[str, tuple[bytes, ...]] = {
     "application/pdf": (b"%PDF-",),
@@ -31,15 +33,6 @@ ALIASES = {
 }
 ALLOWED_NAMES = "PDF, JPEG or PNG"
 MAX_NAME_LENGTH = 255
-
-
-class InvalidInput(ValueError):
-    """An upload that will not be stored. ``reason`` is machine-readable; ``file`` names the file."""
-
-    def __init__(self, message: str, reason: str, file: str | None = None) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.file = file
 
 
 @dataclass(frozen=True, slots=True)

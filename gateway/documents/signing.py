@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from gateway.adapters.errors import CourtError
 from gateway.adapters.model import CHINA_TZ, Case, PersonRef, ServedDocument
 from gateway.core.access import staff_scope_covers
+from gateway.core.errors import NotFoundError
 from gateway.core.federation import CourtFailure
 from gateway.core.runtime import Runtime
 from gateway.documents.service import DocumentService, ServedDocumentGroup, group_copies
@@ -37,7 +38,7 @@ SIGNING_LEVEL = IdentityLevel.REAL_NAME
 CERTIFICATE_STAFF = frozenset({Role.CLERK, Role.JUDGE, Role.DIVISION_HEAD, Role.COURT_LEADER})
 
 
-class DocumentNotFound(Exception):
+class DocumentNotFound(NotFoundError):
     """No such document served to this person (or visible to this staff member)."""
 
 
@@ -87,7 +88,7 @@ class SigningService:
         served to them; CourtError when its source cannot answer (so nobody can tell)."""
         copy = await self._copy_at(source_code, document_id, viewer.person_refs())
         if copy is None:
-            raise DocumentNotFound(document_id)
+            raise DocumentNotFound("no such document that you may see")
         return await self.group_of(copy)
 
     async def find_for_staff(
@@ -96,12 +97,12 @@ class SigningService:
         """A document served in ``case`` (to any party or agent), for the staff who work on the case: its
         panel, its division's head, the court's leaders (the same scope as seeing the case at all)."""
         if not (viewer.roles & CERTIFICATE_STAFF) or not staff_scope_covers(viewer, case):
-            raise DocumentNotFound(document_id)
+            raise DocumentNotFound("no such document that you may see")
         refs = [PersonRef.party(p.id_number) for p in case.parties]
         refs += [PersonRef.lawyer(a.licence_number) for a in case.agents]
         copy = await self._copy_at(source_code, document_id, refs)
         if copy is None or copy.case_number != case.case_number or copy.court_code != case.court_code:
-            raise DocumentNotFound(document_id)
+            raise DocumentNotFound("no such document that you may see")
         return await self.group_of(copy)
 
     async def _copy_at(self, source_code: str, document_id: str, refs: Sequence[PersonRef]) -> ServedDocument | None:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,7 +31,8 @@ from gateway.casenumber import CaseNumber
 from gateway.cases.service import CaseService
 from gateway.config import CourtConfig, Settings
 from gateway.core.access import is_party_or_agent
-from gateway.core.cursors import InvalidCursor, decode_cursor, encode_cursor
+from gateway.core.cursors import Keyset
+from gateway.core.errors import NotFoundError
 from gateway.core.runtime import Runtime
 from gateway.core.uploads import CheckedFile, IncomingFile, InvalidInput, UploadLimits, check_files
 from gateway.identity import Viewer
@@ -55,7 +56,7 @@ class FilingStatus(StrEnum):
     REJECTED = "REJECTED"  # the court refused it, or the filer turned out not to be in the case
 
 
-class NotFiled(LookupError):
+class NotFiled(NotFoundError):
     """No such case, or not one the viewer is a party or agent of (the two are indistinguishable)."""
 
 
@@ -141,6 +142,10 @@ def request_digest(case_number: str, kind: FilingKind, title: str, files: Sequen
 # -- submission and reads ----------------------------------------------------------------------------
 
 
+#: the filer's list, newest first
+MY_FILINGS = Keyset("myFilings", FilingRecord.submitted_at, FilingRecord.id)
+
+
 class FilingService:
     """Filings of the people who file them. Cheap to build: it holds only references."""
 
@@ -190,7 +195,7 @@ class FilingService:
             log.info("filing into %s accepted unchecked: %s", number.text, e)
             return None
         if case is None or not is_party_or_agent(viewer, case):
-            raise NotFiled(number.text)
+            raise NotFiled(f"no case {number.text} that you are a party or agent of")
         return case
 
     async def _replay(self, subject: str, key: str, digest: str) -> FilingView | None:
@@ -285,19 +290,8 @@ class FilingService:
             scope.append(FilingRecord.case_number == self.parser.parse(case_number).text)
         where = list(scope)
         if after:
-            at, last_id = _decode(after)
-            where.append(
-                or_(
-                    FilingRecord.submitted_at < at,
-                    and_(FilingRecord.submitted_at == at, FilingRecord.id < last_id),
-                )
-            )
-        query = (
-            select(FilingRecord)
-            .where(*where)
-            .order_by(FilingRecord.submitted_at.desc(), FilingRecord.id.desc())
-            .limit(first + 1)
-        )
+            where.append(MY_FILINGS.after(after))
+        query = select(FilingRecord).where(*where).order_by(*MY_FILINGS.order()).limit(first + 1)
         async with self.store.session(read_only=True) as session:
             rows = list(await session.scalars(query))
             total = await session.scalar(select(func.count()).select_from(FilingRecord).where(*scope))
@@ -305,7 +299,7 @@ class FilingService:
         page = rows[:first]
         return FilingPage(
             filings=[view_of(r, files[r.id]) for r in page],
-            cursors=[_encode(r) for r in page],
+            cursors=[MY_FILINGS.cursor(r.submitted_at, r.id) for r in page],
             has_next_page=len(rows) > first,
             total=total or 0,
         )
@@ -326,22 +320,6 @@ def _check_fields(title: str, key: str) -> None:
         raise InvalidInput(f"the title is longer than {MAX_TITLE} characters", "TITLE_TOO_LONG")
     if not key or len(key) > MAX_KEY or not key.isprintable():
         raise InvalidInput(f"the idempotency key must be 1 to {MAX_KEY} printable characters", "IDEMPOTENCY_KEY")
-
-
-def _encode(row: FilingRecord) -> str:
-    return encode_cursor("myFilings", {"t": row.submitted_at.isoformat(), "i": row.id})
-
-
-def _decode(cursor: str) -> tuple[datetime, str]:
-    state = decode_cursor("myFilings", cursor)
-    try:
-        at = datetime.fromisoformat(state["t"])
-        last_id = str(state["i"])
-    except (KeyError, TypeError, ValueError):
-        raise InvalidCursor("cursor is not one this gateway issued") from None
-    if at.tzinfo is None:
-        raise InvalidCursor("cursor is not one this gateway issued")
-    return at, last_id
 
 
 async def files_of(session: AsyncSession, filing_ids: Sequence[str]) -> dict[str, list[FiledFile]]:

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.adapters.model import PersonRef
 from gateway.config import CourtConfig
+from gateway.core.errors import NotFoundError
 from gateway.identity import Viewer
 from gateway.store.notifications import InAppNotification, SmsMessage
 
@@ -227,7 +228,7 @@ class NoticePage:
     unread: int  # of all the viewer's notices
 
 
-class NotYours(LookupError):
+class NotYours(NotFoundError):
     """Some notice ids are not the viewer's (or do not exist): nothing was changed."""
 
 
@@ -270,7 +271,7 @@ async def mark_read(session: AsyncSession, keys: Sequence[str], ids: Sequence[in
             (await session.scalars(select(InAppNotification.id).where(mine, InAppNotification.id.in_(wanted)))).all()
         )
         if found != wanted:
-            raise NotYours(sorted(wanted - found))
+            raise NotYours("no such notification of yours")
     statement = update(InAppNotification).where(mine, InAppNotification.read_at.is_(None)).values(read_at=now)
     if ids is not None:
         statement = statement.where(InAppNotification.id.in_(set(ids)))

@@ -25,7 +25,6 @@ from gateway.archive.reading import (
     Delivery,
     IssuedLink,
     LinkGone,
-    NoSuchMaterial,
     find_material,
     readable,
     record_view,
@@ -34,34 +33,24 @@ from gateway.archive.service import (
     ApplicationPage,
     ApplicationStatus,
     ApplicationView,
-    NeedsApplication,
-    NoSuchApplication,
     NoSuchCase,
     ReadingGrant,
     WindowClosed,
     reading_grant,
 )
 from gateway.archive.watermark import NotAPdf
-from gateway.casenumber import CaseNumber, InvalidCaseNumber
 from gateway.context import Context, Services
-from gateway.core.cursors import InvalidCursor
 from gateway.core.federation import CourtFailure
 from gateway.core.links import LinkExpired, LinkInvalid
 from gateway.core.seal import SealCheck, sealer_for
-from gateway.core.uploads import IncomingFile, InvalidInput, check_count
 from gateway.errors import (
-    AccessWindowClosed,
-    ApplicationRequired,
     BadUserInput,
-    CourtFailureError,
     Forbidden,
-    InvalidCaseNumberError,
     NotFound,
 )
 from gateway.filings.service import upload_limits
 from gateway.identity import IdentityLevel, Role
-from gateway.resolvers.cases import PERSON_ROLES
-from gateway.resolvers.filings import UploadedFile, bad_input
+from gateway.schema.common import PERSON_ROLES, UploadedFile, read_uploads
 
 #: where material links point; the token follows
 DOWNLOAD_PATH = "/downloads/materials/"
@@ -78,33 +67,13 @@ def now(services: Services) -> datetime:
     return services.clock()
 
 
-def _parse(services: Services, case_number: str) -> CaseNumber:
-    try:
-        return services.parser.parse(case_number)
-    except InvalidCaseNumber as e:
-        raise InvalidCaseNumberError(str(e)) from None
-
-
-def _court_error(e: CourtError, path: list[str | int] | None, what: str) -> CourtFailureError:
-    return CourtFailureError(e.code, e.court_code, f"{e.court_code} is not answering: {what}", path)
-
-
 async def _grant(info: Info[Context, None], case: model.Case) -> ReadingGrant:
-    """How the viewer may read the case now, or the GraphQL error saying why not."""
+    """How the viewer may read the case now; raises the refusal saying why not (WindowClosed,
+    NeedsApplication, NoSuchCase)."""
     context = info.context
     viewer = context.require_viewer(level=READING_LEVEL)
-    try:
-        bound = await context.bound_case_numbers()
-        return await reading_grant(context.services.store, viewer, case, now=now(context.services), bound=bound)
-    except WindowClosed as e:
-        raise AccessWindowClosed(f"{e}; apply again with applyForArchiveAccess to read more") from None
-    except NeedsApplication:
-        raise ApplicationRequired(
-            f"{case.case_number} is archived: apply to read its file with applyForArchiveAccess; the archive "
-            "office decides within 2 working days"
-        ) from None
-    except NoSuchCase:
-        raise NotFound(f"no case {case.case_number} whose file you may read") from None
+    bound = await context.bound_case_numbers()
+    return await reading_grant(context.services.store, viewer, case, now=now(context.services), bound=bound)
 
 
 # -- reading ----------------------------------------------------------------------------------------------
@@ -146,7 +115,7 @@ async def application_case_file(info: Info[Context, None], view: ApplicationView
         return None
     services = info.context.services
     try:
-        case = await services.archive.find_case(_parse(services, view.case_number))
+        case = await services.archive.find_case(services.parser.parse(view.case_number))
     except CourtError as e:
         info.context.report([CourtFailure.from_error(e)], ["caseFile"])
         return None
@@ -161,29 +130,14 @@ async def download_material(info: Info[Context, None], case_number: str, materia
     context = info.context
     viewer = context.require_viewer(level=READING_LEVEL)
     services = context.services
-    number = _parse(services, case_number)
-    try:
-        case = await services.archive.find_case(number)
-    except CourtError as e:
-        raise _court_error(e, [info.path.key], "try again later") from None
+    number = services.parser.parse(case_number)
+    case = await services.archive.find_case(number)
     if case is None:
-        raise NotFound(f"no case {case_number} whose file you may read")
+        raise NoSuchCase(f"no case {number.text} whose file you may read")
     grant = await _grant(info, case)
-    try:
-        volumes = await services.registry[case.court_code].list_volumes(case.case_id)
-    except CourtError as e:
-        raise _court_error(e, [info.path.key], "its case file cannot be read now") from None
-    try:
-        material = find_material(readable(case, volumes, grant), material_id)
-    except NoSuchMaterial:
-        try:
-            find_material(volumes, material_id)
-        except NoSuchMaterial:
-            raise NotFound(f"no material {material_id} in the file of {case.case_number}") from None
-        raise Forbidden(
-            "this material is not open to parties and lawyers: it is in the internal file (副卷), or the case "
-            "was heard in private, or the court has not published it"
-        ) from None
+    volumes = await services.registry[case.court_code].list_volumes(case.case_id)
+    # one answer whether the material is in the 副卷, unpublished or does not exist: no oracle
+    material = find_material(readable(case, volumes, grant), material_id)
     issued = await services.reading.issue(viewer, case, grant, material)
     return issued, f"{services.settings.public_url.rstrip('/')}{DOWNLOAD_PATH}{issued.token}"
 
@@ -198,23 +152,9 @@ async def apply_for_archive_access(
     context = info.context
     viewer = context.require_viewer(level=READING_LEVEL, roles=PERSON_ROLES)
     services = context.services
-    number = _parse(services, case_number)
-    limits = upload_limits(services.settings)
-    try:
-        if attachments:
-            check_count(len(attachments), limits)
-        # read no more of each file than it takes to know it is too large
-        incoming = [
-            IncomingFile(f.filename or "", f.content_type or "", await f.read(limits.max_file_bytes + 1))
-            for f in attachments
-        ]
-        return await services.archive.apply(viewer, number, reason, incoming, now=now(services))
-    except InvalidInput as e:
-        raise bad_input(e) from None
-    except NoSuchCase:
-        raise NotFound(f"no case {case_number} that you may apply to read") from None
-    except CourtError as e:
-        raise _court_error(e, [info.path.key], "nothing was applied for; try again later") from None
+    number = services.parser.parse(case_number)
+    incoming = await read_uploads(attachments, upload_limits(services.settings), required=False)
+    return await services.archive.apply(viewer, number, reason, incoming, now=now(services))
 
 
 async def decide_archive_access(
@@ -224,12 +164,7 @@ async def decide_archive_access(
     context = info.context
     viewer = context.require_viewer(roles={Role.ARCHIVE_ADMIN})
     services = context.services
-    try:
-        return await services.archive.decide(viewer, application_id, approve=approve, note=note, now=now(services))
-    except InvalidInput as e:
-        raise bad_input(e) from None
-    except NoSuchApplication:
-        raise NotFound("no such archive application at your court") from None
+    return await services.archive.decide(viewer, application_id, approve=approve, note=note, now=now(services))
 
 
 async def my_archive_applications(
@@ -237,10 +172,7 @@ async def my_archive_applications(
 ) -> ApplicationPage:
     context = info.context
     viewer = context.require_viewer(roles=PERSON_ROLES)
-    try:
-        return await context.services.archive.mine(viewer, first=first, after=after, status=status)
-    except InvalidCursor as e:
-        raise BadUserInput(str(e)) from None
+    return await context.services.archive.mine(viewer, first=first, after=after, status=status)
 
 
 async def archive_applications(
@@ -251,19 +183,13 @@ async def archive_applications(
     viewer = context.require_viewer(roles={Role.ARCHIVE_ADMIN})
     if not viewer.court_code:
         raise Forbidden("your account names no court")
-    try:
-        return await context.services.archive.of_court(viewer, status=status, first=first, after=after)
-    except InvalidCursor as e:
-        raise BadUserInput(str(e)) from None
+    return await context.services.archive.of_court(viewer, status=status, first=first, after=after)
 
 
 async def archive_application(info: Info[Context, None], application_id: str) -> ApplicationView:
     context = info.context
     viewer = context.require_viewer()
-    try:
-        return await context.services.archive.get(viewer, application_id)
-    except NoSuchApplication:
-        raise NotFound("no such archive application that you may see") from None
+    return await context.services.archive.get(viewer, application_id)
 
 
 # -- seals -------------------------------------------------------------------------------------------------

@@ -9,23 +9,16 @@ from __future__ import annotations
 
 from strawberry.types import Info
 
-from gateway.adapters.errors import CourtError
 from gateway.bindings.service import (
     WORKER_NAME,
     BindingPage,
     BindingView,
-    NoSuchBinding,
-    NoSuchCase,
 )
-from gateway.casenumber import InvalidCaseNumber
 from gateway.context import Context
-from gateway.core.cursors import InvalidCursor
-from gateway.core.uploads import IncomingFile, InvalidInput, check_count
-from gateway.errors import BadUserInput, CourtFailureError, InvalidCaseNumberError, NotFound
+from gateway.errors import NotFound
 from gateway.filings.service import upload_limits
 from gateway.identity import STAFF_ROLES, IdentityLevel
-from gateway.resolvers.cases import PERSON_ROLES
-from gateway.resolvers.filings import UploadedFile, bad_input
+from gateway.schema.common import PERSON_ROLES, UploadedFile, read_uploads
 
 
 async def apply_for_case_binding(
@@ -39,24 +32,10 @@ async def apply_for_case_binding(
     context = info.context
     viewer = context.require_viewer(roles=PERSON_ROLES, level=IdentityLevel.REAL_NAME)
     services = context.services
-    limits = upload_limits(services.settings)
-    try:
-        check_count(len(files), limits)
-        incoming = [
-            IncomingFile(f.filename or "", f.content_type or "", await f.read(limits.max_file_bytes + 1)) for f in files
-        ]
-        return await services.bindings.apply(
-            viewer, case_number=case_number, files=incoming, note=note, client_name=client_name, law_firm=law_firm
-        )
-    except InvalidInput as e:
-        raise bad_input(e) from None
-    except InvalidCaseNumber as e:
-        raise InvalidCaseNumberError(str(e)) from None
-    except NoSuchCase:
-        raise NotFound(f"no case {case_number}") from None
-    except CourtError as e:
-        message = f"{e.court_code} could not confirm the case, so nothing was stored; try again later"
-        raise CourtFailureError(e.code, e.court_code, message) from None
+    incoming = await read_uploads(files, upload_limits(services.settings))
+    return await services.bindings.apply(
+        viewer, case_number=case_number, files=incoming, note=note, client_name=client_name, law_firm=law_firm
+    )
 
 
 async def decide_case_binding(
@@ -64,12 +43,7 @@ async def decide_case_binding(
 ) -> BindingView:
     context = info.context
     viewer = context.require_viewer(roles=set(STAFF_ROLES))
-    try:
-        view = await context.services.bindings.decide(viewer, application_id, approve=approve, note=note)
-    except InvalidInput as e:
-        raise bad_input(e) from None
-    except NoSuchBinding:
-        raise NotFound("no such case binding application for your panel") from None
+    view = await context.services.bindings.decide(viewer, application_id, approve=approve, note=note)
     if view.court_write is not None:
         context.services.workers.wake(WORKER_NAME)
     return view
@@ -78,10 +52,7 @@ async def decide_case_binding(
 async def my_case_bindings(info: Info[Context, None], first: int, after: str | None) -> BindingPage:
     context = info.context
     viewer = context.require_viewer(roles=PERSON_ROLES)
-    try:
-        return await context.services.bindings.mine(viewer, first=first, after=after)
-    except InvalidCursor as e:
-        raise BadUserInput(str(e)) from None
+    return await context.services.bindings.mine(viewer, first=first, after=after)
 
 
 async def case_binding_applications(
@@ -89,10 +60,7 @@ async def case_binding_applications(
 ) -> BindingPage:
     context = info.context
     viewer = context.require_viewer(roles=set(STAFF_ROLES))
-    try:
-        return await context.services.bindings.for_reviewer(viewer, status=status, first=first, after=after)
-    except InvalidCursor as e:
-        raise BadUserInput(str(e)) from None
+    return await context.services.bindings.for_reviewer(viewer, status=status, first=first, after=after)
 
 
 async def case_binding_application(info: Info[Context, None], application_id: str) -> BindingView:

@@ -6,16 +6,11 @@ from strawberry.types import Info
 
 from gateway.adapters import model
 from gateway.adapters.errors import CourtError
-from gateway.casenumber import InvalidCaseNumber
 from gateway.cases.service import CaseFilter, CaseList, CaseOrder
 from gateway.context import Context
-from gateway.core.cursors import InvalidCursor
 from gateway.core.federation import CourtFailure
-from gateway.errors import BadUserInput, Forbidden, InvalidCaseNumberError, NotFound
-from gateway.identity import Role
-
-PERSON_ROLES = {Role.PARTY, Role.LAWYER}
-STAFF_WITH_CASES = {Role.CLERK, Role.JUDGE, Role.DIVISION_HEAD, Role.COURT_LEADER, Role.ARCHIVE_ADMIN}
+from gateway.errors import BadUserInput, Forbidden, NotFound
+from gateway.schema.common import PERSON_ROLES, STAFF_WITH_CASES
 
 
 async def my_cases(
@@ -26,12 +21,9 @@ async def my_cases(
     unknown = filter.courts - {a.court.code for a in context.services.registry.courts()}
     if unknown:
         raise BadUserInput(f"unknown court codes: {', '.join(sorted(unknown))}")
-    try:
-        found = await context.services.cases.my_cases(
-            viewer, first=first, after=after, filter=filter, order=order, bound=await context.bound_cases()
-        )
-    except InvalidCursor as e:
-        raise BadUserInput(str(e)) from None
+    found = await context.services.cases.my_cases(
+        viewer, first=first, after=after, filter=filter, order=order, bound=await context.bound_cases()
+    )
     context.report(found.failures, [info.path.key])
     return found
 
@@ -42,10 +34,7 @@ async def court_cases(info: Info[Context, None], first: int, after: str | None, 
     viewer = context.require_viewer(roles=STAFF_WITH_CASES)
     if not viewer.court_code or viewer.court_code not in context.services.registry:
         raise Forbidden("your account names no court this gateway serves")
-    try:
-        found = await context.services.cases.court_cases(viewer, first=first, after=after, filter=filter)
-    except InvalidCursor as e:
-        raise BadUserInput(str(e)) from None
+    found = await context.services.cases.court_cases(viewer, first=first, after=after, filter=filter)
     context.report(found.failures, [info.path.key])
     return found
 
@@ -57,8 +46,6 @@ async def case_by_number(info: Info[Context, None], case_number: str) -> model.C
     try:
         bound = await context.bound_case_numbers()
         case = await context.services.cases.case_by_number(viewer, case_number, bound=bound)
-    except InvalidCaseNumber as e:
-        raise InvalidCaseNumberError(str(e)) from None
     except CourtError as e:
         context.report([CourtFailure.from_error(e)], [info.path.key])
         return None

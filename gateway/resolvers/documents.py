@@ -10,23 +10,16 @@ from gateway.adapters import model
 from gateway.adapters.errors import CourtError
 from gateway.adapters.model import PersonRef, ServedDocument
 from gateway.context import Context
-from gateway.core.cursors import InvalidCursor
 from gateway.core.federation import CourtFailure
 from gateway.documents.service import DocumentPage, ServedDocumentGroup, group_copies
-from gateway.errors import BadUserInput
-from gateway.resolvers.cases import PERSON_ROLES
+from gateway.schema.common import PERSON_ROLES
 
 
 async def documents_to_sign(info: Info[Context, None], first: int, after: str | None) -> DocumentPage:
     context = info.context
     viewer = context.require_viewer(roles=PERSON_ROLES)
-    try:
-        signed_here = context.services.signing.signed_here
-        page = await context.services.documents.documents_to_sign(
-            viewer, first=first, after=after, signed_here=signed_here
-        )
-    except InvalidCursor as e:
-        raise BadUserInput(str(e)) from None
+    signed_here = context.services.signing.signed_here
+    page = await context.services.documents.documents_to_sign(viewer, first=first, after=after, signed_here=signed_here)
     context.report(page.failures, [info.path.key])
     return page
 

@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from strawberry.types import Info
 
 from gateway.context import Context
-from gateway.core.cursors import InvalidCursor, decode_cursor, encode_cursor
-from gateway.errors import BadUserInput, GatewayError, NotFound, Unauthenticated
+from gateway.core.cursors import decode_cursor, encode_cursor
+from gateway.errors import BadUserInput, GatewayError, Unauthenticated
 from gateway.identity import Viewer
 from gateway.notifications import service
 from gateway.notifications.live import FeedOverflow, feed_for, live_notices
@@ -50,11 +50,8 @@ async def mark_read(info: Info[Context, None], ids: list[int] | None, all: bool)
         raise BadUserInput("give either `ids` or `all: true`")
     context = info.context
     keys = service.viewer_keys(context.require_viewer())
-    try:
-        async with context.services.store.session() as session:
-            return await service.mark_read(session, keys, ids, now=datetime.now(UTC))
-    except service.NotYours:
-        raise NotFound("no such notification of yours") from None
+    async with context.services.store.session() as session:
+        return await service.mark_read(session, keys, ids, now=datetime.now(UTC))
 
 
 async def notification_added(info: Info[Context, None], after_id: int | None) -> AsyncIterator[service.Notice]:
@@ -82,10 +79,7 @@ def _seconds_left(viewer: Viewer) -> float | None:
 
 
 def _cursor_id(cursor: str) -> int:
-    try:
-        value = decode_cursor(CURSOR_KIND, cursor).get("id")
-    except InvalidCursor as e:
-        raise BadUserInput(str(e)) from None
+    value = decode_cursor(CURSOR_KIND, cursor).get("id")
     if not isinstance(value, int):
         raise BadUserInput("cursor is not one this gateway issued")
     return value

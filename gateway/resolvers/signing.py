@@ -16,10 +16,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from strawberry.types import Info
 
-from gateway.adapters.errors import CourtError
-from gateway.casenumber import InvalidCaseNumber
 from gateway.context import Context, Services
-from gateway.core.federation import CourtFailure
 from gateway.core.links import LinkExpired, LinkInvalid
 from gateway.documents.certificate import LINK_KIND, certificate_facts
 from gateway.documents.outbox import SignatureOutbox
@@ -32,9 +29,8 @@ from gateway.documents.signing import (
     effective_of,
     group_key,
 )
-from gateway.errors import BadUserInput, CourtFailureError, Forbidden, InvalidCaseNumberError, NotFound
-from gateway.resolvers.cases import PERSON_ROLES
-from gateway.schema.common import parse_global_id
+from gateway.errors import BadUserInput, CourtFailureError, Forbidden
+from gateway.schema.common import PERSON_ROLES, parse_global_id
 from gateway.store.signatures import CertificateRecord, SignatureRecord
 
 DOWNLOAD_PATH = "/downloads/certificates/"
@@ -45,12 +41,8 @@ def _document_key(document_id: str) -> tuple[str, str]:
     type_name, key = parse_global_id(document_id)
     source, sep, local_id = key.partition("|")
     if type_name != "ServedDocument" or not sep:
-        raise NotFound("no such document that you may see")
+        raise DocumentNotFound("no such document that you may see")
     return source, local_id
-
-
-def _court_failure(failure: CourtFailure, path: list[str | int], what: str) -> CourtFailureError:
-    return CourtFailureError(failure.code, failure.court_code, f"{failure.court_code} is not answering: {what}", path)
 
 
 # -- signing --------------------------------------------------------------------------------------------
@@ -63,12 +55,7 @@ async def sign_document(info: Info[Context, None], document_id: str, method: str
     viewer = context.require_viewer(level=SIGNING_LEVEL, roles=PERSON_ROLES)
     source, local_id = _document_key(document_id)
     service = context.services.signing
-    try:
-        group, _ = await service.find_for_person(viewer, source, local_id)
-    except DocumentNotFound:
-        raise NotFound("no such document served to you") from None
-    except CourtError as e:
-        raise _court_failure(CourtFailure.from_error(e), [info.path.key], "try signing again later") from None
+    group, _ = await service.find_for_person(viewer, source, local_id)
     record = await service.sign(viewer, group, method=method)
     context.services.workers.wake(SignatureOutbox.name)
     return record
@@ -109,31 +96,25 @@ async def service_certificate(
     services = context.services
     source, local_id = _document_key(document_id)
     service = services.signing
-    try:
-        if viewer.is_staff:
-            if not viewer.roles & CERTIFICATE_STAFF:
-                raise Forbidden("only clerks, judges, division heads and court leaders may download certificates")
-            if not case_number:
-                raise BadUserInput("staff: give the caseNumber the document was served in")
-            try:
-                number = services.parser.parse(case_number)
-            except InvalidCaseNumber as e:
-                raise InvalidCaseNumberError(str(e)) from None
-            case = None
-            if number.court_code == viewer.court_code and number.court_code in services.registry:
-                case = await services.registry[number.court_code].find_case(number.text)
-            if case is None:
-                raise DocumentNotFound(local_id)
-            group, failures = await service.find_for_staff(viewer, case, source, local_id)
-        else:
-            viewer = context.require_viewer(level=SIGNING_LEVEL, roles=PERSON_ROLES)
-            group, failures = await service.find_for_person(viewer, source, local_id)
-    except DocumentNotFound:
-        raise NotFound("no such document that you may see") from None
-    except CourtError as e:
-        failures = [CourtFailure.from_error(e)]
+    if viewer.is_staff:
+        if not viewer.roles & CERTIFICATE_STAFF:
+            raise Forbidden("only clerks, judges, division heads and court leaders may download certificates")
+        if not case_number:
+            raise BadUserInput("staff: give the caseNumber the document was served in")
+        number = services.parser.parse(case_number)
+        case = None
+        if number.court_code == viewer.court_code and number.court_code in services.registry:
+            case = await services.registry[number.court_code].find_case(number.text)
+        if case is None:
+            raise DocumentNotFound("no such document that you may see")
+        group, failures = await service.find_for_staff(viewer, case, source, local_id)
+    else:
+        viewer = context.require_viewer(level=SIGNING_LEVEL, roles=PERSON_ROLES)
+        group, failures = await service.find_for_person(viewer, source, local_id)
     if failures:  # a certificate must show every channel, or its effective time may be wrong
-        raise _court_failure(failures[0], [info.path.key], "a certificate needs every channel's record")
+        failure = failures[0]
+        reason = f"{failure.court_code} is not answering: a certificate needs every channel's record"
+        raise CourtFailureError(failure.code, failure.court_code, reason)
     signature = await service.signature(group_key(group))
     facts = certificate_facts(group, signature, {c.code: c for c in services.settings.courts})
     certificates = services.certificates

@@ -11,20 +11,12 @@ from datetime import UTC, date, datetime
 
 from strawberry.types import Info
 
-from gateway.adapters.errors import CourtError
-from gateway.casenumber import InvalidCaseNumber
 from gateway.context import Context, Services
 from gateway.core import deadlines
-from gateway.core.cursors import InvalidCursor
-from gateway.core.uploads import InvalidInput
-from gateway.errors import BadUserInput, CourtFailureError, Forbidden, InvalidCaseNumberError, NotFound
+from gateway.errors import BadUserInput, Forbidden, NotFound
 from gateway.identity import STAFF_ROLES, Role
-from gateway.resolvers.cases import PERSON_ROLES
-from gateway.resolvers.filings import bad_input
+from gateway.schema.common import PERSON_ROLES
 from gateway.tickets.service import (
-    NoSuchCase,
-    NoSuchTicket,
-    NotInScope,
     TicketCategory,
     TicketPage,
     TicketReport,
@@ -39,61 +31,29 @@ async def create_ticket(
     info: Info[Context, None], court: str, category: TicketCategory, content: str, case_number: str | None
 ) -> TicketView:
     viewer = info.context.require_viewer(roles=PERSON_ROLES)
-    try:
-        return await info.context.services.tickets.create(
-            viewer, court_code=court, category=category, content=content, case_number=case_number
-        )
-    except InvalidInput as e:
-        raise bad_input(e) from None
-    except InvalidCaseNumber as e:
-        raise InvalidCaseNumberError(str(e)) from None
-    except NoSuchCase:
-        raise NotFound(f"no case {case_number} that you are a party or agent of") from None
-    except CourtError as e:
-        message = f"{e.court_code} could not say who answers this ticket, so nothing was stored; try again later"
-        raise CourtFailureError(e.code, e.court_code, message) from None
+    return await info.context.services.tickets.create(
+        viewer, court_code=court, category=category, content=content, case_number=case_number
+    )
 
 
 async def answer_ticket(info: Info[Context, None], ticket_id: str, answer: str) -> TicketView:
     viewer = info.context.require_viewer(roles=set(STAFF_ROLES))
-    try:
-        return await info.context.services.tickets.answer(viewer, ticket_id, answer)
-    except InvalidInput as e:
-        raise bad_input(e) from None
-    except NoSuchTicket:
-        raise NotFound("no such ticket at your court") from None
-    except NotInScope:
-        raise Forbidden("only the ticket's handlers, their division head and the court leaders may act on it") from None
+    return await info.context.services.tickets.answer(viewer, ticket_id, answer)
 
 
 async def close_ticket(info: Info[Context, None], ticket_id: str) -> TicketView:
     viewer = info.context.require_viewer(roles=set(STAFF_ROLES))
-    try:
-        return await info.context.services.tickets.close(viewer, ticket_id)
-    except InvalidInput as e:
-        raise bad_input(e) from None
-    except NoSuchTicket:
-        raise NotFound("no such ticket at your court") from None
-    except NotInScope:
-        raise Forbidden("only the ticket's handlers, their division head and the court leaders may act on it") from None
+    return await info.context.services.tickets.close(viewer, ticket_id)
 
 
 async def rate_ticket(info: Info[Context, None], ticket_id: str, rating: int, comment: str | None) -> TicketView:
     viewer = info.context.require_viewer(roles=PERSON_ROLES)
-    try:
-        return await info.context.services.tickets.rate(viewer, ticket_id, rating, comment)
-    except InvalidInput as e:
-        raise bad_input(e) from None
-    except NoSuchTicket:
-        raise NotFound("no such ticket of yours") from None
+    return await info.context.services.tickets.rate(viewer, ticket_id, rating, comment)
 
 
 async def my_tickets(info: Info[Context, None], first: int, after: str | None) -> TicketPage:
     viewer = info.context.require_viewer(roles=PERSON_ROLES)
-    try:
-        return await info.context.services.tickets.mine(viewer, first=first, after=after)
-    except InvalidCursor as e:
-        raise BadUserInput(str(e)) from None
+    return await info.context.services.tickets.mine(viewer, first=first, after=after)
 
 
 async def court_tickets(
@@ -102,12 +62,9 @@ async def court_tickets(
     viewer = info.context.require_viewer(roles=set(STAFF_ROLES))
     if not viewer.court_code or viewer.court_code not in info.context.services.registry:
         raise Forbidden("your account names no court this gateway serves")
-    try:
-        return await info.context.services.tickets.court_tickets(
-            viewer, first=first, after=after, status=status, overdue_at=datetime.now(UTC) if overdue_only else None
-        )
-    except InvalidCursor as e:
-        raise BadUserInput(str(e)) from None
+    return await info.context.services.tickets.court_tickets(
+        viewer, first=first, after=after, status=status, overdue_at=datetime.now(UTC) if overdue_only else None
+    )
 
 
 async def ticket(info: Info[Context, None], ticket_id: str) -> TicketView:
@@ -125,12 +82,7 @@ async def ticket_report(info: Info[Context, None], court: str, start: date, end:
         raise BadUserInput(f"no court {court!r} is served by this gateway", reason="UNKNOWN_COURT")
     if viewer.court_code != court:
         raise Forbidden("the 通报 of a court is for its own division heads and leaders")
-    try:
-        return await context.services.tickets.report(viewer, court, start, end, now=datetime.now(UTC))
-    except InvalidInput as e:
-        raise bad_input(e) from None
-    except NotInScope:
-        raise Forbidden("the 通报 of a court is for its own division heads and leaders") from None
+    return await context.services.tickets.report(viewer, court, start, end, now=datetime.now(UTC))
 
 
 def working_hours_left(services: Services, view: TicketView, now: datetime) -> float | None:

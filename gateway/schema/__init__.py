@@ -9,10 +9,11 @@ failures are appended as typed errors beside the partial data.
 from __future__ import annotations
 
 import importlib
+import logging
 from collections.abc import Iterator
 
 import strawberry
-from graphql import ASTValidationRule
+from graphql import ASTValidationRule, GraphQLError
 from strawberry.extensions import (
     AddValidationRules,
     MaskErrors,
@@ -23,8 +24,10 @@ from strawberry.extensions import (
 from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
+from strawberry.utils.logging import StrawberryLogger
 
-from gateway.errors import is_expected, label_request_error
+from gateway.errors import is_expected, label_request_error, translated
 from gateway.schema.cases import Case
 from gateway.schema.courts import Court
 from gateway.schema.documents import ServedDocument
@@ -33,6 +36,36 @@ MAX_DEPTH = 10
 MAX_ALIASES = 30
 VALIDATION_RULES: list[type[ASTValidationRule]] = [depth_rule(MAX_DEPTH, None), max_aliases_rule(MAX_ALIASES)]
 CACHE_SIZE = 512  # documents; both caches are process-wide LRUs shared by every request
+log = logging.getLogger("gateway.graphql")
+
+
+class PublicErrors(MaskErrors):
+    """Every error a client sees is typed: what the services raise is mapped by ``public_error`` (the one
+    map), anything else is masked as INTERNAL_SERVER_ERROR (its traceback went to the log)."""
+
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=lambda e: not is_expected(e))
+
+    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
+        return super()._process_errors([translated(e) for e in errors])
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        masked = super().anonymise_error(error)
+        masked.extensions = {"code": "INTERNAL_SERVER_ERROR"}
+        return masked
+
+
+class GatewaySchema(strawberry.Schema):
+    """Logs what clients got wrong as one line, and keeps tracebacks for what the gateway got wrong."""
+
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        for error in errors:
+            public = translated(error)
+            if is_expected(public):
+                code = (public.extensions or {}).get("code", "GRAPHQL")
+                log.info("refused %s at %s: %.200s", code, public.path, public.message)
+            else:
+                StrawberryLogger.error(error, execution_context)
 
 
 class CourtFailures(SchemaExtension):
@@ -74,7 +107,7 @@ def _root(name: str) -> type | None:
 
 
 def build_schema() -> strawberry.Schema:
-    return strawberry.Schema(
+    return GatewaySchema(
         query=_root("Query"),  # type: ignore[arg-type]
         mutation=_root("Mutation"),
         subscription=_root("Subscription"),
@@ -83,7 +116,7 @@ def build_schema() -> strawberry.Schema:
             lambda: AddValidationRules(VALIDATION_RULES),
             lambda: ParserCache(maxsize=CACHE_SIZE),
             lambda: ValidationCache(maxsize=CACHE_SIZE),
-            lambda: MaskErrors(should_mask_error=lambda e: not is_expected(e)),
+            PublicErrors,
             CourtFailures,
         ],
     )

@@ -1,4 +1,8 @@
-"""Shared schema pieces: the Relay Node interface, page info, global IDs and enum mirroring."""
+"""The GraphQL layer's shared pieces: the Relay Node interface and its refetch registry, page info,
+global IDs, enum mirroring, the role sets resolvers check, and reading uploads.
+
+Error mapping is ``gateway.errors`` (one map, applied by the schema's ``PublicErrors`` extension).
+"""
 
 from __future__ import annotations
 
@@ -6,12 +10,19 @@ import base64
 import binascii
 from datetime import datetime
 from enum import Enum
-from typing import Any, overload
+from typing import Any, Protocol, overload
 
 import strawberry
 
 from gateway.adapters.model import CHINA_TZ
+from gateway.core.uploads import IncomingFile, UploadLimits, check_count
 from gateway.errors import BadUserInput
+from gateway.identity import Role
+
+#: who has cases of their own (as a party or a lawyer of record)
+PERSON_ROLES = {Role.PARTY, Role.LAWYER}
+#: staff who see the cases of their panel, division or court
+STAFF_WITH_CASES = {Role.CLERK, Role.JUDGE, Role.DIVISION_HEAD, Role.COURT_LEADER, Role.ARCHIVE_ADMIN}
 
 
 @strawberry.interface(description="An object with a global ID, refetchable with `node(id:)` (Relay).")
@@ -69,3 +80,22 @@ def china_time(value: None) -> None: ...
 def china_time(value: datetime | None) -> datetime | None:
     """Times as the courts show them: China Standard Time (+08:00), whatever the store keeps."""
     return value.astimezone(CHINA_TZ) if value is not None else None
+
+
+class UploadedFile(Protocol):
+    """What Strawberry hands over for an ``Upload`` on ASGI (Starlette's ``UploadFile``)."""
+
+    filename: str | None
+    content_type: str | None
+
+    async def read(self, size: int = -1) -> bytes: ...
+
+
+async def read_uploads(files: list[UploadedFile], limits: UploadLimits, *, required: bool = True) -> list[IncomingFile]:
+    """The uploads as the services check them, reading no more of each file than it takes to know it is too
+    large; InvalidInput for too many (or, when ``required``, none)."""
+    if files or required:
+        check_count(len(files), limits)
+    return [
+        IncomingFile(f.filename or "", f.content_type or "", await f.read(limits.max_file_bytes + 1)) for f in files
+    ]

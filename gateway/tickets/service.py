@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.adapters.errors import NotFoundAtCourt
@@ -32,8 +32,9 @@ from gateway.cases.service import CaseService
 from gateway.config import CourtConfig, Settings
 from gateway.core import deadlines
 from gateway.core.access import is_party_or_agent
-from gateway.core.cursors import InvalidCursor, decode_cursor, encode_cursor
+from gateway.core.cursors import Keyset
 from gateway.core.deadlines import Escalation, RosterLookup, TrackedDeadline
+from gateway.core.errors import NotFoundError, NotPermitted
 from gateway.core.roster import roster as staff_roster
 from gateway.core.runtime import Runtime
 from gateway.core.uploads import InvalidInput
@@ -71,15 +72,20 @@ class TicketStatus(StrEnum):
 CATEGORY_LABELS = dict(deadlines.WORDING[SUBJECT].categories)
 
 
-class NoSuchTicket(LookupError):
+class NoSuchTicket(NotFoundError):
     """No such ticket, or not one the viewer may see (the two are indistinguishable)."""
 
 
-class NoSuchCase(LookupError):
+class NoSuchCase(NotFoundError):
     """No such case, or not one the viewer is a party or agent of."""
 
 
-class NotInScope(PermissionError):
+#: what a staff member outside a ticket's scope is told
+HANDLER_SCOPE = "only the ticket's handlers, their division head and the court leaders may act on it"
+REPORT_SCOPE = "the 通报 of a court is for its own division heads and leaders"
+
+
+class NotInScope(NotPermitted):
     """A staff member of the ticket's court who is neither its handler, its division's head nor a leader."""
 
 
@@ -316,7 +322,7 @@ class TicketService:
         async with self.store.session() as session:
             row = await self._locked(session, ticket_id)
             if row is None or row.requester_subject != viewer.subject:
-                raise NoSuchTicket(ticket_id)
+                raise NoSuchTicket("no such ticket that you may act on")
             if row.answered_at is None:
                 raise InvalidInput("the ticket has not been answered yet", "NOT_ANSWERED")
             if row.rating is not None:
@@ -455,13 +461,13 @@ class TicketService:
         if end < start:
             raise InvalidInput("the period ends before it starts", "PERIOD")
         if not viewer.is_staff or viewer.court_code != court_code:
-            raise NotInScope(court_code)
+            raise NotInScope(REPORT_SCOPE)
         if Role.COURT_LEADER in viewer.roles:
             division = None
         elif Role.DIVISION_HEAD in viewer.roles and viewer.division:
             division = viewer.division
         else:
-            raise NotInScope(court_code)
+            raise NotInScope(REPORT_SCOPE)
         return await court_report(self.store, court_code, start, end, now=now, division=division)
 
     # -- both ------------------------------------------------------------------------------------------
@@ -493,7 +499,7 @@ class TicketService:
         except NotFoundAtCourt:
             case = None
         if case is None or not is_party_or_agent(viewer, case):
-            raise NoSuchCase(number.text)
+            raise NoSuchCase(f"no case {number.text} that you are a party or agent of")
         return case
 
     async def _locked(self, session: AsyncSession, ticket_id: str) -> TicketRecord | None:
@@ -502,9 +508,9 @@ class TicketService:
     async def _staff_ticket(self, session: AsyncSession, viewer: Viewer, ticket_id: str) -> TicketRecord:
         row = await self._locked(session, ticket_id)
         if row is None or not viewer.is_staff or viewer.court_code != row.court_code:
-            raise NoSuchTicket(ticket_id)
+            raise NoSuchTicket("no such ticket that you may act on")
         if not in_scope(viewer, row):
-            raise NotInScope(ticket_id)
+            raise NotInScope(HANDLER_SCOPE)
         return row
 
     async def _view_of(self, session: AsyncSession, row: TicketRecord) -> TicketView:
@@ -514,18 +520,11 @@ class TicketService:
         return _view(row, deadline, found[row.id])
 
     async def _page(self, kind: str, scope: Sequence[ColumnElement[bool]], first: int, after: str | None) -> TicketPage:
+        keyset = Keyset(kind, TicketRecord.created_at, TicketRecord.id)
         where = list(scope)
         if after:
-            at, last_id = _decode(kind, after)
-            where.append(
-                or_(TicketRecord.created_at < at, and_(TicketRecord.created_at == at, TicketRecord.id < last_id))
-            )
-        query = (
-            select(TicketRecord)
-            .where(*where)
-            .order_by(TicketRecord.created_at.desc(), TicketRecord.id.desc())
-            .limit(first + 1)
-        )
+            where.append(keyset.after(after))
+        query = select(TicketRecord).where(*where).order_by(*keyset.order()).limit(first + 1)
         async with self.store.session(read_only=True) as session:
             rows = list(await session.scalars(query))[: first + 1]
             total = await session.scalar(select(func.count()).select_from(TicketRecord).where(*scope))
@@ -535,7 +534,7 @@ class TicketService:
             found = await deadlines.escalations_of(session, SUBJECT, ids)
         return TicketPage(
             tickets=[_view(r, due.get(r.id), found[r.id]) for r in page],
-            cursors=[encode_cursor(kind, {"t": r.created_at.isoformat(), "i": r.id}) for r in page],
+            cursors=[keyset.cursor(r.created_at, r.id) for r in page],
             has_next_page=len(rows) > first,
             total=total or 0,
         )
@@ -616,18 +615,6 @@ def tickets_waiting(store: Store) -> WorkSource:
         ]
 
     return source
-
-
-def _decode(kind: str, cursor: str) -> tuple[datetime, str]:
-    state = decode_cursor(kind, cursor)
-    try:
-        at = datetime.fromisoformat(state["t"])
-        last_id = str(state["i"])
-    except (KeyError, TypeError, ValueError):
-        raise InvalidCursor("cursor is not one this gateway issued") from None
-    if at.tzinfo is None:
-        raise InvalidCursor("cursor is not one this gateway issued")
-    return at, last_id
 
 
 def _check_text(text: str, field: str, limit: int, what: str) -> None:

@@ -237,7 +237,11 @@ async def test_the_internal_file_is_never_issued_to_a_lawyer_of_record(
     body = await gateway.query(
         DOWNLOAD, {"n": case.case_number, "m": internal_material(cluster, case)}, as_="lawyer-li"
     )
-    assert codes(body) == ["FORBIDDEN"] and body["data"] is None
+    # not FORBIDDEN: the answer must not tell that a 副卷 material with this id exists (ids are sequential)
+    assert codes(body) == ["NOT_FOUND"] and body["data"] is None
+    missing = await gateway.query(DOWNLOAD, {"n": case.case_number, "m": "no-such-material"}, as_="lawyer-li")
+    assert missing["errors"][0]["message"] == body["errors"][0]["message"]
+    assert missing["errors"][0]["extensions"] == body["errors"][0]["extensions"]
     # the same lawyer reads the 正卷 of that case
     ok = await gateway.query(DOWNLOAD, {"n": case.case_number, "m": main_material(cluster, case)}, as_="lawyer-li")
     assert "errors" not in ok and ok["data"]["downloadMaterial"]["access"] == "DIRECT"
@@ -363,7 +367,7 @@ async def test_a_lawyer_applies_for_an_archived_case_reads_in_the_window_and_not
     assert [v["kind"] for v in volumes] == ["MAIN"]
     assert material["m"] in {m["id"] for m in volumes[0]["materials"]}
     assert internal["m"] not in {m["id"] for v in volumes for m in v["materials"]}
-    assert codes(await gateway.query(DOWNLOAD, internal, as_="lawyer-li")) == ["FORBIDDEN"]
+    assert codes(await gateway.query(DOWNLOAD, internal, as_="lawyer-li")) == ["NOT_FOUND"]
     # someone else does not ride on her approval
     assert codes(await gateway.query(DOWNLOAD, material, as_="lawyer-chen")) in (["NOT_FOUND"], ["FORBIDDEN"])
     mine = await gateway.query(MINE, as_="lawyer-li")
