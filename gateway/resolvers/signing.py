@@ -2,7 +2,8 @@
 
 Signing is the person served, with a verified identity (在线诉讼规则 art. 7). A certificate goes to the
 person served, or to the staff of the court that issued the document, as a short-lived signed link;
-the link's route (``certificate_download``) needs no bearer token, so a browser can follow it.
+the link's route (``certificate_download``) needs no bearer token, so a browser can follow it, and asks
+the same rule again for the link's subject.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from gateway.casenumber import InvalidCaseNumber
 from gateway.context import Context, Services
 from gateway.core.federation import CourtFailure
 from gateway.core.links import LinkExpired, LinkInvalid, SignedLinks
-from gateway.documents.certificate import LINK_KIND, CertificateService, certificate_facts
+from gateway.documents.certificate import LINK_KIND, CertificateAccessLost, CertificateService, certificate_facts
 from gateway.documents.outbox import SignatureOutbox
 from gateway.documents.service import ServedDocumentGroup
 from gateway.documents.service_time import EffectiveService
@@ -48,8 +49,12 @@ def signing_service(services: Services) -> SigningService:
 
 
 def certificate_service(services: Services) -> CertificateService:
+    """Links on ``services.clock`` (read at each call, so tests that move it move links with it)."""
     settings = services.settings
-    return CertificateService(services.store, SignedLinks(settings.download_secret, ttl_s=settings.download_link_ttl_s))
+    links = SignedLinks(
+        settings.download_secret, ttl_s=settings.download_link_ttl_s, clock=lambda: services.clock().timestamp()
+    )
+    return CertificateService(services.store, links, services.registry, clock=lambda: services.clock())
 
 
 def _document_key(document_id: str) -> tuple[str, str]:
@@ -159,12 +164,13 @@ async def service_certificate(
     facts = certificate_facts(group, signature, {c.code: c for c in services.settings.courts})
     certificates = certificate_service(services)
     record = await certificates.issue(viewer.subject, group, facts)
-    token, expires_at = certificates.link(record, viewer.subject)
+    token, expires_at = await certificates.link(record, viewer)
     return IssuedCertificate(record, f"{services.settings.public_url.rstrip('/')}{DOWNLOAD_PATH}{token}", expires_at)
 
 
 def certificate_download(services: Services) -> Callable[[Request], Awaitable[Response]]:
-    """``GET /downloads/certificates/{token}``: the PDF, for a genuine, unexpired link; audited."""
+    """``GET /downloads/certificates/{token}``: the PDF, for a genuine, unexpired link whose subject may still
+    have it; audited as theirs."""
     certificates = certificate_service(services)
 
     async def download(request: Request) -> Response:
@@ -174,7 +180,14 @@ def certificate_download(services: Services) -> Callable[[Request], Awaitable[Re
             return PlainTextResponse(str(e), status_code=410)
         except LinkInvalid as e:
             return PlainTextResponse(str(e), status_code=403)
-        found = await certificates.download(claims)
+        try:
+            found = await certificates.download(claims)
+        except CertificateAccessLost:
+            return PlainTextResponse("you may no longer download this certificate", status_code=403)
+        except CourtError as e:
+            return PlainTextResponse(
+                f"{e.court_code} cannot confirm your access now; try again shortly", status_code=503
+            )
         if found is None:
             return PlainTextResponse("no such certificate", status_code=404)
         record, pdf = found

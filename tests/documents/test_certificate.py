@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import io
+import json
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -19,6 +21,7 @@ from gateway.context import Services
 from gateway.core.links import LinkExpired, LinkInvalid, SignedLinks
 from gateway.documents.certificate import (
     LINK_KIND,
+    CertificateAccessLost,
     CertificateService,
     certificate_facts,
     certificate_number,
@@ -26,6 +29,7 @@ from gateway.documents.certificate import (
     render_certificate,
 )
 from gateway.documents.service import ServedDocumentGroup
+from gateway.identity import IdentityLevel, Role, Viewer
 from gateway.store.audit import verify
 from gateway.store.models import AuditRecord
 from gateway.store.signatures import SignatureRecord, SignatureStatus
@@ -262,22 +266,11 @@ async def test_expired_tampered_and_unknown_links_are_refused(
     prefix, token = url.rsplit("/", 1)
     body, _, mac = token.partition(".")
     settings = http_services.settings
-    async with http_services.store.session(read_only=True) as session:
-        group_key = (
-            (await session.execute(select(AuditRecord.details).where(AuditRecord.subject_id == certificate["number"])))
-            .scalars()
-            .first()["document"]
-        )
+    link_id = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))["k"]
 
-    expired = SignedLinks(settings.download_secret, ttl_s=-1).issue(
-        LINK_KIND, certificate["number"], "party-wang", extras={"doc": group_key}
-    )[0]
-    other_subject = SignedLinks("not the gateway's secret", ttl_s=300).issue(
-        LINK_KIND, certificate["number"], "party-wang", extras={"doc": group_key}
-    )[0]
-    unknown = SignedLinks(settings.download_secret, ttl_s=300).issue(
-        LINK_KIND, "DZSD01-20260101-000000000000", "party-wang", extras={"doc": group_key}
-    )[0]
+    expired = SignedLinks(settings.download_secret, ttl_s=-1).issue(LINK_KIND, link_id, "party-wang")[0]
+    other_subject = SignedLinks("not the gateway's secret", ttl_s=300).issue(LINK_KIND, link_id, "party-wang")[0]
+    unknown = SignedLinks(settings.download_secret, ttl_s=300).issue(LINK_KIND, "0" * 32, "party-wang")[0]
     before = await count(http_services.store, AuditRecord, AuditRecord.action == "certificate.downloaded")
     cases = {
         f"{prefix}/{expired}": 410,
@@ -319,7 +312,7 @@ async def stack(request: pytest.FixtureRequest, tmp_path: Path, settings: Settin
 
 async def test_certificates_are_issued_once_per_facts_and_downloads_audited(stack: Services) -> None:
     links = SignedLinks(stack.settings.download_secret, ttl_s=60)
-    certificates = CertificateService(stack.store, links)
+    certificates = CertificateService(stack.store, links, stack.registry)
     group = two_channel_group()
     facts = certificate_facts(group, None, COURTS)
     first = await certificates.issue("party-wang", group, facts)
@@ -328,12 +321,20 @@ async def test_certificates_are_issued_once_per_facts_and_downloads_audited(stac
     newer = await certificates.issue("party-wang", signed, certificate_facts(signed, None, COURTS))
     assert newer.number != first.number and newer.facts["effective"]["at"] == at(2, 10).isoformat()
 
-    token, _ = certificates.link(first, "clerk-0104")
+    party_wang = Viewer(
+        "party-wang-1234", "王某", None, frozenset({Role.PARTY}), IdentityLevel.REAL_NAME, "440104199001011234"
+    )
+    token, _ = await certificates.link(first, party_wang)
     found = await certificates.download(links.verify(LINK_KIND, token))
     assert found is not None and found[0].number == first.number
+    # a link for someone the document was not served on opens nothing, and leaves no download record
+    stranger = replace(party_wang, subject="someone-else", id_number="440104199001019999")
+    with pytest.raises(CertificateAccessLost):
+        await certificates.download(links.verify(LINK_KIND, (await certificates.link(first, stranger))[0]))
     assert "（2026）粤0104民初1号" in pdf_text(found[1])
     assert await count(stack.store, AuditRecord, AuditRecord.action == "certificate.issued") == 2
-    downloads = AuditRecord.action == "certificate.downloaded", AuditRecord.actor == "clerk-0104"
+    downloads = AuditRecord.action == "certificate.downloaded", AuditRecord.actor == party_wang.subject
     assert await count(stack.store, AuditRecord, *downloads) == 1
+    assert await count(stack.store, AuditRecord, AuditRecord.actor == "someone-else") == 0
     async with stack.store.session(read_only=True) as session:
         assert (await verify(session)).ok
