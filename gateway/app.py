@@ -25,62 +25,22 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.types.unset import UNSET, UnsetType
 
-from gateway.adapters.registry import AdapterRegistry
-from gateway.bindings.outbox import BindingOutbox
 from gateway.body_limit import BodyLimit
-from gateway.cache import Cache
-from gateway.casenumber import CaseNumberParser
-from gateway.cases.service import CaseService
 from gateway.config import DEMO_JWT_HS256_SECRET, Settings
-from gateway.context import Context, Services
-from gateway.core.deadlines import EscalationScheduler
+from gateway.context import Context
 from gateway.core.seal import sealer_for
-from gateway.documents.outbox import SignatureOutbox
-from gateway.documents.service import DocumentService
 from gateway.feeds.effects import FeedSync
 from gateway.feeds.follower import ChangeFollower
-from gateway.filings.outbox import FilingOutbox
 from gateway.identity import AuthError, TokenVerifier, Viewer
-from gateway.notifications.sms import SmsWorker
 from gateway.resolvers.archive import DOWNLOAD_PATH as MATERIAL_DOWNLOAD_PATH
 from gateway.resolvers.archive import material_download
 from gateway.resolvers.signing import DOWNLOAD_PATH, certificate_download
 from gateway.schema import schema
 from gateway.security import check_production
-from gateway.store import Store
-from gateway.workers import WorkerRunner
+from gateway.services import Services, build_services, build_workers
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 log = logging.getLogger("gateway")
-
-
-def build_services(settings: Settings) -> Services:
-    registry = AdapterRegistry(settings.courts)
-    cache = Cache(settings.cache_url, default_ttl=settings.cache_ttl_s)
-    parser = CaseNumberParser(settings.courts)
-    return Services(
-        settings=settings,
-        registry=registry,
-        cache=cache,
-        parser=parser,
-        cases=CaseService(
-            registry, cache, parser, request_deadline_s=settings.request_deadline_s, page_ttl_s=settings.cache_ttl_s
-        ),
-        store=Store(settings.database_url),
-        workers=WorkerRunner(interval_s=settings.worker_interval_s),
-        documents=DocumentService(
-            registry, cache, request_deadline_s=settings.request_deadline_s, ttl_s=settings.cache_ttl_s
-        ),
-    )
-
-
-def build_workers(services: Services) -> None:
-    """Every outbox's worker. One line per domain: ``services.workers.add(SomeWorker(services))``."""
-    services.workers.add(SmsWorker.from_settings(services.store, services.settings))
-    services.workers.add(FilingOutbox(services))
-    services.workers.add(SignatureOutbox.from_services(services))
-    services.workers.add(EscalationScheduler(services))
-    services.workers.add(BindingOutbox.from_services(services))
 
 
 def build_verifier(settings: Settings) -> TokenVerifier:

@@ -1,32 +1,33 @@
 """What every resolver gets: the viewer, the services, this request's DataLoaders, and court failures.
 
-DataLoaders live per request (never shared between requests or users), so batching stays within one
-caller's scope. Court failures collected here become GraphQL errors beside the partial data.
+Only per-request state lives here; the services are built once (``gateway.services``). DataLoaders
+live per request (never shared between requests or users), so batching stays within one caller's
+scope: each domain's resolvers declare their batch functions and ask ``context.loader(fn)`` for this
+request's loader. Court failures collected here become GraphQL errors beside the partial data.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 from strawberry.dataloader import DataLoader
 
-from gateway.adapters.errors import CourtError
-from gateway.adapters.model import Case, CaseFileVolume, PersonRef, ServedDocument
-from gateway.adapters.registry import AdapterRegistry
-from gateway.cache import Cache
-from gateway.casenumber import CaseNumberParser
-from gateway.cases.service import BoundCase, CaseService
-from gateway.config import Settings
+from gateway.bindings.service import approved_bindings
+from gateway.cases.service import BoundCase
 from gateway.core.federation import CourtFailure
-from gateway.documents.service import DocumentService
 from gateway.errors import CourtFailureError, Forbidden, Unauthenticated
 from gateway.identity import IdentityLevel, Role, Viewer
-from gateway.store import Store
-from gateway.workers import WorkerRunner
+from gateway.services import Services
+
+K = TypeVar("K")
+V = TypeVar("V")
+#: a per-request batch function: ``(context, keys) -> values`` in key order
+BatchLoad = Callable[["Context", list[K]], Awaitable[list[V]]]
 
 log = logging.getLogger("gateway.courts")
 
@@ -40,22 +41,6 @@ PUBLIC_REASONS = {
 
 
 @dataclass
-class Services:
-    """The long-lived parts, built once in the app's lifespan."""
-
-    settings: Settings
-    registry: AdapterRegistry
-    cache: Cache
-    parser: CaseNumberParser
-    cases: CaseService
-    documents: DocumentService
-    store: Store
-    workers: WorkerRunner
-    #: "now" for workflows that take it from the request (reading windows, download links); tests move it
-    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
-
-
-@dataclass
 class Context:
     services: Services
     viewer: Viewer | None
@@ -65,10 +50,15 @@ class Context:
     connection_params: dict[str, object] | None = None
 
     def __post_init__(self) -> None:
-        self.case_by_number: DataLoader[str, Case | CourtError | None] = DataLoader(self._load_cases)
-        self.documents_at: DataLoader[tuple[str, PersonRef], list[ServedDocument]] = DataLoader(self._load_documents)
-        self.volumes_of: DataLoader[tuple[str, str], list[CaseFileVolume] | CourtError] = DataLoader(self._load_volumes)
+        self._loaders: dict[BatchLoad[Any, Any], DataLoader[Any, Any]] = {}
         self._bound: asyncio.Task[list[BoundCase]] | None = None
+
+    def loader(self, batch: BatchLoad[K, V]) -> DataLoader[K, V]:
+        """This request's DataLoader for ``batch`` (``batch(context, keys)``), made at first use."""
+        found = self._loaders.get(batch)
+        if found is None:
+            found = self._loaders[batch] = DataLoader(functools.partial(batch, self))
+        return found
 
     # -- who is asking -------------------------------------------------------------------------------
 
@@ -86,8 +76,6 @@ class Context:
         if self.viewer is None or self.viewer.is_staff:
             return []
         if self._bound is None:
-            from gateway.bindings.service import approved_bindings
-
             self._bound = asyncio.ensure_future(approved_bindings(self.services.store, self.viewer.subject))
         return await asyncio.shield(self._bound)
 
@@ -104,32 +92,3 @@ class Context:
                 log.info("court failure %s %s at %s: %s", failure.court_code, failure.code, path, failure.message)
                 message = f"{failure.court_code} {PUBLIC_REASONS.get(failure.code, 'could not answer')}"
                 self.failures.append(CourtFailureError(failure.code, failure.court_code, message, path))
-
-    # -- batch loads ---------------------------------------------------------------------------------
-
-    async def _load_cases(self, numbers: list[str]) -> list[Case | CourtError | None]:
-        assert self.viewer is not None
-        bound = await self.bound_case_numbers()
-        return await self.services.cases.cases_by_number(self.viewer, numbers, bound=bound)
-
-    async def _load_documents(self, keys: list[tuple[str, PersonRef]]) -> list[list[ServedDocument]]:
-        documents = self.services.documents
-        generations = await self.services.cache.generations({court for court, _ in keys})
-
-        async def one(court: str, ref: PersonRef) -> list[ServedDocument]:
-            try:
-                return await documents.documents_at(self.services.registry[court], ref, generations[court])
-            except CourtError as e:
-                self.report([CourtFailure.from_error(e)], ["servedDocuments"])
-                return []
-
-        return list(await asyncio.gather(*(one(court, ref) for court, ref in keys)))
-
-    async def _load_volumes(self, keys: list[tuple[str, str]]) -> list[list[CaseFileVolume] | CourtError]:
-        async def one(court: str, case_id: str) -> list[CaseFileVolume] | CourtError:
-            try:
-                return await self.services.registry[court].list_volumes(case_id)
-            except CourtError as e:
-                return e
-
-        return list(await asyncio.gather(*(one(court, case_id) for court, case_id in keys)))

@@ -22,6 +22,7 @@ from gateway.casenumber import (
     format_case_number,
 )
 from gateway.config import Settings
+from tests.test_casenumber_hostile import EVERY_CODE, ORIGINAL_21
 
 COURTS = Settings().courts
 COURT_CODES = sorted(c.code for c in COURTS if c.is_court)
@@ -112,6 +113,9 @@ MODERN: list[tuple[str, int, str, str, str, int, str]] = [
     ("（2023）粤01金民初88号", 2023, "粤01", "金", "民初", 88, ""),
     ("（2023）粤01金民终6号之一", 2023, "粤01", "金", "民终", 6, "之一"),
     ("（2023）粤01知破申2号", 2023, "粤01", "知", "破申", 2, ""),
+    # codes of the full table that the first table lacked (every other code: tests/test_casenumber_hostile.py)
+    ("（2023）粤0104民辖1号", 2023, "粤0104", "", "民辖", 1, ""),
+    ("（2023）粤01民辖终123号", 2023, "粤01", "", "民辖终", 123, ""),
 ]
 
 
@@ -176,6 +180,9 @@ LEGACY: list[tuple[str, int, str, str, str, int, str]] = [
     ("(2015)穗中法民一终字第506号之一", 2015, "粤01", "", "民终", 506, "之一"),
     ("(2016)穗中法民一终字第1号", 2016, "粤01", "", "民终", 1, ""),
     ("(2010)穗天法民一初字第2345号", 2010, "粤0106", "", "民初", 2345, ""),
+    # codes of the full table in the old form
+    ("(2015)穗中法刑申字第1号", 2015, "粤01", "", "刑申", 1, ""),
+    ("(2014)穗中法民辖终字第12号", 2014, "粤01", "", "民辖终", 12, ""),
 ]
 
 
@@ -202,8 +209,10 @@ def test_legacy(
 def test_tables_cover_every_court_type_code_and_old_abbreviation() -> None:
     assert set(COURT_CODES) == EXPECTED_CODES
     assert {row[2] for row in MODERN} == EXPECTED_CODES
-    assert {row[4] for row in MODERN} == set(TYPE_CODES)
-    assert {row[4] for row in LEGACY} == set(TYPE_CODES)
+    # every type code is tested: the first 21 here, in both forms; the whole table in test_casenumber_hostile
+    assert {row[4] for row in MODERN} | {code for code, _, _ in EVERY_CODE} == set(TYPE_CODES)
+    assert {row[4] for row in MODERN} >= set(ORIGINAL_21)
+    assert {row[4] for row in LEGACY} >= set(ORIGINAL_21)
     assert len({row[0] for row in MODERN + LEGACY}) == len(MODERN) + len(LEGACY) >= 60
     legacy_abbreviations = {a for row in LEGACY for a in OLD_ABBREVIATIONS if row[0].startswith(f"({row[1]}){a}")}
     assert legacy_abbreviations == set(OLD_ABBREVIATIONS)
@@ -231,6 +240,7 @@ VARIANTS: list[tuple[str, str]] = [
     ("(2015) 穗中法 民一终字 第506号", "（2015）穗中法民一终字第506号"),
     ("〔２０１５〕穗中法民一终字第５０６号", "（2015）穗中法民一终字第506号"),
     ("[2013]穗南法南民初字第44号之二", "（2013）穗南法南民初字第44号之二"),
+    ("（2023）粤0104民初123", "（2023）粤0104民初123号"),  # 号 left out
 ]
 
 
@@ -313,17 +323,17 @@ GARBAGE: list[tuple[str, str]] = [
     ("（2023）全国送达平台民初1号", "unknown court code '全国送达平台'"),  # a platform, not a court
     ("（2023）民初1号", "missing court code"),
     ("（2023）粤0104民X1号", "unknown type code '民X'"),
-    ("（2023）粤0104民辖1号", "unknown type code '民辖'"),
-    ("（2023）粤0104海民初1号", "unknown type code '海民初'"),
+    ("（2023）粤0104ABC1号", "unknown type code 'ABC'"),
+    ("（2023）粤0104海民初一二1号", "unknown type code '海民初一二'"),
     ("（2023）粤0104123号", "missing type code"),
     ("（2023）粤0104知1号", "missing type code"),
-    ("（2023）粤0104民初123", "missing 号"),
+    ("（2023）粤0104民初123附件", "missing the number (and 号)"),
     ("（2023）粤0104民初号", "missing the number"),
     ("（2023）粤0104民初0号", "number must be positive"),
     ("（2023）粤0104民初1号之", "unexpected '之' after 号"),
     ("（2023）粤0104民初1号附件", "unexpected '附件' after 号"),
     ("（2015）穗X法民终字第1号", "unknown old court abbreviation"),
-    ("（2015）穗中法刑申字第1号", "unknown type code '刑申'"),
+    ("（2015）穗中法刑申X字第1号", "unknown type code in old form"),
     ("（2015）穗中法民X字第1号", "unknown type code in old form"),
     ("（2015）穗中法民一终506号", "without 字第"),
 ]

@@ -18,7 +18,6 @@ The family has no way to enter a lawyer online (only a clerk at the court's own 
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import csv
@@ -26,9 +25,8 @@ import io
 import json
 import re
 from collections import OrderedDict
-from collections.abc import Callable, Coroutine, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import date, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any, NamedTuple, TypeVar
 from urllib.parse import quote, urlencode
 
@@ -36,16 +34,15 @@ import aiohttp
 from lxml import etree
 
 from adapters.basic_courts.terms import PARTY_ROLES, STAFF_ROLES
-from gateway.adapters.contract import CourtAdapter
 from gateway.adapters.errors import (
     CourtAuthFailed,
     CourtRateLimited,
     CourtRejected,
-    CourtTimeout,
     CourtUnavailable,
     CourtUnsupported,
     NotFoundAtCourt,
 )
+from gateway.adapters.http_base import HttpCourtAdapter, HttpReply, gather_or_cancel
 from gateway.adapters.model import (
     CHINA_TZ,
     Agent,
@@ -131,13 +128,6 @@ class _Malformed(ValueError):
 
 class _Refusal(Exception):
     """An answer page that says no (``<div class="error">``), though HTTP said 200."""
-
-
-class _Reply(NamedTuple):
-    status: int
-    etag: str | None
-    content_type: str
-    body: bytes
 
 
 class _Mark(NamedTuple):
@@ -374,20 +364,6 @@ def _scope_path(scope: CaseScope) -> str:
     return _path("export", "fy", "ajlb.csv")
 
 
-def _retry_after(value: str | None) -> float | None:
-    """``Retry-After`` in seconds, or as an HTTP date."""
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, (parsedate_to_datetime(value) - datetime.now(CHINA_TZ)).total_seconds())
-    except (TypeError, ValueError):
-        return None
-
-
 def _read_cursor(court_code: str, cursor: str | None) -> dict[str, _Mark]:
     if cursor is None:
         return {}
@@ -406,7 +382,7 @@ def _write_cursor(marks: dict[str, _Mark]) -> str:
 # -- the adapter -----------------------------------------------------------------------------------------
 
 
-class CsvExportAdapter(CourtAdapter):
+class CsvExportAdapter(HttpCourtAdapter):
     """The export server and upload forms of one csv-export court, as the canonical contract."""
 
     max_page_size = 20
@@ -414,24 +390,14 @@ class CsvExportAdapter(CourtAdapter):
 
     def __init__(self, court: CourtConfig) -> None:
         super().__init__(court)
-        self._base = court.base_url.rstrip("/")
-        self._http: aiohttp.ClientSession | None = None
         self._lists: OrderedDict[str, tuple[str, list[Case]]] = OrderedDict()  # export path → (ETag, cases)
         self._roster: tuple[str, list[Staff]] | None = None  # (ETag, staff) of the last roster export
 
-    # -- plumbing: one HTTP session, one way to ask, one way to parse --------------------------------------
+    # -- plumbing: Basic credentials, one way to ask, one way to parse (the HTTP session is the base's) -----
 
-    def _client(self) -> aiohttp.ClientSession:
-        if self._http is None or self._http.closed:
-            user, password = self.court.credentials.get("username", ""), self.court.credentials.get("password", "")
-            # a safety net only: the resilience layer enforces the real per-call deadline
-            timeout = aiohttp.ClientTimeout(total=max(10.0, 4 * self.court.deadline_ms / 1000), connect=5.0)
-            self._http = aiohttp.ClientSession(
-                headers={"Authorization": aiohttp.encode_basic_auth(user, password)},
-                connector=aiohttp.TCPConnector(limit_per_host=self.court.concurrency),
-                timeout=timeout,
-            )
-        return self._http
+    def _default_headers(self) -> Mapping[str, str]:
+        user, password = self.court.credentials.get("username", ""), self.court.credentials.get("password", "")
+        return {"Authorization": aiohttp.encode_basic_auth(user, password)}
 
     async def _request(
         self,
@@ -441,26 +407,17 @@ class CsvExportAdapter(CourtAdapter):
         etag: str | None = None,
         headers: dict[str, str] | None = None,
         data: Any = None,
-    ) -> _Reply:
+    ) -> HttpReply:
         """One request; a conditional GET when ``etag`` is given. Returns 200 and 304 answers, raises the rest."""
         sent = {**(headers or {}), **({"If-None-Match": etag} if etag else {})}
-        try:
-            async with self._client().request(method, self._base + path, headers=sent, data=data) as response:
-                reply = _Reply(
-                    response.status, response.headers.get("ETag"), response.content_type, await response.read()
-                )
-                retry_after = response.headers.get("Retry-After")
-        except TimeoutError:
-            raise CourtTimeout(self.court.code, f"{path}: no answer") from None
-        except aiohttp.ClientError as e:
-            raise CourtUnavailable(self.court.code, f"{path}: {e}") from None
+        reply = await self._exchange(method, path, label=path, headers=sent, data=data)
         code = self.court.code
         if reply.status == 401:
             raise CourtAuthFailed(code, f"{path}: HTTP 401, user name or password refused")
         if reply.status == 404:
             raise NotFoundAtCourt(code, f"{path}: HTTP 404")
-        if reply.status == 503 and retry_after is not None:
-            raise CourtRateLimited(code, f"{path}: HTTP 503, court busy", retry_after=_retry_after(retry_after))
+        if reply.status == 503 and "Retry-After" in reply.headers:
+            raise CourtRateLimited(code, f"{path}: HTTP 503, court busy", retry_after=reply.retry_after)
         if reply.status >= 500:
             raise CourtUnavailable(code, f"{path}: HTTP {reply.status}")
         if reply.status not in (200, 304):
@@ -478,11 +435,6 @@ class CsvExportAdapter(CourtAdapter):
 
     async def _export(self, path: str, parse: Callable[[bytes], T]) -> T:
         return self._parse(path, parse, (await self._request("GET", path)).body)
-
-    async def aclose(self) -> None:
-        if self._http is not None:
-            await self._http.close()
-            self._http = None
 
     # -- reads ---------------------------------------------------------------------------------------------
 
@@ -510,8 +462,8 @@ class CsvExportAdapter(CourtAdapter):
             self._lists.move_to_end(path)
             return kept[1]
         cases = self._parse(path, lambda body: [_case(self.court.code, row) for row in _read_csv(body)], reply.body)
-        if reply.etag:
-            self._lists[path] = (reply.etag, cases)
+        if etag := reply.headers.get("ETag"):
+            self._lists[path] = (etag, cases)
             self._lists.move_to_end(path)
             while len(self._lists) > _LISTS_KEPT:
                 self._lists.popitem(last=False)
@@ -519,20 +471,13 @@ class CsvExportAdapter(CourtAdapter):
 
     async def get_cases(self, case_ids: Sequence[str]) -> list[Case]:
         """One single-case export per id (no batch export), at most ``concurrency`` at a time."""
-        unique = list(dict.fromkeys(case_ids))
-        limit = asyncio.Semaphore(self.court.concurrency)
 
-        async def one(case_id: str) -> Case | None:
-            async with limit:
-                try:
-                    return await self._export(
-                        _path("export", "aj", f"{case_id}.csv"), lambda body: _single_case(self.court.code, body)
-                    )
-                except NotFoundAtCourt:
-                    return None
+        def one(case_id: str) -> Awaitable[Case]:
+            return self._export(
+                _path("export", "aj", f"{case_id}.csv"), lambda body: _single_case(self.court.code, body)
+            )
 
-        found = dict(zip(unique, await _gather(one(i) for i in unique), strict=True))
-        return [case for case in (found[i] for i in case_ids) if case is not None]
+        return await self._each_found(case_ids, one)
 
     async def find_case(self, case_number: str) -> Case | None:
         try:
@@ -561,13 +506,14 @@ class CsvExportAdapter(CourtAdapter):
         if reply.status == 304 and kept is not None:
             return list(kept[1])
         staff = self._parse(path, lambda body: _staff(_read_csv(body)), reply.body)
-        self._roster = (reply.etag, staff) if reply.etag else None
+        etag = reply.headers.get("ETag")
+        self._roster = (etag, staff) if etag else None
         return list(staff)
 
     async def changes(self, cursor: str | None) -> ChangePage:
         """Every journal re-read conditionally; rows beyond the last 序号 seen, merged oldest first."""
         marks = _read_cursor(self.court.code, cursor)
-        read = await _gather(self._journal(name, kind, marks.get(name)) for name, kind in _JOURNALS.items())
+        read = await gather_or_cancel(self._journal(name, kind, marks.get(name)) for name, kind in _JOURNALS.items())
         events = sorted(
             (e for _, fresh in read for e in fresh), key=lambda e: (e.occurred_at, len(e.event_id), e.event_id)
         )
@@ -587,7 +533,7 @@ class CsvExportAdapter(CourtAdapter):
             return [(n, _event(self.court.code, kind, row)) for n, row in rows if n > mark.last]
 
         rows = self._parse(path, fresh, reply.body)
-        return _Mark(reply.etag, max([mark.last, *(n for n, _ in rows)])), [e for _, e in rows]
+        return _Mark(reply.headers.get("ETag"), max([mark.last, *(n for n, _ in rows)])), [e for _, e in rows]
 
     # -- writes --------------------------------------------------------------------------------------------
 
@@ -629,13 +575,3 @@ class CsvExportAdapter(CourtAdapter):
     async def add_agent(self, case_id: str, agent: Agent, *, idempotency_key: str) -> AgentReceipt:
         """The oldest system has no form to enter a lawyer: services ask ``supports_agent_writes`` first."""
         raise CourtUnsupported(self.court.code, "this court's system has no online form to enter a lawyer on a case")
-
-
-async def _gather(calls: Iterable[Coroutine[Any, Any, T]]) -> list[T]:
-    """Run the calls together; if one fails, cancel the rest instead of leaving them running."""
-    tasks = [asyncio.ensure_future(c) for c in calls]
-    try:
-        return list(await asyncio.gather(*tasks))
-    finally:
-        for task in tasks:
-            task.cancel()

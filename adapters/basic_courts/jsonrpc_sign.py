@@ -12,27 +12,23 @@ page number; the batch get takes 100 ``ajbh`` at a time. The roster (``ry.list``
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import json
-from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypedDict, TypeVar
 
-import aiohttp
-
 from adapters.basic_courts.terms import PARTY_ROLES, STAFF_ROLES
-from gateway.adapters.contract import CourtAdapter
 from gateway.adapters.errors import (
     CourtAuthFailed,
     CourtError,
     CourtRateLimited,
     CourtRejected,
-    CourtTimeout,
     CourtUnavailable,
     NotFoundAtCourt,
 )
+from gateway.adapters.http_base import HttpCourtAdapter, gather_or_cancel
 from gateway.adapters.model import (
     CHINA_TZ,
     Agent,
@@ -386,7 +382,7 @@ def _events(data: Any) -> tuple[list[ChangeEvent], bool]:
 # -- the adapter ----------------------------------------------------------------------------------------
 
 
-class JsonRpcSignAdapter(CourtAdapter):
+class JsonRpcSignAdapter(HttpCourtAdapter):
     """``/gateway.do`` of one jsonrpc-sign court, as the canonical contract."""
 
     max_page_size = 50
@@ -394,33 +390,17 @@ class JsonRpcSignAdapter(CourtAdapter):
 
     def __init__(self, court: CourtConfig) -> None:
         super().__init__(court)
-        self._url = court.base_url.rstrip("/") + _PATH
         self._app_key = court.credentials.get("app_key", "")
         self._secret = court.credentials.get("app_secret", "")
-        self._http: aiohttp.ClientSession | None = None
-
-    def _client(self) -> aiohttp.ClientSession:
-        if self._http is None or self._http.closed:
-            # a safety net only: the resilience layer enforces the real per-call deadline
-            timeout = aiohttp.ClientTimeout(total=max(10.0, 4 * self.court.deadline_ms / 1000), connect=5.0)
-            connector = aiohttp.TCPConnector(limit_per_host=self.court.concurrency)
-            self._http = aiohttp.ClientSession(timeout=timeout, connector=connector)
-        return self._http
 
     async def _call(self, method: str, data: Mapping[str, Any], parse: Callable[[Any], T]) -> T:
         """Sign and post one call; return the parsed ``data`` or raise the typed error its code stands for."""
         form = _signed_form(method, data, self._app_key, self._secret, datetime.now(CHINA_TZ))
+        reply = await self._exchange("POST", _PATH, label=method, data=form)
+        if reply.status != 200:
+            raise CourtUnavailable(self.court.code, f"{method}: HTTP {reply.status}")
         try:
-            async with self._client().post(self._url, data=form) as response:
-                status, raw = response.status, await response.read()
-        except TimeoutError:
-            raise CourtTimeout(self.court.code, f"{method}: no answer") from None
-        except aiohttp.ClientError as e:
-            raise CourtUnavailable(self.court.code, f"{method}: {e}") from None
-        if status != 200:
-            raise CourtUnavailable(self.court.code, f"{method}: HTTP {status}")
-        try:
-            answer: _Envelope = json.loads(raw)
+            answer: _Envelope = json.loads(reply.body)
             code, msg = answer["code"], answer.get("msg", "")
         except (ValueError, TypeError, KeyError):
             raise CourtUnavailable(self.court.code, f"{method}: not a gateway.do answer") from None
@@ -430,11 +410,6 @@ class JsonRpcSignAdapter(CourtAdapter):
             return parse(answer["data"])
         except (ValueError, TypeError, KeyError) as e:
             raise CourtUnavailable(self.court.code, f"{method}: malformed answer: {e!r}") from None
-
-    async def aclose(self) -> None:
-        if self._http is not None:
-            await self._http.close()
-            self._http = None
 
     # -- reads ----------------------------------------------------------------------------------------
 
@@ -459,7 +434,9 @@ class JsonRpcSignAdapter(CourtAdapter):
         chunks = [unique[i : i + _MAX_BATCH] for i in range(0, len(unique), _MAX_BATCH)]
         found = {
             case.case_id: case
-            for chunk in await _gather(self._call("court.case.batchGet", {"ajbhList": c}, _cases) for c in chunks)
+            for chunk in await gather_or_cancel(
+                self._call("court.case.batchGet", {"ajbhList": c}, _cases) for c in chunks
+            )
             for case in chunk
         }
         return [found[i] for i in case_ids if i in found]
@@ -491,7 +468,7 @@ class JsonRpcSignAdapter(CourtAdapter):
             return await self._call("ry.list", {"pageNo": number, "pageSize": size}, _staff_page)
 
         total, staff = await page(1)
-        rest = await _gather(page(n) for n in range(2, -(-total // size) + 1))
+        rest = await gather_or_cancel(page(n) for n in range(2, -(-total // size) + 1))
         return staff + [member for _, rows in rest for member in rows]
 
     async def changes(self, cursor: str | None) -> ChangePage:
@@ -548,13 +525,3 @@ class JsonRpcSignAdapter(CourtAdapter):
             "ywlsh": idempotency_key,
         }
         return await self._call("aj.dlr.add", data, _agent_receipt)
-
-
-async def _gather(calls: Iterable[Coroutine[Any, Any, T]]) -> list[T]:
-    """Run the calls together; if one fails, cancel the rest instead of leaving them running."""
-    tasks = [asyncio.ensure_future(c) for c in calls]
-    try:
-        return list(await asyncio.gather(*tasks))
-    finally:
-        for task in tasks:
-            task.cancel()

@@ -15,25 +15,23 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import Callable, Coroutine, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from functools import partial
-from typing import Any, TypeVar
+from typing import TypeVar
 
-import aiohttp
 from lxml import etree
 
 from adapters.basic_courts.terms import PARTY_ROLES, STAFF_ROLES
-from gateway.adapters.contract import CourtAdapter
 from gateway.adapters.errors import (
     CourtAuthFailed,
     CourtError,
     CourtRateLimited,
     CourtRejected,
-    CourtTimeout,
     CourtUnavailable,
     NotFoundAtCourt,
 )
+from gateway.adapters.http_base import HttpCourtAdapter, gather_or_cancel
 from gateway.adapters.model import (
     CHINA_TZ,
     Agent,
@@ -406,7 +404,7 @@ def _write_cursor(since: str, seen: set[str]) -> str:
 # -- the adapter ----------------------------------------------------------------------------------------
 
 
-class SoapGbkAdapter(CourtAdapter):
+class SoapGbkAdapter(HttpCourtAdapter):
     """AjService of one soap-gbk court, as the canonical contract."""
 
     max_page_size = 20
@@ -414,32 +412,16 @@ class SoapGbkAdapter(CourtAdapter):
 
     def __init__(self, court: CourtConfig) -> None:
         super().__init__(court)
-        self._url = court.base_url.rstrip("/") + _PATH
-        self._http: aiohttp.ClientSession | None = None
         self._session_id: str | None = None
         self._login_lock = asyncio.Lock()
 
-    # -- plumbing: one HTTP session, one court session, one way to call ---------------------------------
-
-    def _client(self) -> aiohttp.ClientSession:
-        if self._http is None or self._http.closed:
-            # a safety net only: the resilience layer enforces the real per-call deadline
-            timeout = aiohttp.ClientTimeout(total=max(10.0, 4 * self.court.deadline_ms / 1000), connect=5.0)
-            connector = aiohttp.TCPConnector(limit_per_host=self.court.concurrency)
-            self._http = aiohttp.ClientSession(timeout=timeout, connector=connector)
-        return self._http
+    # -- plumbing: one court session, one way to call (the HTTP session is the base's) --------------------
 
     async def _post(self, operation: str, parts: dict[str, Part]) -> etree._Element:
         headers = {"Content-Type": "text/xml; charset=GBK", "SOAPAction": f'"urn:{operation}"'}
         body = _envelope(operation, parts)
-        try:
-            async with self._client().post(self._url, data=body, headers=headers) as response:
-                status, raw = response.status, await response.read()
-        except TimeoutError:
-            raise CourtTimeout(self.court.code, f"{operation}: no answer") from None
-        except aiohttp.ClientError as e:
-            raise CourtUnavailable(self.court.code, f"{operation}: {e}") from None
-        return _answer(self.court.code, operation, status, raw)
+        reply = await self._exchange("POST", _PATH, label=operation, data=body, headers=headers)
+        return _answer(self.court.code, operation, reply.status, reply.body)
 
     async def _login(self) -> str:
         credentials = self.court.credentials
@@ -451,7 +433,7 @@ class SoapGbkAdapter(CourtAdapter):
             raise CourtAuthFailed(self.court.code, "Login answered without a sessionId")
         return session_id
 
-    async def _session(self, stale: str | None = None) -> str:
+    async def _live_session(self, stale: str | None = None) -> str:
         """The live session id, logging in first if there is none or it is ``stale`` (once for all callers)."""
         async with self._login_lock:
             if self._session_id is None or self._session_id == stale:
@@ -461,11 +443,11 @@ class SoapGbkAdapter(CourtAdapter):
 
     async def _call(self, operation: str, parse: Callable[[etree._Element], T], **parts: Part) -> T:
         """Call with the session id, renewing an expired session once; parse the answer or fail typed."""
-        session_id = self._session_id or await self._session()
+        session_id = self._session_id or await self._live_session()
         try:
             response = await self._post(operation, {"sessionId": session_id, **parts})
         except _SessionExpired:
-            session_id = await self._session(stale=session_id)
+            session_id = await self._live_session(stale=session_id)
             try:
                 response = await self._post(operation, {"sessionId": session_id, **parts})
             except _SessionExpired as e:
@@ -474,11 +456,6 @@ class SoapGbkAdapter(CourtAdapter):
             return parse(response)
         except ValueError as e:  # _Malformed, and dates, numbers or base64 the court got wrong
             raise CourtUnavailable(self.court.code, f"{operation}: malformed answer: {e}") from None
-
-    async def aclose(self) -> None:
-        if self._http is not None:
-            await self._http.close()
-            self._http = None
 
     # -- reads ----------------------------------------------------------------------------------------
 
@@ -501,18 +478,7 @@ class SoapGbkAdapter(CourtAdapter):
 
     async def get_cases(self, case_ids: Sequence[str]) -> list[Case]:
         """One GetAjxx per case (the family has no batch get), at most ``concurrency`` at a time."""
-        unique = list(dict.fromkeys(case_ids))
-        limit = asyncio.Semaphore(self.court.concurrency)
-
-        async def one(case_id: str) -> Case | None:
-            async with limit:
-                try:
-                    return await self._call("GetAjxx", _case, ajbh=case_id)
-                except NotFoundAtCourt:
-                    return None
-
-        found = dict(zip(unique, await _gather(one(i) for i in unique), strict=True))
-        return [case for case in (found[i] for i in case_ids) if case is not None]
+        return await self._each_found(case_ids, lambda case_id: self._call("GetAjxx", _case, ajbh=case_id))
 
     async def find_case(self, case_number: str) -> Case | None:
         try:
@@ -537,7 +503,7 @@ class SoapGbkAdapter(CourtAdapter):
             return await self._call("QueryRyList", _staff_page, pageNo=str(number), pageSize=str(size))
 
         total, staff = await page(1)
-        rest = await _gather(page(n) for n in range(2, -(-total // size) + 1))
+        rest = await gather_or_cancel(page(n) for n in range(2, -(-total // size) + 1))
         return staff + [member for _, rows in rest for member in rows]
 
     async def changes(self, cursor: str | None) -> ChangePage:
@@ -610,13 +576,3 @@ class SoapGbkAdapter(CourtAdapter):
             lxdh=agent.phone or "",
             ywlsh=idempotency_key,
         )
-
-
-async def _gather(calls: Iterable[Coroutine[Any, Any, T]]) -> list[T]:
-    """Run the calls together; if one fails, cancel the rest instead of leaving them running."""
-    tasks = [asyncio.ensure_future(c) for c in calls]
-    try:
-        return list(await asyncio.gather(*tasks))
-    finally:
-        for task in tasks:
-            task.cancel()

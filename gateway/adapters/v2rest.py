@@ -18,23 +18,21 @@ import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any, TypedDict, TypeVar
 from urllib.parse import quote
 
 import aiohttp
 
-from gateway.adapters.contract import CourtAdapter
 from gateway.adapters.errors import (
     CourtAuthFailed,
     CourtRateLimited,
     CourtRejected,
-    CourtTimeout,
     CourtUnavailable,
     CourtUnsupported,
     NotFoundAtCourt,
     NotSupported,
 )
+from gateway.adapters.http_base import HttpCourtAdapter, HttpReply, gather_or_cancel
 from gateway.adapters.model import (
     CHINA_TZ,
     Agent,
@@ -72,8 +70,6 @@ from gateway.config import CourtConfig
 MAX_BATCH = 50
 #: renew a token this long before the court says it expires
 TOKEN_MARGIN_S = 30.0
-#: the adapter's own timeout is only a safety net behind the resilience layer's deadline
-SAFETY_TIMEOUT_FACTOR = 4
 
 # -- the court's vocabulary, read back into canonical terms ----------------------------------------
 
@@ -462,84 +458,35 @@ def _scope_filter(scope: CaseScope) -> dict[str, str]:
     return {"scope": "court"}
 
 
-def _retry_after(value: str | None) -> float | None:
-    """Retry-After is delta-seconds or an HTTP date (RFC 9110 §10.2.3)."""
-    if not value:
-        return None
+def _problem(reply: HttpReply) -> str:
+    """The RFC 7807 problem's title and detail, for error messages."""
     try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, (parsedate_to_datetime(value) - datetime.now(CHINA_TZ)).total_seconds())
-    except (TypeError, ValueError):
-        return None
+        problem = json.loads(reply.body)
+        return f"{reply.status} {problem.get('title', '')}: {problem.get('detail', '')}".rstrip(": ")
+    except (ValueError, AttributeError):
+        return f"HTTP {reply.status}"
 
 
 # -- the adapter ------------------------------------------------------------------------------------
 
 
-class _Reply:
-    """A finished HTTP exchange: the body is read before the connection goes back to the pool."""
-
-    def __init__(self, status: int, content_type: str, body: bytes, retry_after: str | None) -> None:
-        self.status = status
-        self.content_type = content_type
-        self.body = body
-        self.retry_after = retry_after
-
-    def problem(self) -> str:
-        """The RFC 7807 problem's title and detail, for error messages."""
-        try:
-            problem = json.loads(self.body)
-            return f"{self.status} {problem.get('title', '')}: {problem.get('detail', '')}".rstrip(": ")
-        except (ValueError, AttributeError):
-            return f"HTTP {self.status}"
-
-
-class V2RestAdapter(CourtAdapter):
+class V2RestAdapter(HttpCourtAdapter):
     """One v2-rest backend: a court, or the national platform."""
 
     max_page_size = 100
 
     def __init__(self, court: CourtConfig) -> None:
         super().__init__(court)
-        self._base = court.base_url.rstrip("/")
-        self._session: aiohttp.ClientSession | None = None
         self._token: str | None = None
         self._token_expires = 0.0
         self._token_lock = asyncio.Lock()
         #: courts enter lawyers; the national platform has no cases to enter them on
         self.supports_agent_writes = court.is_court
 
-    # -- plumbing: one session, one token, one error mapping ---------------------------------------
+    # -- plumbing: one token, one status mapping (the session is the base's) ------------------------
 
-    def _http(self) -> aiohttp.ClientSession:
-        """Created on first use, inside the running loop; closed by ``aclose``."""
-        if self._session is None or self._session.closed:
-            deadline_s = self.court.deadline_ms / 1000
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit_per_host=self.court.concurrency),
-                timeout=aiohttp.ClientTimeout(total=deadline_s * SAFETY_TIMEOUT_FACTOR, sock_connect=deadline_s),
-                headers={"Accept": "application/json, application/problem+json"},
-            )
-        return self._session
-
-    async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
-    async def _exchange(self, method: str, path: str, **kwargs: Any) -> _Reply:
-        """One HTTP exchange, with transport failures as typed court errors."""
-        try:
-            async with self._http().request(method, self._base + path, **kwargs) as response:
-                body = await response.read()
-                return _Reply(response.status, response.content_type, body, response.headers.get("Retry-After"))
-        except TimeoutError:
-            raise CourtTimeout(self.court.code, f"{method} {path}: no answer") from None
-        except aiohttp.ClientError as e:
-            raise CourtUnavailable(self.court.code, f"{method} {path}: {e.__class__.__name__}") from None
+    def _default_headers(self) -> Mapping[str, str]:
+        return {"Accept": "application/json, application/problem+json"}
 
     async def _access_token(self, stale: str | None = None) -> str:
         """The current token; a new one when there is none, it is ``stale`` (refused) or about to expire."""
@@ -556,12 +503,12 @@ class V2RestAdapter(CourtAdapter):
                     headers={"Authorization": basic},
                 )
                 if reply.status in (400, 401):
-                    raise CourtAuthFailed(self.court.code, f"token refused: {reply.problem()}")
+                    raise CourtAuthFailed(self.court.code, f"token refused: {_problem(reply)}")
                 self._token, lifetime = self._parse(reply, parse_token)
                 self._token_expires = time.monotonic() + max(0.0, lifetime - TOKEN_MARGIN_S)
             return self._token
 
-    async def _request(self, method: str, path: str, **kwargs: Any) -> _Reply:
+    async def _request(self, method: str, path: str, **kwargs: Any) -> HttpReply:
         """An authorised call: renews the token once when it is refused, then maps failures to typed errors."""
         token = await self._access_token()
         headers = {**kwargs.pop("headers", {}), "Authorization": f"Bearer {token}"}
@@ -570,26 +517,26 @@ class V2RestAdapter(CourtAdapter):
             headers["Authorization"] = f"Bearer {await self._access_token(stale=token)}"
             reply = await self._exchange(method, path, headers=headers, **kwargs)
             if reply.status == 401:
-                raise CourtAuthFailed(self.court.code, f"token refused after renewal: {reply.problem()}")
+                raise CourtAuthFailed(self.court.code, f"token refused after renewal: {_problem(reply)}")
         return reply
 
     async def _call(self, parse: Callable[[Any], _T], method: str, path: str, **kwargs: Any) -> _T:
         """An authorised JSON call, parsed into the canonical model."""
         return self._parse(await self._request(method, path, **kwargs), parse)
 
-    def _parse(self, reply: _Reply, parse: Callable[[Any], _T], *, raw: bool = False) -> _T:
+    def _parse(self, reply: HttpReply, parse: Callable[[Any], _T], *, raw: bool = False) -> _T:
         """Typed errors for failures; an answer that does not parse is a broken court, not our bug."""
         code, status = self.court.code, reply.status
         if status == 429:
-            raise CourtRateLimited(code, reply.problem(), retry_after=_retry_after(reply.retry_after))
+            raise CourtRateLimited(code, _problem(reply), retry_after=reply.retry_after)
         if status >= 500:
-            raise CourtUnavailable(code, reply.problem())
+            raise CourtUnavailable(code, _problem(reply))
         if status == 404:
-            raise NotFoundAtCourt(code, reply.problem())
+            raise NotFoundAtCourt(code, _problem(reply))
         if status == 401:
-            raise CourtAuthFailed(code, reply.problem())
+            raise CourtAuthFailed(code, _problem(reply))
         if status >= 400:
-            raise CourtRejected(code, reply.problem())
+            raise CourtRejected(code, _problem(reply))
         try:
             return parse(reply.body if raw else json.loads(reply.body))
         except (ValueError, KeyError, TypeError) as e:
@@ -625,8 +572,8 @@ class V2RestAdapter(CourtAdapter):
         """Batches of 50 in parallel (the connector's limit protects the court); answers in the order asked."""
         self._courts_only("cases")
         batches = [case_ids[i : i + MAX_BATCH] for i in range(0, len(case_ids), MAX_BATCH)]
-        answers = await asyncio.gather(
-            *(self._call(parse_case_batch, "GET", "/v2/cases:batchGet", params={"ids": ",".join(b)}) for b in batches)
+        answers = await gather_or_cancel(
+            self._call(parse_case_batch, "GET", "/v2/cases:batchGet", params={"ids": ",".join(b)}) for b in batches
         )
         found = {case.case_id: case for cases in answers for case in cases}
         return [found[i] for i in case_ids if i in found]

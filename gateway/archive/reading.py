@@ -16,10 +16,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
@@ -29,13 +28,11 @@ from gateway.archive.watermark import Watermark, prepare_fonts, watermark
 from gateway.bindings.service import approved_bindings
 from gateway.core.access import mask_id_number
 from gateway.core.links import LinkClaims, SignedLinks
+from gateway.core.runtime import Runtime
 from gateway.core.seal import Sealer, sealer_for
 from gateway.identity import Viewer, viewer_from_claims
 from gateway.store import Store, audit
 from gateway.store.archive import MaterialLinkRecord
-
-if TYPE_CHECKING:
-    from gateway.context import Services
 
 #: the kind of file material links open (``gateway.core.links``)
 LINK_KIND = "casefile-material"
@@ -135,15 +132,17 @@ class Delivery:
 
 
 class ReadingService:
-    """Links and downloads of case-file materials. ``clock`` is injectable (tests move time)."""
+    """Links and downloads of case-file materials. ``clock`` is injectable (tests move time); ``archive``
+    finds a link's case again when it is followed."""
 
-    def __init__(self, services: Services, *, clock: Callable[[], datetime]) -> None:
-        self.services = services
-        self.store = services.store
-        self.clock = clock
-        settings = services.settings
+    def __init__(self, runtime: Runtime, archive: ArchiveService) -> None:
+        self.services = runtime
+        self.archive = archive
+        self.store = runtime.store
+        self.clock = runtime.now
+        settings = runtime.settings
         self.links = SignedLinks(
-            settings.download_secret, ttl_s=settings.download_link_ttl_s, clock=lambda: clock().timestamp()
+            settings.download_secret, ttl_s=settings.download_link_ttl_s, clock=lambda: runtime.now().timestamp()
         )
         self.sealer: Sealer = sealer_for(settings)
 
@@ -245,7 +244,7 @@ class ReadingService:
         assert link.identity is not None
         reader = viewer_from_claims(link.identity)
         number = self.services.parser.parse(link.case_number)
-        case = await ArchiveService(self.services).find_case(number)
+        case = await self.archive.find_case(number)
         if case is None or case.case_id != link.case_id:
             raise AccessLost(link.case_number)
         bound = [] if reader.is_staff else await approved_bindings(self.store, reader.subject)

@@ -20,7 +20,6 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,6 +29,7 @@ from gateway.adapters.model import CHINA_TZ, Case, CaseStatus, IdentityKind, Per
 from gateway.casenumber import CaseNumber
 from gateway.core.access import is_bound, is_party_or_agent, staff_scope_covers
 from gateway.core.cursors import InvalidCursor, decode_cursor, encode_cursor
+from gateway.core.runtime import Runtime
 from gateway.core.uploads import CheckedFile, IncomingFile, InvalidInput, check_files
 from gateway.filings.service import filer_ref, upload_limits
 from gateway.identity import Role, Viewer
@@ -37,9 +37,6 @@ from gateway.notifications.service import NotificationKind, Recipient, notify, p
 from gateway.store import Store, audit
 from gateway.store.archive import ArchiveApplicationRecord, ArchiveAttachment
 from gateway.work_queue.service import WorkItem, WorkKind, WorkSource
-
-if TYPE_CHECKING:
-    from gateway.context import Services
 
 log = logging.getLogger("gateway.archive")
 
@@ -257,10 +254,10 @@ def _when(at: datetime) -> str:
 class ArchiveService:
     """Applications for their applicants and the archive office. Cheap to build: it holds references."""
 
-    def __init__(self, services: Services) -> None:
-        self.services = services
-        self.store = services.store
-        self.settings = services.settings
+    def __init__(self, runtime: Runtime) -> None:
+        self.services = runtime
+        self.store = runtime.store
+        self.settings = runtime.settings
 
     async def find_case(self, number: CaseNumber) -> Case | None:
         """The case as its court records it, whoever asks (the callers decide what the viewer may do).

@@ -29,14 +29,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.adapters.errors import NotFoundAtCourt
 from gateway.adapters.model import Case, IdentityKind, PersonRef, Staff, StaffRole
-from gateway.adapters.registry import AdapterRegistry
-from gateway.cache import Cache
-from gateway.casenumber import CaseNumberParser
 from gateway.cases.service import BoundCase
-from gateway.config import Settings
 from gateway.core import deadlines
 from gateway.core.access import PANEL_ROLES, is_party_or_agent
 from gateway.core.cursors import InvalidCursor, decode_cursor, encode_cursor
+from gateway.core.runtime import Runtime
 from gateway.core.uploads import IncomingFile, InvalidInput, check_files
 from gateway.core.workdays import WorkingCalendar
 from gateway.filings.service import FiledFile, upload_limits
@@ -146,21 +143,14 @@ def _utcnow() -> datetime:
 class BindingService:
     """Case bindings for applicants and reviewers. Cheap to build: it holds only references."""
 
-    def __init__(
-        self,
-        store: Store,
-        registry: AdapterRegistry,
-        cache: Cache,
-        parser: CaseNumberParser,
-        settings: Settings,
-        calendar: WorkingCalendar | None = None,
-    ) -> None:
-        self.store = store
-        self.registry = registry
-        self.cache = cache
-        self.parser = parser
-        self.settings = settings
-        self.calendar = calendar or deadlines.calendar_for(settings)
+    def __init__(self, runtime: Runtime, *, calendar: WorkingCalendar | None = None) -> None:
+        self.runtime = runtime
+        self.store = runtime.store
+        self.registry = runtime.registry
+        self.cache = runtime.cache
+        self.parser = runtime.parser
+        self.settings = runtime.settings
+        self.calendar = calendar or deadlines.calendar_for(runtime.settings)
 
     # -- the applicant ---------------------------------------------------------------------------------
 

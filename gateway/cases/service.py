@@ -23,12 +23,10 @@ from typing import Any
 from gateway.adapters.contract import CourtAdapter
 from gateway.adapters.errors import CourtError
 from gateway.adapters.model import Case, CasePage, CaseScope, CaseStatus, PartyRole, PersonRef
-from gateway.adapters.registry import AdapterRegistry
-from gateway.cache import Cache
-from gateway.casenumber import CaseNumberParser
 from gateway.core.access import can_see_case, is_party_or_agent
 from gateway.core.cursors import decode_cursor, encode_cursor
 from gateway.core.federation import CourtFailure, Deadline, Partial, gather_by_court
+from gateway.core.runtime import Runtime
 from gateway.identity import Role, Viewer
 
 MAX_PAGE = 100
@@ -155,20 +153,12 @@ def _filed_key(case: Case) -> tuple[date, str, str]:
 
 
 class CaseService:
-    def __init__(
-        self,
-        registry: AdapterRegistry,
-        cache: Cache,
-        parser: CaseNumberParser,
-        *,
-        request_deadline_s: float = 4.0,
-        page_ttl_s: float = 30.0,
-    ) -> None:
-        self.registry = registry
-        self.cache = cache
-        self.parser = parser
-        self.request_deadline_s = request_deadline_s
-        self.page_ttl_s = page_ttl_s
+    def __init__(self, runtime: Runtime) -> None:
+        self.registry = runtime.registry
+        self.cache = runtime.cache
+        self.parser = runtime.parser
+        self.request_deadline_s = runtime.settings.request_deadline_s
+        self.page_ttl_s = runtime.settings.cache_ttl_s
 
     # -- pages, cached -----------------------------------------------------------------------------
 

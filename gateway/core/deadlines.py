@@ -30,7 +30,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import ColumnElement, Float, and_, cast, func, null, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -40,13 +40,11 @@ from gateway.adapters.errors import CourtError
 from gateway.adapters.model import CHINA_TZ, Staff, StaffRole
 from gateway.config import CourtConfig, Settings
 from gateway.core.roster import court_leaders, division_head
+from gateway.core.runtime import Runtime
 from gateway.core.workdays import WorkingCalendar
 from gateway.notifications.service import NotificationKind, Recipient, notify, staff_key
 from gateway.store import audit
 from gateway.store.deadlines import DeadlineHandler, DeadlineRecord, EscalationRecord
-
-if TYPE_CHECKING:
-    from gateway.context import Services
 
 log = logging.getLogger("gateway.deadlines")
 
@@ -524,7 +522,7 @@ class EscalationScheduler:
 
     def __init__(
         self,
-        services: Services,
+        services: Runtime,
         *,
         clock: Callable[[], datetime] = _utcnow,
         roster: RosterLookup | None = None,

@@ -10,18 +10,14 @@ transaction: it may go to the court.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from gateway.adapters.model import Staff, StaffRole
-
-if TYPE_CHECKING:
-    from gateway.context import Services
+from gateway.core.runtime import Runtime
 
 
-async def roster(services: Services, court_code: str) -> list[Staff]:
+async def roster(runtime: Runtime, court_code: str) -> list[Staff]:
     """The court's staff; raises the adapter's CourtError when the court cannot answer."""
-    adapter = services.registry[court_code]
-    return await services.cache.get_or_load(f"roster:{court_code}", adapter.list_staff)
+    adapter = runtime.registry[court_code]
+    return await runtime.cache.get_or_load(f"roster:{court_code}", adapter.list_staff)
 
 
 def division_head(members: list[Staff], division: str | None) -> Staff | None:

@@ -19,8 +19,7 @@ import hashlib
 import io
 import json
 import secrets
-from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -28,10 +27,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from gateway.adapters.model import CHINA_TZ, IdentityKind, ServiceChannel
-from gateway.adapters.registry import AdapterRegistry
 from gateway.config import CourtConfig
 from gateway.core.access import mask_id_number, staff_scope_covers
 from gateway.core.links import LinkClaims, SignedLinks
+from gateway.core.runtime import Runtime
 from gateway.documents.service import ServedDocumentGroup
 from gateway.documents.service_time import EARLIEST_TEXT, RULE_TEXT, ServiceRule, copy_effective
 from gateway.documents.signing import (
@@ -43,7 +42,7 @@ from gateway.documents.signing import (
     with_signature,
 )
 from gateway.identity import Viewer, viewer_from_claims
-from gateway.store import Store, audit
+from gateway.store import audit
 from gateway.store.signatures import CertificateLinkRecord, CertificateRecord, SignatureRecord
 
 #: the kind of file certificate links open (``gateway.core.links``)
@@ -255,21 +254,16 @@ class CertificateAccessLost(PermissionError):
 
 
 class CertificateService:
-    """Issues certificates (stored, numbered), hands out signed links, and opens them for download.
-    ``clock`` is "now" for links (tests move it); ``links`` should run on the same clock."""
+    """Issues certificates (stored, numbered), hands out signed links, and opens them for download, asking
+    the court again about staff (``runtime.registry``); links run on ``runtime.now`` (tests move it)."""
 
-    def __init__(
-        self,
-        store: Store,
-        links: SignedLinks,
-        registry: AdapterRegistry,
-        *,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ) -> None:
-        self.store = store
-        self.links = links
-        self.registry = registry
-        self.clock = clock
+    def __init__(self, runtime: Runtime, *, links: SignedLinks | None = None) -> None:
+        self.runtime = runtime
+        self.store = runtime.store
+        settings = runtime.settings
+        self.links = links or SignedLinks(
+            settings.download_secret, ttl_s=settings.download_link_ttl_s, clock=lambda: runtime.now().timestamp()
+        )
 
     async def issue(self, subject: str, group: ServedDocumentGroup, facts: dict[str, Any]) -> CertificateRecord:
         """The certificate of these facts: the one issued before for the same facts, or a new one."""
@@ -277,7 +271,7 @@ class CertificateService:
         found = await self._find(key, digest)
         if found is not None:
             return found
-        now = datetime.now(UTC)
+        now = self.runtime.now()
         record = CertificateRecord(
             number=certificate_number(group.primary.court_code, now, digest),
             group_key=key,
@@ -326,7 +320,7 @@ class CertificateService:
                     certificate_number=record.number,
                     subject=viewer.subject,
                     identity=viewer.access_claims(),
-                    issued_at=self.clock(),
+                    issued_at=self.runtime.now(),
                     expires_at=expires_at,
                 )
             )
@@ -337,9 +331,10 @@ class CertificateService:
         or a clerk, judge, division head or court leader of the issuing court whose scope covers the case
         (asked of the court now: a panel changes). Raises CourtError when the court cannot say."""
         if viewer.is_staff:
-            if not viewer.roles & CERTIFICATE_STAFF or record.court_code not in self.registry:
+            registry = self.runtime.registry
+            if not viewer.roles & CERTIFICATE_STAFF or record.court_code not in registry:
                 return False
-            case = await self.registry[record.court_code].find_case(record.case_number)
+            case = await registry[record.court_code].find_case(record.case_number)
             return case is not None and staff_scope_covers(viewer, case)
         served = addressee_number(record.group_key)
         return viewer.level.at_least(SIGNING_LEVEL) and any(r.number == served for r in viewer.person_refs())

@@ -11,11 +11,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from gateway.adapters.model import PersonRef, ServedDocument
-from gateway.adapters.registry import AdapterRegistry
 from gateway.adapters.resilience import ResilientAdapter
-from gateway.cache import Cache
 from gateway.core.cursors import decode_cursor, encode_cursor
 from gateway.core.federation import CourtFailure, Deadline, Partial, gather_by_court
+from gateway.core.runtime import Runtime
 from gateway.identity import Viewer
 
 
@@ -64,13 +63,11 @@ def group_copies(documents: list[ServedDocument]) -> list[ServedDocumentGroup]:
 
 
 class DocumentService:
-    def __init__(
-        self, registry: AdapterRegistry, cache: Cache, *, request_deadline_s: float = 4.0, ttl_s: float = 30.0
-    ) -> None:
-        self.registry = registry
-        self.cache = cache
-        self.request_deadline_s = request_deadline_s
-        self.ttl_s = ttl_s
+    def __init__(self, runtime: Runtime) -> None:
+        self.registry = runtime.registry
+        self.cache = runtime.cache
+        self.request_deadline_s = runtime.settings.request_deadline_s
+        self.ttl_s = runtime.settings.cache_ttl_s
 
     async def documents_at(self, adapter: ResilientAdapter, ref: PersonRef, generation: int) -> list[ServedDocument]:
         key = f"docs:{adapter.court.code}:{generation}:{ref.kind.value}:{ref.number}"

@@ -13,20 +13,19 @@ import logging
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from gateway.adapters.errors import CourtError
 from gateway.adapters.model import CHINA_TZ, Case, PersonRef, ServedDocument
-from gateway.adapters.registry import AdapterRegistry
 from gateway.core.access import staff_scope_covers
 from gateway.core.federation import CourtFailure
+from gateway.core.runtime import Runtime
 from gateway.documents.service import DocumentService, ServedDocumentGroup, group_copies
 from gateway.documents.service_time import EffectiveService, effective_service
 from gateway.identity import IdentityLevel, Role, Viewer
-from gateway.store import Store, audit
+from gateway.store import audit
 from gateway.store.signatures import SignatureRecord, SignatureStatus
 
 log = logging.getLogger("gateway.signing")
@@ -78,9 +77,10 @@ def effective_of(group: ServedDocumentGroup, record: SignatureRecord | None) -> 
 class SigningService:
     """Finds documents for signing and certificates, and stores signatures."""
 
-    def __init__(self, store: Store, registry: AdapterRegistry, documents: DocumentService) -> None:
-        self.store = store
-        self.registry = registry
+    def __init__(self, runtime: Runtime, documents: DocumentService) -> None:
+        self.runtime = runtime
+        self.store = runtime.store
+        self.registry = runtime.registry
         self.documents = documents
 
     # -- finding the document --------------------------------------------------------------------
@@ -158,7 +158,7 @@ class SigningService:
 
     async def _insert(self, viewer: Viewer, group: ServedDocumentGroup, key: str, method: str) -> SignatureRecord:
         primary = group.primary
-        now = datetime.now(UTC)
+        now = self.runtime.now()
         record = SignatureRecord(
             id=str(uuid.uuid4()),
             group_key=key,

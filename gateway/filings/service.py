@@ -27,15 +27,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.adapters.errors import CourtError, NotFoundAtCourt
 from gateway.adapters.model import Case, FilingKind, IdentityKind, PersonRef
-from gateway.casenumber import CaseNumber, CaseNumberParser
+from gateway.casenumber import CaseNumber
 from gateway.cases.service import CaseService
 from gateway.config import CourtConfig, Settings
 from gateway.core.access import is_party_or_agent
 from gateway.core.cursors import InvalidCursor, decode_cursor, encode_cursor
+from gateway.core.runtime import Runtime
 from gateway.core.uploads import CheckedFile, IncomingFile, InvalidInput, UploadLimits, check_files
 from gateway.identity import Viewer
 from gateway.notifications.service import NotificationKind, Recipient, notify, person_key
-from gateway.store import Store, audit
+from gateway.store import audit
 from gateway.store.audit import canonical_json
 from gateway.store.filings import FilingFile, FilingRecord
 
@@ -143,11 +144,16 @@ def request_digest(case_number: str, kind: FilingKind, title: str, files: Sequen
 class FilingService:
     """Filings of the people who file them. Cheap to build: it holds only references."""
 
-    def __init__(self, store: Store, cases: CaseService, parser: CaseNumberParser, limits: UploadLimits) -> None:
-        self.store = store
+    def __init__(self, runtime: Runtime, cases: CaseService) -> None:
+        self.runtime = runtime
+        self.store = runtime.store
         self.cases = cases
-        self.parser = parser
-        self.limits = limits
+        self.parser = runtime.parser
+
+    @property
+    def limits(self) -> UploadLimits:
+        """Read from the settings at each use: they are settings, and tests change them."""
+        return upload_limits(self.runtime.settings)
 
     async def submit(self, viewer: Viewer, request: FilingRequest) -> FilingView:
         """Store the filing (or find the one this idempotency key already stored) and return it.

@@ -11,6 +11,7 @@ watermarked for its reader, sealed and streamed.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from urllib.parse import quote
@@ -27,7 +28,6 @@ from gateway.archive.reading import (
     IssuedLink,
     LinkGone,
     NoSuchMaterial,
-    ReadingService,
     find_material,
     readable,
     record_view,
@@ -36,7 +36,6 @@ from gateway.archive.service import (
     ApplicationPage,
     ApplicationStatus,
     ApplicationView,
-    ArchiveService,
     NeedsApplication,
     NoSuchApplication,
     NoSuchCase,
@@ -81,15 +80,6 @@ def now(services: Services) -> datetime:
     return services.clock()
 
 
-def archive_service(services: Services) -> ArchiveService:
-    return ArchiveService(services)
-
-
-def reading_service(services: Services) -> ReadingService:
-    """Built per call, so tests that move ``services.clock`` move links and windows with it."""
-    return ReadingService(services, clock=lambda: services.clock())
-
-
 def _parse(services: Services, case_number: str) -> CaseNumber:
     try:
         return services.parser.parse(case_number)
@@ -122,6 +112,20 @@ async def _grant(info: Info[Context, None], case: model.Case) -> ReadingGrant:
 # -- reading ----------------------------------------------------------------------------------------------
 
 
+async def load_volumes(context: Context, keys: list[tuple[str, str]]) -> list[list[model.CaseFileVolume] | CourtError]:
+    """Case-file volumes by (court code, case id) (a per-request DataLoader's batch); a court's error is
+    the value, so the caller reports it against its own path."""
+    registry = context.services.registry
+
+    async def one(court: str, case_id: str) -> list[model.CaseFileVolume] | CourtError:
+        try:
+            return await registry[court].list_volumes(case_id)
+        except CourtError as e:
+            return e
+
+    return list(await asyncio.gather(*(one(court, case_id) for court, case_id in keys)))
+
+
 async def case_file_of(info: Info[Context, None], case: model.Case, path: str) -> list[model.CaseFileVolume] | None:
     """The volumes and materials the viewer may read now, audited as a view (``casefile.viewed``); None
     (and a COURT_* error) when the court cannot list them. FORBIDDEN below REAL_NAME; APPLICATION_REQUIRED
@@ -129,7 +133,7 @@ async def case_file_of(info: Info[Context, None], case: model.Case, path: str) -
     context = info.context
     viewer = context.require_viewer(level=READING_LEVEL)
     grant = await _grant(info, case)
-    found = await context.volumes_of.load((case.court_code, case.case_id))
+    found = await context.loader(load_volumes).load((case.court_code, case.case_id))
     if isinstance(found, CourtError):
         context.report([CourtFailure.from_error(found)], [path])
         return None
@@ -144,7 +148,7 @@ async def application_case_file(info: Info[Context, None], view: ApplicationView
         return None
     services = info.context.services
     try:
-        case = await archive_service(services).find_case(_parse(services, view.case_number))
+        case = await services.archive.find_case(_parse(services, view.case_number))
     except CourtError as e:
         info.context.report([CourtFailure.from_error(e)], ["caseFile"])
         return None
@@ -161,7 +165,7 @@ async def download_material(info: Info[Context, None], case_number: str, materia
     services = context.services
     number = _parse(services, case_number)
     try:
-        case = await archive_service(services).find_case(number)
+        case = await services.archive.find_case(number)
     except CourtError as e:
         raise _court_error(e, [info.path.key], "try again later") from None
     if case is None:
@@ -182,7 +186,7 @@ async def download_material(info: Info[Context, None], case_number: str, materia
             "this material is not open to parties and lawyers: it is in the internal file (副卷), or the case "
             "was heard in private, or the court has not published it"
         ) from None
-    issued = await reading_service(services).issue(viewer, case, grant, material)
+    issued = await services.reading.issue(viewer, case, grant, material)
     return issued, f"{services.settings.public_url.rstrip('/')}{DOWNLOAD_PATH}{issued.token}"
 
 
@@ -206,7 +210,7 @@ async def apply_for_archive_access(
             IncomingFile(f.filename or "", f.content_type or "", await f.read(limits.max_file_bytes + 1))
             for f in attachments
         ]
-        return await archive_service(services).apply(viewer, number, reason, incoming, now=now(services))
+        return await services.archive.apply(viewer, number, reason, incoming, now=now(services))
     except InvalidInput as e:
         raise bad_input(e) from None
     except NoSuchCase:
@@ -223,9 +227,7 @@ async def decide_archive_access(
     viewer = context.require_viewer(roles={Role.ARCHIVE_ADMIN})
     services = context.services
     try:
-        return await archive_service(services).decide(
-            viewer, application_id, approve=approve, note=note, now=now(services)
-        )
+        return await services.archive.decide(viewer, application_id, approve=approve, note=note, now=now(services))
     except InvalidInput as e:
         raise bad_input(e) from None
     except NoSuchApplication:
@@ -238,7 +240,7 @@ async def my_archive_applications(
     context = info.context
     viewer = context.require_viewer(roles=PERSON_ROLES)
     try:
-        return await archive_service(context.services).mine(viewer, first=first, after=after, status=status)
+        return await context.services.archive.mine(viewer, first=first, after=after, status=status)
     except InvalidCursor as e:
         raise BadUserInput(str(e)) from None
 
@@ -252,7 +254,7 @@ async def archive_applications(
     if not viewer.court_code:
         raise Forbidden("your account names no court")
     try:
-        return await archive_service(context.services).of_court(viewer, status=status, first=first, after=after)
+        return await context.services.archive.of_court(viewer, status=status, first=first, after=after)
     except InvalidCursor as e:
         raise BadUserInput(str(e)) from None
 
@@ -261,7 +263,7 @@ async def archive_application(info: Info[Context, None], application_id: str) ->
     context = info.context
     viewer = context.require_viewer()
     try:
-        return await archive_service(context.services).get(viewer, application_id)
+        return await context.services.archive.get(viewer, application_id)
     except NoSuchApplication:
         raise NotFound("no such archive application that you may see") from None
 
@@ -297,7 +299,7 @@ def material_download(services: Services) -> Callable[[Request], Awaitable[Respo
     they may still read it, streamed; audited (``material.downloaded``) before the first byte."""
 
     async def download(request: Request) -> Response:
-        reading = reading_service(services)
+        reading = services.reading
         try:
             claims = reading.verify_link(request.path_params["token"])
         except LinkExpired as e:

@@ -13,13 +13,12 @@ from gateway.adapters.errors import CourtError
 from gateway.bindings.service import (
     WORKER_NAME,
     BindingPage,
-    BindingService,
     BindingView,
     NoSuchBinding,
     NoSuchCase,
 )
 from gateway.casenumber import InvalidCaseNumber
-from gateway.context import Context, Services
+from gateway.context import Context
 from gateway.core.cursors import InvalidCursor
 from gateway.core.uploads import IncomingFile, InvalidInput, check_count
 from gateway.errors import BadUserInput, CourtFailureError, InvalidCaseNumberError, NotFound
@@ -27,10 +26,6 @@ from gateway.filings.service import upload_limits
 from gateway.identity import STAFF_ROLES, IdentityLevel
 from gateway.resolvers.cases import PERSON_ROLES
 from gateway.resolvers.filings import UploadedFile, bad_input
-
-
-def binding_service(services: Services) -> BindingService:
-    return BindingService(services.store, services.registry, services.cache, services.parser, services.settings)
 
 
 async def apply_for_case_binding(
@@ -50,7 +45,7 @@ async def apply_for_case_binding(
         incoming = [
             IncomingFile(f.filename or "", f.content_type or "", await f.read(limits.max_file_bytes + 1)) for f in files
         ]
-        return await binding_service(services).apply(
+        return await services.bindings.apply(
             viewer, case_number=case_number, files=incoming, note=note, client_name=client_name, law_firm=law_firm
         )
     except InvalidInput as e:
@@ -70,7 +65,7 @@ async def decide_case_binding(
     context = info.context
     viewer = context.require_viewer(roles=set(STAFF_ROLES))
     try:
-        view = await binding_service(context.services).decide(viewer, application_id, approve=approve, note=note)
+        view = await context.services.bindings.decide(viewer, application_id, approve=approve, note=note)
     except InvalidInput as e:
         raise bad_input(e) from None
     except NoSuchBinding:
@@ -84,7 +79,7 @@ async def my_case_bindings(info: Info[Context, None], first: int, after: str | N
     context = info.context
     viewer = context.require_viewer(roles=PERSON_ROLES)
     try:
-        return await binding_service(context.services).mine(viewer, first=first, after=after)
+        return await context.services.bindings.mine(viewer, first=first, after=after)
     except InvalidCursor as e:
         raise BadUserInput(str(e)) from None
 
@@ -95,7 +90,7 @@ async def case_binding_applications(
     context = info.context
     viewer = context.require_viewer(roles=set(STAFF_ROLES))
     try:
-        return await binding_service(context.services).for_reviewer(viewer, status=status, first=first, after=after)
+        return await context.services.bindings.for_reviewer(viewer, status=status, first=first, after=after)
     except InvalidCursor as e:
         raise BadUserInput(str(e)) from None
 
@@ -103,7 +98,7 @@ async def case_binding_applications(
 async def case_binding_application(info: Info[Context, None], application_id: str) -> BindingView:
     context = info.context
     viewer = context.require_viewer()
-    found = await binding_service(context.services).get(viewer, application_id)
+    found = await context.services.bindings.get(viewer, application_id)
     if found is None:
         raise NotFound("no such case binding application of yours")
     return found

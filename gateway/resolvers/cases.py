@@ -68,7 +68,7 @@ async def case_by_number(info: Info[Context, None], case_number: str) -> model.C
 
 
 async def related_case(info: Info[Context, None], case_number: str) -> model.Case | None:
-    found = await info.context.case_by_number.load(case_number)
+    found = await info.context.loader(load_cases).load(case_number)
     if isinstance(found, CourtError):
         info.context.report([CourtFailure.from_error(found)], ["relatedCases"])
         return None
@@ -84,3 +84,10 @@ async def visible_case_file(info: Info[Context, None], case: model.Case) -> list
     from gateway.resolvers.archive import case_file_of
 
     return await case_file_of(info, case, "caseFile")
+
+
+async def load_cases(context: Context, numbers: list[str]) -> list[model.Case | CourtError | None]:
+    """Cases the viewer may see by number, each from its own court (a per-request DataLoader's batch)."""
+    assert context.viewer is not None
+    bound = await context.bound_case_numbers()
+    return await context.services.cases.cases_by_number(context.viewer, numbers, bound=bound)

@@ -9,7 +9,7 @@ from strawberry.types import Info
 from gateway.adapters.errors import CourtError
 from gateway.adapters.model import FilingKind
 from gateway.casenumber import InvalidCaseNumber
-from gateway.context import Context, Services
+from gateway.context import Context
 from gateway.core.cursors import InvalidCursor
 from gateway.core.uploads import IncomingFile, InvalidInput, check_count
 from gateway.errors import BadUserInput, CourtFailureError, InvalidCaseNumberError, NotFound
@@ -17,7 +17,6 @@ from gateway.filings.service import (
     WORKER_NAME,
     FilingPage,
     FilingRequest,
-    FilingService,
     FilingView,
     NotFiled,
     upload_limits,
@@ -32,11 +31,6 @@ class UploadedFile(Protocol):
     content_type: str | None
 
     async def read(self, size: int = -1) -> bytes: ...
-
-
-def filing_service(services: Services) -> FilingService:
-    limits = upload_limits(services.settings)  # read per call: limits are settings, changeable in tests
-    return FilingService(services.store, services.cases, services.parser, limits)
 
 
 def bad_input(error: InvalidInput) -> BadUserInput:
@@ -67,7 +61,7 @@ async def submit_filing(
             IncomingFile(f.filename or "", f.content_type or "", await f.read(limits.max_file_bytes + 1)) for f in files
         ]
         request = FilingRequest(case_number, kind, title, incoming, idempotency_key)
-        filing = await filing_service(services).submit(viewer, request)
+        filing = await services.filings.submit(viewer, request)
     except InvalidInput as e:
         raise bad_input(e) from None
     except InvalidCaseNumber as e:
@@ -85,7 +79,7 @@ async def my_filings(info: Info[Context, None], first: int, after: str | None, c
     context = info.context
     viewer = context.require_viewer(roles=PERSON_ROLES)
     try:
-        return await filing_service(context.services).mine(viewer, first=first, after=after, case_number=case_number)
+        return await context.services.filings.mine(viewer, first=first, after=after, case_number=case_number)
     except InvalidCursor as e:
         raise BadUserInput(str(e)) from None
     except InvalidCaseNumber as e:
@@ -95,7 +89,7 @@ async def my_filings(info: Info[Context, None], first: int, after: str | None, c
 async def filing(info: Info[Context, None], filing_id: str) -> FilingView:
     context = info.context
     viewer = context.require_viewer(roles=PERSON_ROLES)
-    found = await filing_service(context.services).get(viewer, filing_id)
+    found = await context.services.filings.get(viewer, filing_id)
     if found is None:
         raise NotFound("no such filing of yours")
     return found

@@ -15,15 +15,14 @@ from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
-from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
 from gateway.adapters.errors import CourtError
 from gateway.casenumber import InvalidCaseNumber
 from gateway.context import Context, Services
 from gateway.core.federation import CourtFailure
-from gateway.core.links import LinkExpired, LinkInvalid, SignedLinks
-from gateway.documents.certificate import LINK_KIND, CertificateAccessLost, CertificateService, certificate_facts
+from gateway.core.links import LinkExpired, LinkInvalid
+from gateway.documents.certificate import LINK_KIND, CertificateAccessLost, certificate_facts
 from gateway.documents.outbox import SignatureOutbox
 from gateway.documents.service import ServedDocumentGroup
 from gateway.documents.service_time import EffectiveService
@@ -31,7 +30,6 @@ from gateway.documents.signing import (
     CERTIFICATE_STAFF,
     SIGNING_LEVEL,
     DocumentNotFound,
-    SigningService,
     effective_of,
     group_key,
 )
@@ -41,20 +39,6 @@ from gateway.schema.common import parse_global_id
 from gateway.store.signatures import CertificateRecord, SignatureRecord
 
 DOWNLOAD_PATH = "/downloads/certificates/"
-_LOADER = "_signing_signatures"  # the per-request DataLoader's attribute on the Context
-
-
-def signing_service(services: Services) -> SigningService:
-    return SigningService(services.store, services.registry, services.documents)
-
-
-def certificate_service(services: Services) -> CertificateService:
-    """Links on ``services.clock`` (read at each call, so tests that move it move links with it)."""
-    settings = services.settings
-    links = SignedLinks(
-        settings.download_secret, ttl_s=settings.download_link_ttl_s, clock=lambda: services.clock().timestamp()
-    )
-    return CertificateService(services.store, links, services.registry, clock=lambda: services.clock())
 
 
 def _document_key(document_id: str) -> tuple[str, str]:
@@ -79,7 +63,7 @@ async def sign_document(info: Info[Context, None], document_id: str, method: str
     context = info.context
     viewer = context.require_viewer(level=SIGNING_LEVEL, roles=PERSON_ROLES)
     source, local_id = _document_key(document_id)
-    service = signing_service(context.services)
+    service = context.services.signing
     try:
         group, _ = await service.find_for_person(viewer, source, local_id)
     except DocumentNotFound:
@@ -91,24 +75,15 @@ async def sign_document(info: Info[Context, None], document_id: str, method: str
     return record
 
 
-def _signatures(context: Context) -> DataLoader[str, SignatureRecord | None]:
-    """This request's loader of the gateway's signatures by document, made on first use."""
-    loader: DataLoader[str, SignatureRecord | None] | None = getattr(context, _LOADER, None)
-    if loader is None:
-        service = signing_service(context.services)
-
-        async def load(keys: list[str]) -> list[SignatureRecord | None]:
-            found = await service.signatures(keys)
-            return [found.get(k) for k in keys]
-
-        loader = DataLoader(load)
-        setattr(context, _LOADER, loader)
-    return loader
+async def load_signatures(context: Context, keys: list[str]) -> list[SignatureRecord | None]:
+    """The gateway's signatures by document key (a per-request DataLoader's batch)."""
+    found = await context.services.signing.signatures(keys)
+    return [found.get(k) for k in keys]
 
 
 async def signature_of(info: Info[Context, None], group: ServedDocumentGroup) -> SignatureRecord | None:
     """The gateway's signature of a document the viewer was served (batched per request)."""
-    return await _signatures(info.context).load(group_key(group))
+    return await info.context.loader(load_signatures).load(group_key(group))
 
 
 async def effective_service_of(info: Info[Context, None], group: ServedDocumentGroup) -> EffectiveService | None:
@@ -134,7 +109,7 @@ async def service_certificate(
     viewer = context.require_viewer(level=SIGNING_LEVEL)
     services = context.services
     source, local_id = _document_key(document_id)
-    service = signing_service(services)
+    service = services.signing
     try:
         if viewer.is_staff:
             if not viewer.roles & CERTIFICATE_STAFF:
@@ -162,7 +137,7 @@ async def service_certificate(
         raise _court_failure(failures[0], [info.path.key], "a certificate needs every channel's record")
     signature = await service.signature(group_key(group))
     facts = certificate_facts(group, signature, {c.code: c for c in services.settings.courts})
-    certificates = certificate_service(services)
+    certificates = services.certificates
     record = await certificates.issue(viewer.subject, group, facts)
     token, expires_at = await certificates.link(record, viewer)
     return IssuedCertificate(record, f"{services.settings.public_url.rstrip('/')}{DOWNLOAD_PATH}{token}", expires_at)
@@ -171,7 +146,7 @@ async def service_certificate(
 def certificate_download(services: Services) -> Callable[[Request], Awaitable[Response]]:
     """``GET /downloads/certificates/{token}``: the PDF, for a genuine, unexpired link whose subject may still
     have it; audited as theirs."""
-    certificates = certificate_service(services)
+    certificates = services.certificates
 
     async def download(request: Request) -> Response:
         try:

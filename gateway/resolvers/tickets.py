@@ -7,13 +7,11 @@ for division heads and court leaders of the court it is about.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, date, datetime
 
 from strawberry.types import Info
 
 from gateway.adapters.errors import CourtError
-from gateway.adapters.model import Staff
 from gateway.casenumber import InvalidCaseNumber
 from gateway.context import Context, Services
 from gateway.core import deadlines
@@ -30,7 +28,6 @@ from gateway.tickets.service import (
     TicketCategory,
     TicketPage,
     TicketReport,
-    TicketService,
     TicketStatus,
     TicketView,
 )
@@ -38,34 +35,12 @@ from gateway.tickets.service import (
 REPORT_ROLES = {Role.DIVISION_HEAD, Role.COURT_LEADER}
 
 
-def roster_lookup(services: Services) -> deadlines.RosterLookup:
-    """The court's staff list, through the shared roster service (cached there)."""
-
-    async def lookup(court_code: str) -> Sequence[Staff]:
-        from gateway.core import roster
-
-        return await roster.roster(services, court_code)
-
-    return lookup
-
-
-def ticket_service(services: Services) -> TicketService:
-    return TicketService(
-        services.store,
-        services.cases,
-        services.parser,
-        services.settings,
-        roster_lookup(services),
-        deadlines.calendar_for(services.settings),
-    )
-
-
 async def create_ticket(
     info: Info[Context, None], court: str, category: TicketCategory, content: str, case_number: str | None
 ) -> TicketView:
     viewer = info.context.require_viewer(roles=PERSON_ROLES)
     try:
-        return await ticket_service(info.context.services).create(
+        return await info.context.services.tickets.create(
             viewer, court_code=court, category=category, content=content, case_number=case_number
         )
     except InvalidInput as e:
@@ -82,7 +57,7 @@ async def create_ticket(
 async def answer_ticket(info: Info[Context, None], ticket_id: str, answer: str) -> TicketView:
     viewer = info.context.require_viewer(roles=set(STAFF_ROLES))
     try:
-        return await ticket_service(info.context.services).answer(viewer, ticket_id, answer)
+        return await info.context.services.tickets.answer(viewer, ticket_id, answer)
     except InvalidInput as e:
         raise bad_input(e) from None
     except NoSuchTicket:
@@ -94,7 +69,7 @@ async def answer_ticket(info: Info[Context, None], ticket_id: str, answer: str) 
 async def close_ticket(info: Info[Context, None], ticket_id: str) -> TicketView:
     viewer = info.context.require_viewer(roles=set(STAFF_ROLES))
     try:
-        return await ticket_service(info.context.services).close(viewer, ticket_id)
+        return await info.context.services.tickets.close(viewer, ticket_id)
     except InvalidInput as e:
         raise bad_input(e) from None
     except NoSuchTicket:
@@ -106,7 +81,7 @@ async def close_ticket(info: Info[Context, None], ticket_id: str) -> TicketView:
 async def rate_ticket(info: Info[Context, None], ticket_id: str, rating: int, comment: str | None) -> TicketView:
     viewer = info.context.require_viewer(roles=PERSON_ROLES)
     try:
-        return await ticket_service(info.context.services).rate(viewer, ticket_id, rating, comment)
+        return await info.context.services.tickets.rate(viewer, ticket_id, rating, comment)
     except InvalidInput as e:
         raise bad_input(e) from None
     except NoSuchTicket:
@@ -116,7 +91,7 @@ async def rate_ticket(info: Info[Context, None], ticket_id: str, rating: int, co
 async def my_tickets(info: Info[Context, None], first: int, after: str | None) -> TicketPage:
     viewer = info.context.require_viewer(roles=PERSON_ROLES)
     try:
-        return await ticket_service(info.context.services).mine(viewer, first=first, after=after)
+        return await info.context.services.tickets.mine(viewer, first=first, after=after)
     except InvalidCursor as e:
         raise BadUserInput(str(e)) from None
 
@@ -128,7 +103,7 @@ async def court_tickets(
     if not viewer.court_code or viewer.court_code not in info.context.services.registry:
         raise Forbidden("your account names no court this gateway serves")
     try:
-        return await ticket_service(info.context.services).court_tickets(
+        return await info.context.services.tickets.court_tickets(
             viewer, first=first, after=after, status=status, overdue_at=datetime.now(UTC) if overdue_only else None
         )
     except InvalidCursor as e:
@@ -137,7 +112,7 @@ async def court_tickets(
 
 async def ticket(info: Info[Context, None], ticket_id: str) -> TicketView:
     viewer = info.context.require_viewer()
-    found = await ticket_service(info.context.services).get(viewer, ticket_id)
+    found = await info.context.services.tickets.get(viewer, ticket_id)
     if found is None:
         raise NotFound("no such ticket of yours")
     return found
@@ -151,7 +126,7 @@ async def ticket_report(info: Info[Context, None], court: str, start: date, end:
     if viewer.court_code != court:
         raise Forbidden("the 通报 of a court is for its own division heads and leaders")
     try:
-        return await ticket_service(context.services).report(viewer, court, start, end, now=datetime.now(UTC))
+        return await context.services.tickets.report(viewer, court, start, end, now=datetime.now(UTC))
     except InvalidInput as e:
         raise bad_input(e) from None
     except NotInScope:

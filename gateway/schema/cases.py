@@ -14,7 +14,7 @@ import strawberry
 from strawberry.types import Info
 
 from gateway.adapters import model
-from gateway.casenumber import CaseNumberParser, InvalidCaseNumber
+from gateway.casenumber import CATEGORIES, CaseNumberParser, InvalidCaseNumber, category_of
 from gateway.context import Context
 from gateway.core.access import mask_id_number
 from gateway.identity import Viewer
@@ -127,7 +127,13 @@ class Case(Node):
     case_number: str = strawberry.field(description="案号, canonical form: （2023）粤0104民初123号.")
     court_code: str = strawberry.field(description="The court's code (粤0104).")
     type_code: str = strawberry.field(description="类型代字: 民初, 民终, 执 …")
-    procedure: Procedure = strawberry.field(description="What the type code stands for.")  # type: ignore[valid-type]
+    procedure: Procedure = strawberry.field(  # type: ignore[valid-type]
+        description="What the type code stands for; UNKNOWN for a type code the standard's table lacks."
+    )
+    category: str | None = strawberry.field(
+        description=f"The type code's category in 人民法院案件类型及其代字标准 ({', '.join(CATEGORIES)}); "
+        "null for a type code the table lacks."
+    )
     cause: str = strawberry.field(description="案由.")
     status: CaseStatus = strawberry.field(description="Where the case stands.")  # type: ignore[valid-type]
     filed_on: date = strawberry.field(description="立案日期.")
@@ -163,6 +169,7 @@ class Case(Node):
             court_code=case.court_code,
             type_code=case.type_code,
             procedure=Procedure(case.procedure.value),
+            category=category_of(case.type_code),
             cause=case.cause,
             status=CaseStatus(case.status.value),
             filed_on=case.filed_on,

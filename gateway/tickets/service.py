@@ -28,13 +28,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.adapters.errors import NotFoundAtCourt
 from gateway.adapters.model import CHINA_TZ, Case, Staff, StaffRole
-from gateway.casenumber import CaseNumberParser
 from gateway.cases.service import CaseService
 from gateway.config import CourtConfig, Settings
 from gateway.core import deadlines
 from gateway.core.access import is_party_or_agent
 from gateway.core.cursors import InvalidCursor, decode_cursor, encode_cursor
 from gateway.core.deadlines import Escalation, RosterLookup, TrackedDeadline
+from gateway.core.roster import roster as staff_roster
+from gateway.core.runtime import Runtime
 from gateway.core.uploads import InvalidInput
 from gateway.core.workdays import WorkingCalendar
 from gateway.identity import Role, Viewer
@@ -192,19 +193,19 @@ class TicketService:
 
     def __init__(
         self,
-        store: Store,
+        runtime: Runtime,
         cases: CaseService,
-        parser: CaseNumberParser,
-        settings: Settings,
-        roster: RosterLookup,
+        *,
+        roster: RosterLookup | None = None,
         calendar: WorkingCalendar | None = None,
     ) -> None:
-        self.store = store
+        self.runtime = runtime
+        self.store = runtime.store
         self.cases = cases
-        self.parser = parser
-        self.settings = settings
-        self.roster = roster
-        self.calendar = calendar or deadlines.calendar_for(settings)
+        self.parser = runtime.parser
+        self.settings = runtime.settings
+        self.roster: RosterLookup = roster or (lambda court_code: staff_roster(runtime, court_code))
+        self.calendar = calendar or deadlines.calendar_for(runtime.settings)
 
     # -- the requester ---------------------------------------------------------------------------------
 

@@ -26,12 +26,10 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from gateway.adapters.model import CHINA_TZ, Case, CaseStatus, PersonRef, VolumeKind
-from gateway.app import build_services
 from gateway.archive.reading import readable
 from gateway.archive.service import (
     Access,
     ApplicationStatus,
-    ArchiveService,
     NeedsApplication,
     NoSuchApplication,
     NoSuchCase,
@@ -41,13 +39,13 @@ from gateway.archive.service import (
     reading_grant,
 )
 from gateway.config import Settings
-from gateway.context import Services
 from gateway.core.access import mask_id_number
 from gateway.core.deadlines import calendar_for
 from gateway.core.uploads import IncomingFile, InvalidInput
 from gateway.identity import Viewer, viewer_from_claims
 from gateway.notifications.service import person_key
 from gateway.schema.common import parse_global_id
+from gateway.services import Services, build_services
 from gateway.store.archive import ArchiveApplicationRecord
 from gateway.store.audit import verify
 from gateway.store.migrate import upgrade_async
@@ -495,7 +493,7 @@ async def test_the_review_is_due_in_working_days_and_the_window_is_exact(
     stack: Services, cluster: SimulatorCluster, world: World
 ) -> None:
     settings = stack.settings
-    service = ArchiveService(stack)
+    service = stack.archive
     lawyer = viewer_of(world, settings, "lawyer-li")
     archivist = viewer_of(world, settings, "archivist-0104")
     case = archived_cases_at_0104_not_of(cluster, world, "lawyer-li")[3]
@@ -539,7 +537,7 @@ async def test_of_record_but_archived_needs_an_application_and_bad_input_stores_
     stack: Services, cluster: SimulatorCluster, world: World
 ) -> None:
     settings = stack.settings
-    service = ArchiveService(stack)
+    service = stack.archive
     wang = viewer_of(world, settings, "party-wang")
     archived = wangs_case(cluster, world, CaseStatus.ARCHIVED)
     now = datetime(2026, 11, 2, 9, 0, tzinfo=CHINA_TZ)
@@ -562,7 +560,7 @@ async def test_two_archivists_deciding_at_once_decide_once_and_notify_once(
     stack: Services, cluster: SimulatorCluster, world: World
 ) -> None:
     settings = stack.settings
-    service = ArchiveService(stack)
+    service = stack.archive
     wang = viewer_of(world, settings, "party-wang")
     case = wangs_case(cluster, world, CaseStatus.ARCHIVED, "粤0104")
     now = datetime(2026, 11, 2, 9, 0, tzinfo=CHINA_TZ)

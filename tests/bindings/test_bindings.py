@@ -28,12 +28,12 @@ from gateway.bindings import service
 from gateway.bindings.outbox import BindingOutbox
 from gateway.cases.service import CaseFilter, CaseOrder
 from gateway.config import Settings
-from gateway.context import Services
 from gateway.core import deadlines
 from gateway.core.uploads import IncomingFile, InvalidInput
 from gateway.documents.outbox import RetryPolicy
 from gateway.identity import mint_hs256, viewer_from_claims
 from gateway.schema.common import parse_global_id
+from gateway.services import Services
 from gateway.store.audit import verify
 from gateway.store.bindings import BindingRecord
 from gateway.store.deadlines import DeadlineRecord
@@ -506,7 +506,7 @@ async def stack(
 
 
 def binding_service(services: Services) -> service.BindingService:
-    return service.BindingService(services.store, services.registry, services.cache, services.parser, services.settings)
+    return services.bindings
 
 
 def viewer_of(world: World, settings: Settings, login: str, **overrides: Any) -> Any:

@@ -36,10 +36,10 @@ from gateway.adapters.model import Case, CaseStatus, PartyKind, PersonRef, Volum
 from gateway.archive.reading import LINK_KIND
 from gateway.archive.watermark import NotAPdf, Watermark, watermark
 from gateway.config import Settings
-from gateway.context import Services
 from gateway.core.access import mask_id_number
 from gateway.core.links import SignedLinks
 from gateway.core.seal import SEAL_MARKER, Sealer, SealKeyError, SealProblem, load_private_key, sealer_for
+from gateway.services import Services
 from gateway.store.archive import MaterialLinkRecord
 from gateway.store.audit import verify
 from gateway.store.models import AuditRecord

@@ -17,7 +17,6 @@ import pytest
 
 from gateway.adapters.model import CHINA_TZ, ServiceChannel, StaffRole
 from gateway.config import DEMO_DOWNLOAD_SECRET, Settings
-from gateway.context import Services
 from gateway.core.links import LinkExpired, LinkInvalid, SignedLinks
 from gateway.documents.certificate import (
     LINK_KIND,
@@ -30,6 +29,7 @@ from gateway.documents.certificate import (
 )
 from gateway.documents.service import ServedDocumentGroup
 from gateway.identity import IdentityLevel, Role, Viewer
+from gateway.services import Services
 from gateway.store.audit import verify
 from gateway.store.models import AuditRecord
 from gateway.store.signatures import SignatureRecord, SignatureStatus
@@ -389,7 +389,7 @@ async def stack(request: pytest.FixtureRequest, tmp_path: Path, settings: Settin
 
 async def test_certificates_are_issued_once_per_facts_and_downloads_audited(stack: Services) -> None:
     links = SignedLinks(stack.settings.download_secret, ttl_s=60)
-    certificates = CertificateService(stack.store, links, stack.registry)
+    certificates = CertificateService(stack, links=links)
     group = two_channel_group()
     facts = certificate_facts(group, None, COURTS)
     first = await certificates.issue("party-wang", group, facts)

@@ -23,16 +23,15 @@ from sqlalchemy import func, select
 
 from gateway.adapters.errors import CourtRejected, CourtTimeout
 from gateway.adapters.model import CHINA_TZ, PersonRef, ServedDocument, ServiceChannel, Signature
-from gateway.app import build_services
 from gateway.config import Settings
-from gateway.context import Services
 from gateway.documents.outbox import RetryPolicy, SignatureOutbox
 from gateway.documents.service import ServedDocumentGroup
 from gateway.documents.service_time import ServiceRule, copy_effective, effective_service
-from gateway.documents.signing import SigningService, effective_of, group_key, with_signature
+from gateway.documents.signing import effective_of, group_key, with_signature
 from gateway.identity import IdentityLevel, Role, Viewer
 from gateway.notifications.service import person_key
 from gateway.schema.common import global_id
+from gateway.services import Services, build_services
 from gateway.store import Store
 from gateway.store.audit import verify
 from gateway.store.migrate import upgrade_async
@@ -474,7 +473,7 @@ def outbox(services: Services) -> SignatureOutbox:
 
 
 async def sign(services: Services, world: World, doc: ServedDocument, login: str = "party-wang") -> SignatureRecord:
-    service = SigningService(services.store, services.registry, services.documents)
+    service = services.signing
     viewer = viewer_of(world, login)
     group, _ = await service.find_for_person(viewer, doc.source_code, doc.document_id)
     return await service.sign(viewer, group, method="ONLINE_CONFIRMATION")
@@ -514,7 +513,7 @@ async def test_the_court_down_at_signing_delays_delivery_and_loses_nothing(
 ) -> None:
     court = "粤0115"
     doc = serve_fresh(sims, world, court)
-    service = SigningService(stack.store, stack.registry, stack.documents)
+    service = stack.signing
     viewer = viewer_of(world, "party-wang")
     await service.find_for_person(viewer, court, doc.document_id)  # the person saw it in their list
     await sims.set_outage(court, True)

@@ -21,9 +21,7 @@ import pytest
 from sqlalchemy import select
 
 from gateway.adapters.model import Case, FilingKind, PersonRef, StaffRole
-from gateway.app import build_services
 from gateway.config import Settings
-from gateway.context import Services
 from gateway.core.uploads import IncomingFile, InvalidInput, sniff
 from gateway.filings.outbox import FilingOutbox, retry_delay
 from gateway.filings.service import (
@@ -34,11 +32,11 @@ from gateway.filings.service import (
     NotFiled,
     court_key,
     mark_handled,
-    upload_limits,
 )
 from gateway.identity import Viewer, viewer_from_claims
 from gateway.notifications.service import person_key
 from gateway.schema.common import global_id, parse_global_id
+from gateway.services import Services, build_services
 from gateway.store.audit import verify
 from gateway.store.migrate import upgrade_async
 from gateway.store.notifications import InAppNotification, SmsMessage
@@ -470,7 +468,7 @@ def request_for(case: Case, title: str, *files: bytes, key: str | None = None) -
 
 
 def service(services: Services) -> FilingService:
-    return FilingService(services.store, services.cases, services.parser, upload_limits(services.settings))
+    return services.filings
 
 
 async def current(services: Services, who: Viewer, filing: FilingView) -> FilingView:

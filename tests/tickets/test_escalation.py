@@ -22,14 +22,12 @@ import pytest
 from sqlalchemy import func, select
 
 from gateway.adapters.model import CHINA_TZ, Case, PersonRef, Staff, StaffRole
-from gateway.app import build_services
 from gateway.cli import main
 from gateway.config import Settings
-from gateway.context import Services
 from gateway.core import deadlines
 from gateway.core.deadlines import EscalationScheduler
 from gateway.identity import Viewer, viewer_from_claims
-from gateway.resolvers.tickets import ticket_service
+from gateway.services import Services, build_services
 from gateway.store import Store
 from gateway.store.audit import verify
 from gateway.store.deadlines import EscalationRecord
@@ -145,7 +143,7 @@ def database(kind: str, tmp_path: Path) -> Any:
 async def urge(
     services: Services, who: Viewer, case: Case | None, created: str, *, category: TicketCategory = TicketCategory.URGE
 ) -> TicketView:
-    return await ticket_service(services).create(
+    return await services.tickets.create(
         who,
         court_code=YUEXIU,
         category=category,
@@ -174,7 +172,7 @@ async def deadline_id(services: Services, ticket: TicketView) -> str:
 
 
 async def current(services: Services, who: Viewer, ticket: TicketView) -> TicketView:
-    found = await ticket_service(services).get(who, ticket.id)
+    found = await services.tickets.get(who, ticket.id)
     assert found is not None
     return found
 
@@ -298,7 +296,7 @@ async def test_an_answered_ticket_never_escalates(
     case = panel_case(cluster, world, "lawyer-chen", YUEXIU)
     ticket = await urge(own, chen, case, "2026-09-30 16:00")
     clerk = next(s for s in panel_handlers(case) if s.role == StaffRole.CLERK)
-    answered = await ticket_service(own).answer(
+    answered = await own.tickets.answer(
         staff_viewer(clerk, YUEXIU), ticket.id, "已转承办法官，将于十月中旬排期。", now=at("2026-10-09 17:00")
     )
     assert answered.settled_at == at("2026-10-09 17:00")
@@ -315,7 +313,7 @@ async def test_an_escalation_answered_late_stops_the_ladder(
     scheduler = EscalationScheduler(own)
     assert await scheduler.run_once(at("2026-10-10 09:00")) == 1
     head = head_of(world, YUEXIU, case.division)
-    await ticket_service(own).answer(staff_viewer(head, YUEXIU), ticket.id, "已督办。", now=at("2026-10-10 10:00"))
+    await own.tickets.answer(staff_viewer(head, YUEXIU), ticket.id, "已督办。", now=at("2026-10-10 10:00"))
     assert await scheduler.run_once(at("2026-10-12 09:00")) == 0, "no court leaders for an answered ticket"
     assert [e.level for e in (await current(own, chen, ticket)).escalations] == [1]
 
@@ -439,7 +437,7 @@ async def test_the_report_counts_a_hand_built_week(
     (立案庭, escalated), D before the period; reported on Nov 10."""
     chen = viewer(world, settings, "lawyer-chen")
     case = panel_case(cluster, world, "lawyer-chen", YUEXIU)
-    service = ticket_service(own)
+    service = own.tickets
     a = await urge(own, chen, case, "2026-11-02 09:00")
     b = await urge(own, chen, case, "2026-11-02 10:00", category=TicketCategory.CONTACT_JUDGE)
     c = await urge(own, chen, None, "2026-11-03 09:00", category=TicketCategory.CONSULTATION)

@@ -14,10 +14,10 @@ from sqlalchemy import select
 
 from gateway.adapters.model import CHINA_TZ, Case, PersonRef, Staff, StaffRole
 from gateway.config import Settings
-from gateway.context import Services
 from gateway.core.deadlines import EscalationScheduler, calendar_for
 from gateway.notifications.service import person_key
 from gateway.schema.common import global_id, parse_global_id
+from gateway.services import Services
 from gateway.store.models import AuditRecord
 from gateway.store.notifications import SmsMessage
 from gateway.tickets.service import FILING_DIVISION, panel_handlers
