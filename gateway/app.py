@@ -26,7 +26,7 @@ from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.types.unset import UNSET, UnsetType
 
 from gateway.body_limit import BodyLimit
-from gateway.config import Settings
+from gateway.config import DEMO_JWT_HS256_SECRET, Settings
 from gateway.context import Context
 from gateway.core.seal import sealer_for
 from gateway.feeds.effects import FeedSync
@@ -36,6 +36,7 @@ from gateway.resolvers.archive import DOWNLOAD_PATH as MATERIAL_DOWNLOAD_PATH
 from gateway.resolvers.archive import material_download
 from gateway.resolvers.signing import DOWNLOAD_PATH, certificate_download
 from gateway.schema import schema
+from gateway.security import check_production
 from gateway.services import Services, build_services, build_workers
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -43,9 +44,10 @@ log = logging.getLogger("gateway")
 
 
 def build_verifier(settings: Settings) -> TokenVerifier:
-    """HS256 with the demo key only when no real identity provider is configured: the demo key is public."""
-    demo_key = settings.jwt_hs256_secret == Settings.model_fields["jwt_hs256_secret"].default
-    hs256 = None if demo_key and settings.jwt_jwks_url else settings.jwt_hs256_secret or None
+    """HS256 with the demo key only in demo mode with no real identity provider: the demo key is public."""
+    demo_key = settings.jwt_hs256_secret == DEMO_JWT_HS256_SECRET
+    never_demo = settings.jwt_jwks_url or settings.mode == "production"
+    hs256 = None if demo_key and never_demo else settings.jwt_hs256_secret or None
     if demo_key and hs256:
         log.warning(
             "the demo identity provider's key is in use: anyone with this repository can mint tokens; "
@@ -56,6 +58,7 @@ def build_verifier(settings: Settings) -> TokenVerifier:
         jwks_url=settings.jwt_jwks_url or None,
         issuer=settings.jwt_issuer or None,
         audience=settings.jwt_audience or None,
+        max_lifetime_s=settings.jwt_max_lifetime_s,
     )
 
 
@@ -137,6 +140,7 @@ def _never_executed(response: GraphQLHTTPResponse) -> bool:
 
 def create_app(settings: Settings | None = None, *, graphiql: bool | None = None) -> Starlette:
     settings = settings or Settings()
+    check_production(settings)  # before anything is built: production never runs on a public secret
     services = build_services(settings)
     build_workers(services)
     graphql = GraphQLApp(

@@ -122,14 +122,22 @@ async def _serve_gateway(settings: Settings, *, graphiql: bool) -> None:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
+    from gateway.security import InsecureConfiguration, check_production
+
+    try:
+        check_production(settings)
+    except InsecureConfiguration as e:
+        raise SystemExit(f"court-gateway: {e}") from None
     asyncio.run(_serve_gateway(settings, graphiql=settings.graphiql))
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> None:
-    """The simulated courts and the gateway in one process, on the embedded defaults."""
+    """The simulated courts and the gateway in one process, on the embedded defaults (and demo secrets)."""
     from gateway.store.migrate import upgrade_async
     from simulators.identities import demo_logins
     from simulators.runner import run_simulators
+
+    settings = settings.model_copy(update={"mode": "demo"})  # the demo runs on the demo secrets, whatever the env
 
     async def ready(cluster: Any, world: Any) -> None:
         revision = await upgrade_async(settings.database_url)

@@ -31,6 +31,9 @@ DEFAULT_COURT_FILES = (
     ROOT / "adapters" / "basic_courts" / "courts.toml",
 )
 DEFAULT_SEED_FILE = ROOT / "simulators" / "seed.toml"
+#: the demo's secrets: public (they are in this repository), so production refuses them (``gateway.security``)
+DEMO_JWT_HS256_SECRET = "court-gateway-demo-identity-provider-only"
+DEMO_DOWNLOAD_SECRET = "court-gateway-demo-download-links-only"
 
 
 class CourtConfig(BaseModel):
@@ -88,6 +91,9 @@ class Settings(BaseSettings):
 
     #: the TOML config file (read from ``GATEWAY_CONFIG``; optional)
     config: Path | None = None
+    #: "production" refuses to start on a demo or public secret, a short secret, or a token issuer or
+    #: audience left unset (``gateway.security``); "demo" starts on the demo secrets and warns
+    mode: Literal["demo", "production"] = "demo"
     #: TOML files listing the courts
     court_files: tuple[Path, ...] = DEFAULT_COURT_FILES
     #: per-court changes keyed by slug, e.g. {"yuexiu": {"base_url": "https://…"}}
@@ -109,10 +115,10 @@ class Settings(BaseSettings):
     #: signing (电子送达): the outbox's retry backoff, doubling from base to cap, with jitter
     signature_retry_base_s: float = 2.0
     signature_retry_cap_s: float = 600.0
-    #: signed download links (service certificates): the HMAC key, and how long a link stays valid.
-    #: The default key is public: set GATEWAY_DOWNLOAD_SECRET outside the demo.
-    download_secret: str = "court-gateway-demo-download-links-only"
-    download_link_ttl_s: float = 300.0
+    #: signed download links (service certificates, case-file materials): the HMAC key, and how long a
+    #: link stays valid. The default key is public: production refuses it (set GATEWAY_DOWNLOAD_SECRET).
+    download_secret: str = DEMO_DOWNLOAD_SECRET
+    download_link_ttl_s: float = Field(default=300.0, gt=0)
     #: prefix for links handed to clients (e.g. https://aol.gzcourt.gov.cn); empty: gateway-relative paths
     public_url: str = ""
 
@@ -130,11 +136,14 @@ class Settings(BaseSettings):
     filing_claim_lease_s: float = 60.0
     filing_batch_size: int = 20
 
-    #: identity: HS256 for the built-in demo identity provider, RS256 + JWKS in production
-    jwt_hs256_secret: str = "court-gateway-demo-identity-provider-only"
+    #: identity: HS256 for the built-in demo identity provider, RS256 + JWKS in production (where the demo
+    #: key is refused: set GATEWAY_JWT_HS256_SECRET to a real shared secret, or to "" beside a JWKS URL)
+    jwt_hs256_secret: str = DEMO_JWT_HS256_SECRET
     jwt_jwks_url: str = ""
     jwt_issuer: str = ""
     jwt_audience: str = ""
+    #: a token whose exp - iat (exp - now without iat) is longer than this is refused
+    jwt_max_lifetime_s: float = Field(default=24 * 3600.0, gt=0)
 
     #: the simulated legacy world
     seed_file: Path = DEFAULT_SEED_FILE

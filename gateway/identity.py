@@ -3,6 +3,10 @@
 The gateway trusts the identity level asserted by its identity provider (在线诉讼规则 art. 7) and
 enforces it. Two key sources: HS256 with a shared secret for the built-in demo provider, RS256 with a
 JWKS URL in production (fetched with aiohttp and cached, so verification never blocks the loop).
+
+Every token carries ``exp`` and lives at most ``max_lifetime_s`` (``exp - iat``, or ``exp - now`` without
+``iat``): a stolen token is worth a day at most, not years. An issuer or audience configured is required
+in every token (production configures both: ``gateway.security``).
 """
 
 from __future__ import annotations
@@ -80,6 +84,23 @@ class Viewer:
             refs.append(PersonRef.party(self.id_number))
         return refs
 
+    def access_claims(self) -> dict[str, Any]:
+        """The claims the access rules read, to rebuild this viewer later with ``viewer_from_claims``: a
+        download link's row keeps them, so following the link asks the same rules again."""
+        claims: dict[str, Any] = {
+            "sub": self.subject,
+            "name": self.name,
+            "phone": self.phone,
+            "roles": sorted(self.roles),
+            "level": self.level.value,
+            "id_number": self.id_number,
+            "licence_number": self.licence_number,
+            "staff_id": self.staff_id,
+            "court": self.court_code,
+            "division": self.division,
+        }
+        return {k: v for k, v in claims.items() if v is not None}
+
     @property
     def scope(self) -> str:
         """A cache-key fragment that differs whenever the answers to this viewer may differ."""
@@ -120,6 +141,7 @@ class TokenVerifier:
         jwks_url: str | None = None,
         issuer: str | None = None,
         audience: str | None = None,
+        max_lifetime_s: float = 24 * 3600,
         jwks_ttl_s: float = 600,
     ) -> None:
         if not hs256_secret and not jwks_url:
@@ -128,6 +150,7 @@ class TokenVerifier:
         self.jwks_url = jwks_url
         self.issuer = issuer
         self.audience = audience
+        self.max_lifetime_s = max_lifetime_s
         self.jwks_ttl_s = jwks_ttl_s
         self._jwks: jwt.PyJWKSet | None = None
         self._jwks_fetched = 0.0
@@ -169,19 +192,31 @@ class TokenVerifier:
     async def verify(self, token: str) -> Viewer:
         try:
             key, algorithms = await self._signing_key(token)
+            required = ["sub", "exp"] + (["iss"] if self.issuer else []) + (["aud"] if self.audience else [])
             claims = jwt.decode(
                 token,
                 key,
                 algorithms=algorithms,
                 issuer=self.issuer,
                 audience=self.audience,
-                options={"require": ["sub", "exp"], "verify_aud": self.audience is not None},
+                options={"require": required, "verify_aud": self.audience is not None},
             )
         except jwt.ExpiredSignatureError:
             raise AuthError("token expired") from None
         except jwt.PyJWTError as e:
             raise AuthError(f"invalid token: {e}") from None
+        self._check_lifetime(claims)
         return viewer_from_claims(claims)
+
+    def _check_lifetime(self, claims: dict[str, Any]) -> None:
+        """Refuse a token meant to live longer than ``max_lifetime_s`` (PyJWT has checked exp and iat)."""
+        try:
+            expires = float(claims["exp"])
+            start = float(claims["iat"]) if "iat" in claims else time.time()
+        except (TypeError, ValueError):
+            raise AuthError("invalid token: exp and iat must be numbers") from None
+        if expires - start > self.max_lifetime_s:
+            raise AuthError(f"token lifetime exceeds the {self.max_lifetime_s:.0f} s this gateway accepts")
 
 
 def mint_hs256(claims: dict[str, Any], secret: str, *, ttl_s: int = 8 * 3600, issuer: str = ISSUER_DEMO) -> str:

@@ -49,7 +49,7 @@ class Services(Runtime):
         self.certificates = CertificateService(self)
         self.filings = FilingService(self, self.cases)
         self.archive = ArchiveService(self)
-        self.reading = ReadingService(self)
+        self.reading = ReadingService(self, self.archive)
         self.tickets = TicketService(self, self.cases)
         self.bindings = BindingService(self)
 

@@ -2,10 +2,13 @@
 download itself (the court's PDF, watermarked on every page for its reader, then sealed).
 
 A download is authorised when its link is issued, over GraphQL with the reader's token: the link's row
-(``material_links``) records who, what and under which access, and its ``trace_id`` goes on every page and
-into the seal. At download time the link is checked again (a window may have closed meanwhile), the
-material is read from the court, stamped, sealed and counted, and the download audited, before a byte
-is sent.
+(``material_links``) records who (with their identity claims), what and under which access, and its
+``trace_id`` goes on every page and into the seal. The link itself carries only the ``trace_id`` and the
+subject, never a name or an ID number (``gateway.core.links``). At download time the same rule that issued
+the link is asked again for the same reader (:func:`reading_grant`, then :func:`readable`): a case since
+archived, a party or agent since removed, a window since closed, a material since withdrawn each refuse
+it. Then the material is read from the court, stamped, sealed and counted, and the download audited as
+the link's reader, before a byte is sent.
 """
 
 from __future__ import annotations
@@ -20,16 +23,17 @@ from datetime import datetime
 from sqlalchemy import select
 
 from gateway.adapters.model import Case, CaseFileVolume, Material, VolumeKind
-from gateway.archive.service import Access, ReadingGrant, WindowClosed, window_state
+from gateway.archive.service import Access, ArchiveService, NoSuchCase, ReadingGrant, reading_grant
 from gateway.archive.watermark import Watermark, prepare_fonts, watermark
+from gateway.bindings.service import approved_bindings
 from gateway.core.access import mask_id_number
 from gateway.core.errors import NotFoundError
 from gateway.core.links import LinkClaims, SignedLinks
 from gateway.core.runtime import Runtime
 from gateway.core.seal import Sealer, sealer_for
-from gateway.identity import Viewer
+from gateway.identity import Viewer, viewer_from_claims
 from gateway.store import Store, audit
-from gateway.store.archive import ArchiveApplicationRecord, MaterialLinkRecord
+from gateway.store.archive import MaterialLinkRecord
 
 #: the kind of file material links open (``gateway.core.links``)
 LINK_KIND = "casefile-material"
@@ -40,7 +44,13 @@ class NoSuchMaterial(NotFoundError):
 
 
 class LinkGone(LookupError):
-    """A genuine link whose record is missing (a database restored from before it was issued)."""
+    """A genuine link whose record is missing (a database restored from before it was issued), or names
+    another subject than its record."""
+
+
+class AccessLost(PermissionError):
+    """The link's reader may no longer read the case or the material (no longer of record, no longer in the
+    staff's scope, the case gone or withdrawn from them)."""
 
 
 def readable(case: Case, volumes: Sequence[CaseFileVolume], grant: ReadingGrant) -> list[CaseFileVolume]:
@@ -123,10 +133,12 @@ class Delivery:
 
 
 class ReadingService:
-    """Links and downloads of case-file materials. ``clock`` is injectable (tests move time)."""
+    """Links and downloads of case-file materials. ``clock`` is injectable (tests move time); ``archive``
+    finds a link's case again when it is followed."""
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, archive: ArchiveService) -> None:
         self.services = runtime
+        self.archive = archive
         self.store = runtime.store
         self.clock = runtime.now
         settings = runtime.settings
@@ -155,6 +167,7 @@ class ReadingService:
             issued_at=now,
             expires_at=expires_at,
             downloads=0,
+            identity=viewer.access_claims(),
         )
         async with self.store.session() as session:
             session.add(row)
@@ -182,22 +195,15 @@ class ReadingService:
     async def download(self, claims: LinkClaims) -> Delivery:
         """The material behind a verified link, watermarked for its reader, sealed, counted and audited.
 
-        Raises LinkGone, WindowClosed (a window link used after the window), and CourtError.
+        Raises LinkGone; AccessLost, NeedsApplication or WindowClosed when the reader may no longer have it
+        (:meth:`recheck`); CourtError.
         """
         now = self.clock()
         async with self.store.session(read_only=True) as session:
             link = await session.get(MaterialLinkRecord, claims.key)
-            application = (
-                await session.get(ArchiveApplicationRecord, link.application_id)
-                if link is not None and link.application_id
-                else None
-            )
-        if link is None or link.subject != claims.subject:
+        if link is None or link.subject != claims.subject or not link.identity:
             raise LinkGone(claims.key)
-        if link.access == Access.WINDOW.value:
-            closed = WindowClosed(now) if application is None else window_state(application, now)
-            if closed is not None:
-                raise closed
+        grant = await self.recheck(link, now)
         content = await self.services.registry[link.court_code].read_material(link.case_id, link.material_id)
         mark = Watermark(link.reader_name, link.reader_number, now, link.trace_id)
         prepare_fonts()
@@ -220,8 +226,8 @@ class ReadingService:
                 subject_id=f"{link.case_number}|{link.material_id}",
                 court_code=link.court_code,
                 details={
-                    "access": link.access,
-                    "application_id": link.application_id,
+                    "access": grant.access.value,
+                    "application_id": grant.application_id,
                     "trace_id": link.trace_id,
                     "sha256": digest,
                     "size": len(sealed),
@@ -231,3 +237,25 @@ class ReadingService:
                 },
             )
         return Delivery(link, sealed, digest, pages, now)
+
+    async def recheck(self, link: MaterialLinkRecord, now: datetime) -> ReadingGrant:
+        """The rule that issued ``link``, asked again for its reader at ``now``: how they may read the case
+        (directly, through an open window, as staff in scope) and that the material is still among what
+        that shows them. Raises AccessLost, NeedsApplication, WindowClosed; CourtError."""
+        assert link.identity is not None
+        reader = viewer_from_claims(link.identity)
+        number = self.services.parser.parse(link.case_number)
+        case = await self.archive.find_case(number)
+        if case is None or case.case_id != link.case_id:
+            raise AccessLost(link.case_number)
+        bound = [] if reader.is_staff else await approved_bindings(self.store, reader.subject)
+        try:
+            grant = await reading_grant(self.store, reader, case, now=now, bound={b.case_number for b in bound})
+        except NoSuchCase:
+            raise AccessLost(link.case_number) from None
+        volumes = await self.services.registry[link.court_code].list_volumes(link.case_id)
+        try:
+            find_material(readable(case, volumes, grant), link.material_id)
+        except NoSuchMaterial:
+            raise AccessLost(link.material_id) from None
+        return grant

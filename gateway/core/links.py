@@ -1,13 +1,16 @@
 """Short-lived signed download links: a browser can follow them without a bearer token.
 
-A file (a service certificate now, case-file materials later) is authorised when the link is issued,
-over GraphQL with the caller's token; the link then carries what was authorised, for whom and until
-when, under an HMAC with a server secret. Changing any of it, or waiting past the expiry, makes the
-link worthless. Links name the subject they were issued to, so every download is audited as theirs.
+A file (a service certificate, a case-file material) is authorised when the link is issued, over GraphQL
+with the caller's token; the link then names a server-side record of what was authorised, the subject it
+was issued to and its expiry, under an HMAC with a server secret. Changing any of it, or waiting past the
+expiry, makes the link worthless. Links name the subject they were issued to, so every download is audited
+as theirs, and the record keeps who asked, so the download asks the issuing rule again for them.
 
 Token: ``base64url(JSON payload) "." base64url(HMAC-SHA256(key, "<kind>." + payload))``, where the
 payload is ``{"k": key, "sub": subject, "exp": epoch seconds, "x": extras}``; the kind is bound into
-the MAC, so a link for one kind of file never opens another.
+the MAC, so a link for one kind of file never opens another. The payload is signed, not encrypted: anyone
+holding the link reads it (browser history, proxy logs, a forwarded SMS). ``key`` and ``extras`` are
+therefore opaque references (random record ids), never a name, an ID number or anything personal.
 """
 
 from __future__ import annotations

@@ -6,6 +6,11 @@ they signed, and so when service took effect and under which rule (``gateway.doc
 The facts are frozen when the certificate is issued and stored with it; the PDF is rendered from them
 on each download, byte for byte the same, so a certificate never changes once issued. New facts (a
 signature delivered, a channel that was down now answering) issue a new certificate number.
+
+A download link names a ``certificate_links`` row (random id) and the subject it was issued to, nothing
+else: no certificate number, name or ID number travels in a URL. The row keeps who asked; following the
+link asks the rule that issued it again for them (:meth:`CertificateService.may_have`), and the download
+is audited as theirs.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import secrets
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -22,14 +28,22 @@ from sqlalchemy.exc import IntegrityError
 
 from gateway.adapters.model import CHINA_TZ, IdentityKind, ServiceChannel
 from gateway.config import CourtConfig
-from gateway.core.access import mask_id_number
+from gateway.core.access import mask_id_number, staff_scope_covers
 from gateway.core.links import LinkClaims, SignedLinks
 from gateway.core.runtime import Runtime
 from gateway.documents.service import ServedDocumentGroup
 from gateway.documents.service_time import EARLIEST_TEXT, RULE_TEXT, ServiceRule, copy_effective
-from gateway.documents.signing import effective_of, group_key, with_signature
+from gateway.documents.signing import (
+    CERTIFICATE_STAFF,
+    SIGNING_LEVEL,
+    addressee_number,
+    effective_of,
+    group_key,
+    with_signature,
+)
+from gateway.identity import Viewer, viewer_from_claims
 from gateway.store import audit
-from gateway.store.signatures import CertificateRecord, SignatureRecord
+from gateway.store.signatures import CertificateLinkRecord, CertificateRecord, SignatureRecord
 
 #: the kind of file certificate links open (``gateway.core.links``)
 LINK_KIND = "service-certificate"
@@ -235,8 +249,13 @@ def render_certificate(facts: dict[str, Any], number: str, issued_at: datetime) 
 # -- issuing and downloading --------------------------------------------------------------------------
 
 
+class CertificateAccessLost(PermissionError):
+    """The link's subject may no longer have the certificate (no longer in the case's staff scope)."""
+
+
 class CertificateService:
-    """Issues certificates (stored, numbered), hands out signed links, and opens them for download."""
+    """Issues certificates (stored, numbered), hands out signed links, and opens them for download, asking
+    the court again about staff (``runtime.registry``); links run on ``runtime.now`` (tests move it)."""
 
     def __init__(self, runtime: Runtime, *, links: SignedLinks | None = None) -> None:
         self.runtime = runtime
@@ -289,22 +308,59 @@ class CertificateService:
             )
             return (await session.execute(query)).scalar_one_or_none()
 
-    def link(self, record: CertificateRecord, subject: str) -> tuple[str, datetime]:
-        """A signed token for ``subject`` to download ``record``, and when it expires."""
-        return self.links.issue(LINK_KIND, record.number, subject, extras={"doc": record.group_key})
+    async def link(self, record: CertificateRecord, viewer: Viewer) -> tuple[str, datetime]:
+        """A signed token for ``viewer`` to download ``record``, and when it expires; the link's row keeps who
+        asked, so the download can ask again."""
+        link_id = secrets.token_hex(16)
+        token, expires_at = self.links.issue(LINK_KIND, link_id, viewer.subject)
+        async with self.store.session() as session:
+            session.add(
+                CertificateLinkRecord(
+                    id=link_id,
+                    certificate_number=record.number,
+                    subject=viewer.subject,
+                    identity=viewer.access_claims(),
+                    issued_at=self.runtime.now(),
+                    expires_at=expires_at,
+                )
+            )
+        return token, expires_at
+
+    async def may_have(self, viewer: Viewer, record: CertificateRecord) -> bool:
+        """The rule ``serviceCertificate`` issues links under: the person served, with a verified identity;
+        or a clerk, judge, division head or court leader of the issuing court whose scope covers the case
+        (asked of the court now: a panel changes). Raises CourtError when the court cannot say."""
+        if viewer.is_staff:
+            registry = self.runtime.registry
+            if not viewer.roles & CERTIFICATE_STAFF or record.court_code not in registry:
+                return False
+            case = await registry[record.court_code].find_case(record.case_number)
+            return case is not None and staff_scope_covers(viewer, case)
+        served = addressee_number(record.group_key)
+        return viewer.level.at_least(SIGNING_LEVEL) and any(r.number == served for r in viewer.person_refs())
 
     async def download(self, claims: LinkClaims) -> tuple[CertificateRecord, bytes] | None:
-        """The certificate a verified link names, rendered, with the download audited; None if unknown."""
+        """The certificate a verified link names, rendered, with the download audited as the link's subject;
+        None if the link or the certificate is unknown. Raises CertificateAccessLost when its subject may no
+        longer have it, and CourtError when the court cannot say."""
         async with self.store.session(read_only=True) as session:
-            query = select(CertificateRecord).where(CertificateRecord.number == claims.key)
-            record = (await session.execute(query)).scalar_one_or_none()
-        if record is None or claims.extras.get("doc") != record.group_key:
+            link = await session.get(CertificateLinkRecord, claims.key)
+            record = (
+                await session.scalar(
+                    select(CertificateRecord).where(CertificateRecord.number == link.certificate_number)
+                )
+                if link is not None
+                else None
+            )
+        if link is None or record is None or link.subject != claims.subject:
             return None
+        if not await self.may_have(viewer_from_claims(link.identity), record):
+            raise CertificateAccessLost(record.number)
         pdf = render_certificate(record.facts, record.number, record.issued_at)
         async with self.store.session() as session:
             await audit.append(
                 session,
-                actor=claims.subject,
+                actor=link.subject,
                 action="certificate.downloaded",
                 subject_type="service_certificate",
                 subject_id=record.number,

@@ -48,6 +48,11 @@ def group_key(group: ServedDocumentGroup) -> str:
     return f"{first.addressee.number}|{first.fingerprint or first.document_id}"
 
 
+def addressee_number(key: str) -> str:
+    """The ID or licence number of the person a ``group_key`` names (who was served, who signs)."""
+    return key.partition("|")[0]
+
+
 def with_signature(group: ServedDocumentGroup, record: SignatureRecord | None) -> ServedDocumentGroup:
     """The copies with the gateway's signature on the copy it signed, before the court has recorded it.
 

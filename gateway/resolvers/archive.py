@@ -2,8 +2,9 @@
 
 Reading needs a verified identity (REAL_NAME or FACE, 在线诉讼规则 art. 7). Parties and lawyers apply;
 the archive administrators of the case's court decide. Downloads are links issued here, with the caller's
-token, and followed without one at ``/downloads/materials/{token}`` (a browser can), where the reading
-window is checked again and the file is watermarked for its reader, sealed and streamed.
+token, and followed without one at ``/downloads/materials/{token}`` (a browser can), where the link's reader's
+access is asked again (the same rule that issued it: of record, in scope, or an open window) and the file is
+watermarked for its reader, sealed and streamed.
 
 "Now" is ``services.clock()`` throughout, so tests can move through a reading window.
 """
@@ -22,6 +23,7 @@ from strawberry.types import Info
 from gateway.adapters import model
 from gateway.adapters.errors import CourtError
 from gateway.archive.reading import (
+    AccessLost,
     Delivery,
     IssuedLink,
     LinkGone,
@@ -219,8 +221,8 @@ def content_disposition(filename: str, fallback: str) -> str:
 
 
 def material_download(services: Services) -> Callable[[Request], Awaitable[Response]]:
-    """``GET /downloads/materials/{token}``: the material, watermarked and sealed for the link's reader,
-    streamed; audited (``material.downloaded``) before the first byte."""
+    """``GET /downloads/materials/{token}``: the material, watermarked and sealed for the link's reader if
+    they may still read it, streamed; audited (``material.downloaded``) before the first byte."""
 
     async def download(request: Request) -> Response:
         reading = services.reading
@@ -236,6 +238,10 @@ def material_download(services: Services) -> Callable[[Request], Awaitable[Respo
             return _refusal("NOT_FOUND", "no such download", 404)
         except WindowClosed as e:
             return _refusal("ACCESS_WINDOW_CLOSED", str(e), 403)
+        except NeedsApplication:
+            return _refusal("APPLICATION_REQUIRED", "the case is archived now: apply to read its file", 403)
+        except AccessLost:
+            return _refusal("FORBIDDEN", "you may no longer read this material", 403)
         except CourtError as e:
             status = 504 if e.code == "COURT_TIMEOUT" else 503
             return _refusal(e.code, f"{e.court_code} cannot give the file now; try the link again shortly", status)

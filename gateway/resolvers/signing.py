@@ -2,7 +2,8 @@
 
 Signing is the person served, with a verified identity (在线诉讼规则 art. 7). A certificate goes to the
 person served, or to the staff of the court that issued the document, as a short-lived signed link;
-the link's route (``certificate_download``) needs no bearer token, so a browser can follow it.
+the link's route (``certificate_download``) needs no bearer token, so a browser can follow it, and asks
+the same rule again for the link's subject.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from strawberry.types import Info
 
 from gateway.context import Context, Services
 from gateway.core.links import LinkExpired, LinkInvalid
-from gateway.documents.certificate import LINK_KIND, certificate_facts
+from gateway.documents.certificate import LINK_KIND, CertificateAccessLost, certificate_facts
 from gateway.documents.outbox import SignatureOutbox
 from gateway.documents.service import ServedDocumentGroup
 from gateway.documents.service_time import EffectiveService
@@ -119,12 +120,13 @@ async def service_certificate(
     facts = certificate_facts(group, signature, {c.code: c for c in services.settings.courts})
     certificates = services.certificates
     record = await certificates.issue(viewer.subject, group, facts)
-    token, expires_at = certificates.link(record, viewer.subject)
+    token, expires_at = await certificates.link(record, viewer)
     return IssuedCertificate(record, f"{services.settings.public_url.rstrip('/')}{DOWNLOAD_PATH}{token}", expires_at)
 
 
 def certificate_download(services: Services) -> Callable[[Request], Awaitable[Response]]:
-    """``GET /downloads/certificates/{token}``: the PDF, for a genuine, unexpired link; audited."""
+    """``GET /downloads/certificates/{token}``: the PDF, for a genuine, unexpired link whose subject may still
+    have it; audited as theirs."""
     certificates = services.certificates
 
     async def download(request: Request) -> Response:
@@ -134,7 +136,14 @@ def certificate_download(services: Services) -> Callable[[Request], Awaitable[Re
             return PlainTextResponse(str(e), status_code=410)
         except LinkInvalid as e:
             return PlainTextResponse(str(e), status_code=403)
-        found = await certificates.download(claims)
+        try:
+            found = await certificates.download(claims)
+        except CertificateAccessLost:
+            return PlainTextResponse("you may no longer download this certificate", status_code=403)
+        except CourtError as e:
+            return PlainTextResponse(
+                f"{e.court_code} cannot confirm your access now; try again shortly", status_code=503
+            )
         if found is None:
             return PlainTextResponse("no such certificate", status_code=404)
         record, pdf = found

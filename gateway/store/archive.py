@@ -3,7 +3,8 @@ their attachments, and the download links issued for materials (models; see migr
 
 An application is one row from submission to decision: the archive office's decision and the reading
 window it opens live on the same row, since each application is decided once. A material link is the
-record behind a signed download URL: who it was issued to, for which material, under which access; its
+record behind a signed download URL: who it was issued to (and their identity claims, so the download asks the
+access rules again), for which material, under which access; its
 ``trace_id`` is printed on every page of the downloaded file and carried by the file's integrity seal,
 so a copy found anywhere leads back to this row and to the audit records of its download.
 """
@@ -11,6 +12,7 @@ so a copy found anywhere leads back to this row and to the audit records of its 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -111,6 +113,9 @@ class MaterialLinkRecord(Base):
     last_downloaded_at: Mapped[datetime | None]
     #: SHA-256 of the sealed file last delivered through the link
     last_sha256: Mapped[str | None] = mapped_column(String(64))
+    #: the reader's identity claims when the link was issued (``Viewer.access_claims``): following the link
+    #: asks the access rules again for this reader (migration 0009; NULL on older rows, which are refused)
+    identity: Mapped[dict[str, Any] | None]
 
     __table_args__ = (
         CheckConstraint("access IN ('DIRECT', 'WINDOW', 'STAFF')", name="access_known"),

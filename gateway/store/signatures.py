@@ -1,5 +1,5 @@
-"""Tables of electronic service (电子送达): signatures and their delivery state, and issued service
-certificates (models; see migration 0003).
+"""Tables of electronic service (电子送达): signatures and their delivery state, issued service
+certificates and the download links issued for them (models; see migrations 0003 and 0009).
 
 A signature is stored (with its audit record) before ``signDocument`` answers, then delivered to the
 serving court or platform by the signature outbox; its row is the outbox entry. ``group_key`` names the
@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.store.base import Base, UTCDateTime
@@ -94,3 +94,22 @@ class CertificateRecord(Base):
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
     #: the subject who first asked for it
     issued_to: Mapped[str] = mapped_column(String(255))
+
+
+class CertificateLinkRecord(Base):
+    """A download link issued for one certificate to one subject. The link itself carries only this row's
+    random id and the subject; the row keeps who asked (their identity claims, ``Viewer.access_claims``),
+    so a download asks again whether they may have the certificate, and is audited as theirs."""
+
+    __tablename__ = "certificate_links"
+    __table_args__ = (Index("ix_certificate_links_subject", "subject", "issued_at"),)
+
+    #: random hex, the link's only reference
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    certificate_number: Mapped[str] = mapped_column(
+        String(64), ForeignKey("service_certificates.number", ondelete="CASCADE")
+    )
+    subject: Mapped[str] = mapped_column(String(255))
+    identity: Mapped[dict[str, Any]] = mapped_column(JSON())
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import io
 import json
 import sys
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,9 +33,11 @@ from reportlab.pdfgen import canvas
 from sqlalchemy import func, select
 
 from gateway.adapters.model import Case, CaseStatus, PartyKind, PersonRef, VolumeKind
+from gateway.archive.reading import LINK_KIND
 from gateway.archive.watermark import NotAPdf, Watermark, watermark
 from gateway.config import Settings
 from gateway.core.access import mask_id_number
+from gateway.core.links import SignedLinks
 from gateway.core.seal import SEAL_MARKER, Sealer, SealKeyError, SealProblem, load_private_key, sealer_for
 from gateway.services import Services
 from gateway.store.archive import MaterialLinkRecord
@@ -387,6 +391,94 @@ async def test_links_are_short_lived_and_unforgeable(
     async with services_of(gateway).store.session(read_only=True) as session:
         link = await session.get(MaterialLinkRecord, issued["traceId"])
         assert link is not None and link.downloads == 0, "nothing was delivered"
+
+
+def link_payload(url: str) -> bytes:
+    """The bytes anyone holding a link can read: its payload, base64url-decoded."""
+    body = url.rsplit("/", 1)[1].partition(".")[0]
+    return base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+
+
+@contextlib.contextmanager
+def court_changed(cluster: SimulatorCluster, case: Case) -> Iterator[None]:
+    """The court records ``case`` as given (its status, parties, panel) meanwhile."""
+    state = cluster.court_state(case.court_code)
+    before = state.overrides.get(case.case_id)
+    state.overrides[case.case_id] = case
+    try:
+        yield
+    finally:
+        if before is None:
+            del state.overrides[case.case_id]
+        else:
+            state.overrides[case.case_id] = before
+
+
+async def test_a_material_link_carries_no_personal_data(
+    gateway: GraphQLClient, cluster: SimulatorCluster, world: World
+) -> None:
+    case = closed_case(cluster, world, "粤0105")
+    material = (await main_file(gateway, case.case_number, as_="party-wang"))[0]["materials"][0]
+    body = await gateway.query(DOWNLOAD, {"n": case.case_number, "m": material["id"]}, as_="party-wang")
+    issued = body["data"]["downloadMaterial"]
+    payload = link_payload(issued["url"])
+    for personal in (WANG_ID, mask_id_number(WANG_ID), "王芳", case.case_number, material["title"]):
+        assert personal.encode() not in payload, personal
+    assert json.loads(payload) == {
+        "k": issued["traceId"],
+        "sub": "party-wang",
+        "exp": json.loads(payload)["exp"],
+        "x": {},
+    }
+
+
+async def test_a_material_link_asks_again_whether_its_reader_may_read_the_case(
+    gateway: GraphQLClient, cluster: SimulatorCluster, world: World, settings: Settings
+) -> None:
+    """Issued under direct access (party of record, case not archived): the case archived since, or the
+    party no longer of record, refuses the link; the court's record restored, it opens again."""
+    services = services_of(gateway)
+    case = closed_case(cluster, world, "粤0105")
+    subject = f"wang-{uuid.uuid4().hex[:8]}"  # no archive application of her own under this subject
+    token = mint(world, settings, "party-wang", sub=subject)
+    material = (await main_file(gateway, case.case_number, token=token))[0]["materials"][0]
+    body = await gateway.query(DOWNLOAD, {"n": case.case_number, "m": material["id"]}, token=token)
+    issued = body["data"]["downloadMaterial"]
+    assert issued["access"] == "DIRECT", body
+
+    lost = {
+        "APPLICATION_REQUIRED": replace(case, status=CaseStatus.ARCHIVED),
+        "FORBIDDEN": replace(case, parties=tuple(p for p in case.parties if p.id_number != WANG_ID)),
+    }
+    for code, changed in lost.items():
+        with court_changed(cluster, changed):
+            await services.cache.bump(case.court_code)
+            status, headers, _ = await fetch(gateway, issued["url"])
+            assert (status, headers.get("X-Error-Code")) == (403, code), code
+    await services.cache.bump(case.court_code)
+    downloaded = AuditRecord.action == "material.downloaded", AuditRecord.actor == subject
+    assert await audit_count(services, *downloaded) == 0, "nothing was delivered"
+    status, _, content = await fetch(gateway, issued["url"])
+    assert status == 200 and page_texts(content), "the court's record restored, the link opens"
+    assert await audit_count(services, *downloaded) == 1
+
+
+async def test_a_link_under_another_key_or_naming_another_subject_opens_nothing(
+    gateway: GraphQLClient, cluster: SimulatorCluster, world: World
+) -> None:
+    services = services_of(gateway)
+    case = closed_case(cluster, world, "粤0105")
+    material = (await main_file(gateway, case.case_number, as_="party-wang"))[0]["materials"][0]
+    body = await gateway.query(DOWNLOAD, {"n": case.case_number, "m": material["id"]}, as_="party-wang")
+    trace = body["data"]["downloadMaterial"]["traceId"]
+    forged = SignedLinks("the attacker's own key, long enough to pass", ttl_s=300).issue(LINK_KIND, trace, "party-wang")
+    status, headers, _ = await fetch(gateway, f"/downloads/materials/{forged[0]}")
+    assert (status, headers.get("X-Error-Code")) == (403, "LINK_INVALID")
+    # even under the gateway's own key, a link names the subject its record was issued to, or nothing opens
+    insider = SignedLinks(services.settings.download_secret, ttl_s=300).issue(LINK_KIND, trace, "judge-0104")
+    status, headers, _ = await fetch(gateway, f"/downloads/materials/{insider[0]}")
+    assert (status, headers.get("X-Error-Code")) == (404, "NOT_FOUND")
+    assert await audit_count(services, AuditRecord.actor == "judge-0104") == 0
 
 
 async def test_the_internal_file_and_unpublished_materials_are_never_issued(

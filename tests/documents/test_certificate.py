@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+import base64
 import io
+import json
+import secrets
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
 import pypdf
 import pytest
-from sqlalchemy import select
 
 from gateway.adapters.model import CHINA_TZ, ServiceChannel, StaffRole
-from gateway.config import Settings
+from gateway.config import DEMO_DOWNLOAD_SECRET, Settings
 from gateway.core.links import LinkExpired, LinkInvalid, SignedLinks
 from gateway.documents.certificate import (
     LINK_KIND,
+    CertificateAccessLost,
     CertificateService,
     certificate_facts,
     certificate_number,
@@ -25,6 +28,7 @@ from gateway.documents.certificate import (
     render_certificate,
 )
 from gateway.documents.service import ServedDocumentGroup
+from gateway.identity import IdentityLevel, Role, Viewer
 from gateway.services import Services
 from gateway.store.audit import verify
 from gateway.store.models import AuditRecord
@@ -262,22 +266,11 @@ async def test_expired_tampered_and_unknown_links_are_refused(
     prefix, token = url.rsplit("/", 1)
     body, _, mac = token.partition(".")
     settings = http_services.settings
-    async with http_services.store.session(read_only=True) as session:
-        group_key = (
-            (await session.execute(select(AuditRecord.details).where(AuditRecord.subject_id == certificate["number"])))
-            .scalars()
-            .first()["document"]
-        )
+    link_id = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))["k"]
 
-    expired = SignedLinks(settings.download_secret, ttl_s=-1).issue(
-        LINK_KIND, certificate["number"], "party-wang", extras={"doc": group_key}
-    )[0]
-    other_subject = SignedLinks("not the gateway's secret", ttl_s=300).issue(
-        LINK_KIND, certificate["number"], "party-wang", extras={"doc": group_key}
-    )[0]
-    unknown = SignedLinks(settings.download_secret, ttl_s=300).issue(
-        LINK_KIND, "DZSD01-20260101-000000000000", "party-wang", extras={"doc": group_key}
-    )[0]
+    expired = SignedLinks(settings.download_secret, ttl_s=-1).issue(LINK_KIND, link_id, "party-wang")[0]
+    other_subject = SignedLinks("not the gateway's secret", ttl_s=300).issue(LINK_KIND, link_id, "party-wang")[0]
+    unknown = SignedLinks(settings.download_secret, ttl_s=300).issue(LINK_KIND, "0" * 32, "party-wang")[0]
     before = await count(http_services.store, AuditRecord, AuditRecord.action == "certificate.downloaded")
     cases = {
         f"{prefix}/{expired}": 410,
@@ -292,6 +285,83 @@ async def test_expired_tampered_and_unknown_links_are_refused(
         assert status == expected, link
     assert await count(http_services.store, AuditRecord, AuditRecord.action == "certificate.downloaded") == before
     assert (await fetch(gateway, url))[0] == 200
+
+
+def link_payload(url: str) -> bytes:
+    body = url.rsplit("/", 1)[1].partition(".")[0]
+    return base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+
+
+async def test_a_certificate_link_carries_no_personal_data_and_opens_only_for_its_subject(
+    gateway: GraphQLClient, http_services: Services, world: World, signed_doc: tuple[str, str]
+) -> None:
+    """The attacker's probe: a link naming ``judge-0104`` downloaded party-wang's certificate under the
+    public demo key, and was audited as the judge's; her ID number travelled in the link."""
+    document, _ = signed_doc
+    certificate = (await gateway.query(CERTIFICATE, {"id": document}, as_="party-wang"))["data"]["serviceCertificate"]
+    payload = link_payload(certificate["downloadUrl"])
+    wang = world.demo["party-wang"]
+    for personal in (wang.number, wang.name, certificate["number"]):
+        assert personal.encode() not in payload, personal
+    assert set(json.loads(payload)) == {"k", "sub", "exp", "x"} and json.loads(payload)["x"] == {}
+
+    link_id = json.loads(payload)["k"]
+    settings = http_services.settings
+    # under another key (the forger's) the link is invalid; under the gateway's own key (an insider's) it names
+    # another subject than its record, and opens nothing either
+    for key, refused in ((DEMO_DOWNLOAD_SECRET + "-not-the-gateways", 403), (settings.download_secret, 404)):
+        as_judge = SignedLinks(key, ttl_s=300).issue(LINK_KIND, link_id, "judge-0104")[0]
+        assert (await fetch(gateway, f"/downloads/certificates/{as_judge}"))[0] == refused, key
+    assert await count(http_services.store, AuditRecord, AuditRecord.actor == "judge-0104") == 0
+
+
+async def test_a_certificate_link_expires_on_the_gateways_clock(
+    gateway: GraphQLClient, http_services: Services, signed_doc: tuple[str, str]
+) -> None:
+    document, _ = signed_doc
+    original = http_services.clock
+    start = datetime.now(UTC)
+    http_services.clock = lambda: start
+    try:
+        certificate = (await gateway.query(CERTIFICATE, {"id": document}, as_="party-wang"))["data"][
+            "serviceCertificate"
+        ]
+        ttl = http_services.settings.download_link_ttl_s
+        assert datetime.fromisoformat(certificate["expiresAt"]) == datetime.fromtimestamp(
+            int(start.timestamp() + ttl), UTC
+        )
+        http_services.clock = lambda: start + timedelta(seconds=ttl + 1)
+        assert (await fetch(gateway, certificate["downloadUrl"]))[0] == 410
+    finally:
+        http_services.clock = original
+
+
+async def test_staff_who_leave_the_panel_can_no_longer_follow_their_link(
+    gateway: GraphQLClient,
+    http_services: Services,
+    cluster: SimulatorCluster,
+    signed_doc: tuple[str, str],
+    world: World,
+    settings: Settings,
+) -> None:
+    document, case_number = signed_doc
+    state = cluster.court_state("粤01")
+    case = state.case_by_number(case_number)
+    clerk = next(s for s in case.panel if s.role == StaffRole.CLERK)
+    subject = f"clerk-{clerk.staff_id}-{secrets.token_hex(4)}"
+    token = mint(world, settings, "clerk-01", staff_id=clerk.staff_id, division=clerk.division, sub=subject)
+    body = await gateway.query(CERTIFICATE, {"id": document, "case": case_number}, token=token)
+    url = body["data"]["serviceCertificate"]["downloadUrl"]
+
+    state.overrides[case.case_id] = replace(case, panel=tuple(s for s in case.panel if s != clerk))
+    try:
+        assert (await fetch(gateway, url))[0] == 403, "off the panel: the link no longer opens"
+    finally:
+        del state.overrides[case.case_id]
+    downloaded = AuditRecord.action == "certificate.downloaded", AuditRecord.actor == subject
+    assert await count(http_services.store, AuditRecord, *downloaded) == 0
+    assert (await fetch(gateway, url))[0] == 200, "back on the panel, it opens"
+    assert await count(http_services.store, AuditRecord, *downloaded) == 1
 
 
 async def test_no_certificate_while_a_channel_cannot_answer(
@@ -328,12 +398,20 @@ async def test_certificates_are_issued_once_per_facts_and_downloads_audited(stac
     newer = await certificates.issue("party-wang", signed, certificate_facts(signed, None, COURTS))
     assert newer.number != first.number and newer.facts["effective"]["at"] == at(2, 10).isoformat()
 
-    token, _ = certificates.link(first, "clerk-0104")
+    party_wang = Viewer(
+        "party-wang-1234", "王某", None, frozenset({Role.PARTY}), IdentityLevel.REAL_NAME, "440104199001011234"
+    )
+    token, _ = await certificates.link(first, party_wang)
     found = await certificates.download(links.verify(LINK_KIND, token))
     assert found is not None and found[0].number == first.number
+    # a link for someone the document was not served on opens nothing, and leaves no download record
+    stranger = replace(party_wang, subject="someone-else", id_number="440104199001019999")
+    with pytest.raises(CertificateAccessLost):
+        await certificates.download(links.verify(LINK_KIND, (await certificates.link(first, stranger))[0]))
     assert "（2026）粤0104民初1号" in pdf_text(found[1])
     assert await count(stack.store, AuditRecord, AuditRecord.action == "certificate.issued") == 2
-    downloads = AuditRecord.action == "certificate.downloaded", AuditRecord.actor == "clerk-0104"
+    downloads = AuditRecord.action == "certificate.downloaded", AuditRecord.actor == party_wang.subject
     assert await count(stack.store, AuditRecord, *downloads) == 1
+    assert await count(stack.store, AuditRecord, AuditRecord.actor == "someone-else") == 0
     async with stack.store.session(read_only=True) as session:
         assert (await verify(session)).ok

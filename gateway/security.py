@@ -1,0 +1,83 @@
+"""Production refuses to start on a secret anyone can read (DESIGN §5).
+
+The demo runs on secrets that ship in this repository: the demo identity provider's HS256 key, the
+download-link key and the integrity seal's key. Whoever holds them mints tokens for any role, forges
+download links, and seals forged files. In ``mode = "production"`` :func:`check_production` refuses
+them, and any secret shorter than ``MIN_SECRET_BYTES``, and a token issuer or audience left unset; it
+names every setting to change at once, so one restart fixes them all. In ``mode = "demo"`` the gateway
+starts and warns (here for the download key; ``build_verifier`` and ``sealer_for`` warn of theirs).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from gateway.config import DEMO_DOWNLOAD_SECRET, DEMO_JWT_HS256_SECRET, Settings
+from gateway.core.seal import DEMO_SEED, SealKeyError, key_id, load_private_key, load_public_key
+
+log = logging.getLogger("gateway.security")
+
+#: an HMAC key shorter than its hash's block of entropy is guessable offline from one token or link
+MIN_SECRET_BYTES = 32
+
+
+class InsecureConfiguration(RuntimeError):
+    """Production settings that would let an outsider mint tokens, forge links or seals."""
+
+
+def production_problems(settings: Settings) -> list[str]:
+    """What keeps ``settings`` from running in production, one sentence per setting (empty: nothing)."""
+    problems: list[str] = []
+    hs256, jwks = settings.jwt_hs256_secret, settings.jwt_jwks_url
+    if hs256 == DEMO_JWT_HS256_SECRET:
+        problems.append(
+            "GATEWAY_JWT_HS256_SECRET is the public demo key: set the secret shared with your identity provider, "
+            'or "" when GATEWAY_JWT_JWKS_URL is set'
+        )
+    elif hs256 and len(hs256.encode()) < MIN_SECRET_BYTES:
+        problems.append(f"GATEWAY_JWT_HS256_SECRET is shorter than {MIN_SECRET_BYTES} bytes")
+    elif not hs256 and not jwks:
+        problems.append("no identity provider: set GATEWAY_JWT_JWKS_URL (or GATEWAY_JWT_HS256_SECRET)")
+    if not settings.jwt_issuer:
+        problems.append("GATEWAY_JWT_ISSUER is unset: tokens of any issuer would be accepted")
+    if not settings.jwt_audience:
+        problems.append("GATEWAY_JWT_AUDIENCE is unset: tokens meant for other services would be accepted")
+    if settings.download_secret == DEMO_DOWNLOAD_SECRET:
+        problems.append("GATEWAY_DOWNLOAD_SECRET is the public demo key: anyone could forge download links")
+    elif len(settings.download_secret.encode()) < MIN_SECRET_BYTES:
+        problems.append(f"GATEWAY_DOWNLOAD_SECRET is shorter than {MIN_SECRET_BYTES} bytes")
+    problems += _seal_key_problems(settings.seal_private_key, settings.seal_trusted_public_keys)
+    return problems
+
+
+def _seal_key_problems(private: str, trusted: list[str]) -> list[str]:
+    demo = key_id(Ed25519PrivateKey.from_private_bytes(DEMO_SEED).public_key())
+    problems = []
+    try:
+        if not private.strip():
+            problems.append("GATEWAY_SEAL_PRIVATE_KEY is unset, so the public demo seal key would seal case files")
+        elif key_id(load_private_key(private).public_key()) == demo:
+            problems.append("GATEWAY_SEAL_PRIVATE_KEY is the public demo seal key")
+        if any(key_id(load_public_key(t)) == demo for t in trusted):
+            problems.append("GATEWAY_SEAL_TRUSTED_PUBLIC_KEYS trusts the demo seal key: forged seals would verify")
+    except SealKeyError as e:
+        problems.append(f"a seal key cannot be read: {e}")
+    return problems
+
+
+def check_production(settings: Settings) -> None:
+    """Raise InsecureConfiguration in production mode when a secret is public, short or missing; in demo
+    mode, warn that the download-link key is public."""
+    if settings.mode == "production":
+        problems = production_problems(settings)
+        if problems:
+            raise InsecureConfiguration(
+                "refusing to start in production (GATEWAY_MODE=production): " + "; ".join(problems)
+            )
+    elif settings.download_secret == DEMO_DOWNLOAD_SECRET:
+        log.warning(
+            "the demo download-link key is in use: anyone with this repository can forge download links; "
+            "set GATEWAY_DOWNLOAD_SECRET (and GATEWAY_MODE=production) outside the demo"
+        )

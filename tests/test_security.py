@@ -1,0 +1,209 @@
+"""Production mode: the gateway refuses to start on a public, short or missing secret, and its tokens must
+name the issuer and audience and live at most a day. Demo mode starts on the demo secrets, and says so.
+
+The refusals are checked where an operator meets them: ``create_app`` and ``court-gateway serve``. Tokens
+are checked over real HTTP against a production gateway on loopback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from gateway.app import create_app
+from gateway.config import DEMO_DOWNLOAD_SECRET, DEMO_JWT_HS256_SECRET, Settings
+from gateway.core.seal import DEMO_SEED
+from gateway.identity import mint_hs256
+from gateway.security import InsecureConfiguration, check_production
+from gateway.store.migrate import upgrade_async
+from simulators.generator import World
+from tests.conftest import GraphQLClient, mint, serve_app
+
+ISSUER = "https://idp.example.gov.cn"
+AUDIENCE = "court-gateway"
+PARTY_AND_LEADER = {"sub": "attacker", "roles": ["PARTY", "COURT_LEADER"], "court": "粤0104", "level": "FACE"}
+
+
+def production(settings: Settings, **changes: Any) -> Settings:
+    """``settings`` made fit for production (real secrets, issuer, audience), then ``changes``."""
+    fit = {
+        "mode": "production",
+        "jwt_hs256_secret": secrets.token_urlsafe(32),
+        "jwt_issuer": ISSUER,
+        "jwt_audience": AUDIENCE,
+        "download_secret": secrets.token_urlsafe(32),
+        "seal_private_key": Ed25519PrivateKey.generate().private_bytes_raw().hex(),
+        "change_poll_s": 0,
+    }
+    return settings.model_copy(update={**fit, **changes})
+
+
+# -- refusing to start -----------------------------------------------------------------------------------
+
+DEMO_SEAL_PUBLIC = Ed25519PrivateKey.from_private_bytes(DEMO_SEED).public_key().public_bytes_raw().hex()
+
+INSECURE = {
+    "demo-jwt-key": ({"jwt_hs256_secret": DEMO_JWT_HS256_SECRET}, "GATEWAY_JWT_HS256_SECRET"),
+    "demo-jwt-key-beside-jwks": (
+        {"jwt_hs256_secret": DEMO_JWT_HS256_SECRET, "jwt_jwks_url": "https://idp.example/jwks"},
+        "GATEWAY_JWT_HS256_SECRET",
+    ),
+    "short-jwt-key": ({"jwt_hs256_secret": "x" * 31}, "GATEWAY_JWT_HS256_SECRET"),
+    "no-identity-provider": ({"jwt_hs256_secret": ""}, "GATEWAY_JWT_JWKS_URL"),
+    "no-issuer": ({"jwt_issuer": ""}, "GATEWAY_JWT_ISSUER"),
+    "no-audience": ({"jwt_audience": ""}, "GATEWAY_JWT_AUDIENCE"),
+    "demo-download-key": ({"download_secret": DEMO_DOWNLOAD_SECRET}, "GATEWAY_DOWNLOAD_SECRET"),
+    "short-download-key": ({"download_secret": "a-password"}, "GATEWAY_DOWNLOAD_SECRET"),
+    "no-seal-key": ({"seal_private_key": ""}, "GATEWAY_SEAL_PRIVATE_KEY"),
+    "demo-seal-key": ({"seal_private_key": DEMO_SEED.hex()}, "GATEWAY_SEAL_PRIVATE_KEY"),
+    "demo-seal-key-trusted": ({"seal_trusted_public_keys": [DEMO_SEAL_PUBLIC]}, "GATEWAY_SEAL_TRUSTED_PUBLIC_KEYS"),
+}
+
+
+@pytest.mark.parametrize("change", INSECURE.values(), ids=INSECURE.keys())
+def test_production_refuses_to_start_on_a_public_short_or_missing_secret(
+    settings: Settings, change: tuple[dict[str, Any], str]
+) -> None:
+    changes, setting = change
+    with pytest.raises(InsecureConfiguration, match=setting) as refused:
+        create_app(production(settings, **changes))
+    assert "GATEWAY_MODE=production" in str(refused.value)
+    if setting != "GATEWAY_JWT_JWKS_URL":  # without any identity provider nothing starts
+        create_app(production(settings, **changes, mode="demo"))  # the demo starts on it
+
+
+def test_every_problem_is_named_at_once_and_a_fit_configuration_starts(settings: Settings) -> None:
+    with pytest.raises(InsecureConfiguration) as refused:
+        check_production(settings.model_copy(update={"mode": "production"}))
+    for setting in ("JWT_HS256_SECRET", "JWT_ISSUER", "JWT_AUDIENCE", "DOWNLOAD_SECRET", "SEAL_PRIVATE_KEY"):
+        assert f"GATEWAY_{setting}" in str(refused.value), setting
+    jwks_only = production(settings, jwt_hs256_secret="", jwt_jwks_url="https://idp.example/jwks")
+    for fit in (production(settings), jwks_only):
+        create_app(fit)
+
+
+def test_demo_mode_starts_on_the_demo_secrets_and_warns(settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
+    assert settings.mode == "demo" and settings.download_secret == DEMO_DOWNLOAD_SECRET
+    with caplog.at_level(logging.WARNING):
+        create_app(settings)
+    warnings = " ".join(r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
+    assert "demo download-link key" in warnings and "demo identity provider's key" in warnings
+
+
+async def test_serve_refuses_production_on_demo_secrets_naming_the_setting(tmp_path: Path) -> None:
+    env = {**os.environ, "GATEWAY_MODE": "production", "GATEWAY_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/g.db"}
+    env = {k: v for k, v in env.items() if k not in ("GATEWAY_DOWNLOAD_SECRET", "GATEWAY_JWT_HS256_SECRET")}
+    process = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).with_name("court-gateway")),
+        "serve",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
+    _, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 1
+    message = err.decode()
+    assert message.startswith("court-gateway: refusing to start in production"), message
+    assert "GATEWAY_DOWNLOAD_SECRET" in message and "GATEWAY_JWT_HS256_SECRET" in message
+    assert "Traceback" not in message
+
+
+# -- tokens in production ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+async def prod(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[GraphQLClient]:
+    """A production gateway on loopback (its own database; no court is asked anything)."""
+    database = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('prod')}/gateway.db"
+    configured = production(settings, database_url=database)
+    await upgrade_async(database)
+    server, task, url = await serve_app(create_app(configured))
+    client = GraphQLClient(f"{url}/graphql", {})
+    client.settings = configured  # type: ignore[attr-defined]
+    yield client
+    server.should_exit = True
+    await task
+
+
+def signed(prod: GraphQLClient, claims: dict[str, Any], *, key: str | None = None) -> str:
+    secret: str = key or prod.settings.jwt_hs256_secret  # type: ignore[attr-defined]
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+async def viewer_answer(prod: GraphQLClient, token: str) -> tuple[Any, list[str]]:
+    body = await prod.query("{ viewer { roles } }", token=token)
+    return body["data"], [e["extensions"]["code"] for e in body.get("errors", [])]
+
+
+def good_claims(**changes: Any) -> dict[str, Any]:
+    now = int(time.time())
+    claims = {**PARTY_AND_LEADER, "iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": now + 3600}
+    return {k: v for k, v in {**claims, **changes}.items() if v is not None}
+
+
+async def test_production_accepts_a_well_formed_token(prod: GraphQLClient) -> None:
+    data, errors = await viewer_answer(prod, signed(prod, good_claims()))
+    assert errors == [] and sorted(data["viewer"]["roles"]) == ["COURT_LEADER", "PARTY"]
+
+
+async def test_a_token_signed_with_the_public_demo_key_is_refused_in_production(prod: GraphQLClient) -> None:
+    forged = signed(prod, good_claims(), key=DEMO_JWT_HS256_SECRET)
+    assert await viewer_answer(prod, forged) == (None, ["UNAUTHENTICATED"])
+    demo_minted = mint_hs256(PARTY_AND_LEADER, DEMO_JWT_HS256_SECRET)
+    assert await viewer_answer(prod, demo_minted) == (None, ["UNAUTHENTICATED"])
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"iss": None},
+        {"aud": None},
+        {"iss": "https://evil.example"},
+        {"aud": "another-service"},
+        {"exp": None},
+    ],
+    ids=["no-iss", "no-aud", "other-iss", "other-aud", "no-exp"],
+)
+async def test_production_refuses_tokens_without_issuer_audience_or_expiry(
+    prod: GraphQLClient, changes: dict[str, Any]
+) -> None:
+    assert await viewer_answer(prod, signed(prod, good_claims(**changes))) == (None, ["UNAUTHENTICATED"])
+
+
+@pytest.mark.parametrize(
+    "lifetime",
+    [
+        {"exp_in": 10 * 365 * 86400},
+        {"exp_in": 25 * 3600},
+        {"exp_in": 10 * 365 * 86400, "no_iat": True},
+        {"exp_in": 3600, "iat_ago": 2 * 86400},
+    ],
+    ids=["ten-years", "25-hours", "ten-years-without-iat", "issued-two-days-before-a-short-exp"],
+)
+async def test_overlong_tokens_are_refused(prod: GraphQLClient, lifetime: dict[str, Any]) -> None:
+    now = int(time.time())
+    iat = None if lifetime.get("no_iat") else now - lifetime.get("iat_ago", 0)
+    token = signed(prod, good_claims(iat=iat, exp=now + lifetime["exp_in"]))
+    data, errors = await viewer_answer(prod, token)
+    assert (data, errors) == (None, ["UNAUTHENTICATED"])
+
+
+async def test_the_demo_refuses_overlong_tokens_too(gateway: GraphQLClient, world: World, settings: Settings) -> None:
+    now = int(time.time())
+    ten_years = mint(world, settings, "lawyer-chen", exp=now + 10 * 365 * 86400)
+    body = await gateway.query("{ viewer { name } }", token=ten_years)
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["UNAUTHENTICATED"]
+    assert "lifetime" in body["errors"][0]["message"]
+    day = mint(world, settings, "lawyer-chen", exp=now + 24 * 3600 - 60)
+    assert (await gateway.query("{ viewer { name } }", token=day))["data"]["viewer"]["name"]
