@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from graphql import GraphQLError
+from starlette.responses import PlainTextResponse, Response
 
 from gateway.adapters.errors import CourtError
 from gateway.casenumber import InvalidCaseNumber
@@ -123,3 +124,33 @@ def label_request_error(error: GraphQLError) -> None:
     never ran)."""
     if error.path is None and not (error.extensions or {}).get("code") and error.message.startswith("Variable '$"):
         error.extensions = {**(error.extensions or {}), "code": BadUserInput.code}
+
+
+#: the HTTP status of a refusal on a plain route (the download links), by code
+HTTP_STATUS = {
+    "NOT_FOUND": 404,
+    "LINK_EXPIRED": 410,
+    "COURT_TIMEOUT": 504,
+    "COURT_FILE_UNREADABLE": 502,
+    "BAD_USER_INPUT": 400,
+}
+
+
+def http_refusal(error: Exception) -> tuple[int, str, str] | None:
+    """``(status, code, message)`` for what a plain route's service raised; None when it is unexpected.
+    Forbidden-like codes are 403 and court failures 503, unless named in ``HTTP_STATUS``."""
+    public = public_error(error)
+    if public is None:
+        return None
+    code = str((public.extensions or {}).get("code", "INTERNAL"))
+    status = HTTP_STATUS.get(code, 503 if code.startswith("COURT_") else 403)
+    return status, code, public.message
+
+
+def refusal_response(error: Exception) -> Response:
+    """A plain route's refusal, typed like a GraphQL error (``X-Error-Code``); re-raises the unexpected."""
+    refused = http_refusal(error)
+    if refused is None:
+        raise error
+    status, code, message = refused
+    return PlainTextResponse(f"{code}: {message}", status_code=status, headers={"X-Error-Code": code})

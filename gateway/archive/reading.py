@@ -27,7 +27,7 @@ from gateway.archive.service import Access, ArchiveService, NoSuchCase, ReadingG
 from gateway.archive.watermark import Watermark, prepare_fonts, watermark
 from gateway.bindings.service import approved_bindings
 from gateway.core.access import mask_id_number
-from gateway.core.errors import NotFoundError
+from gateway.core.errors import NotFoundError, NotPermitted
 from gateway.core.links import LinkClaims, SignedLinks
 from gateway.core.runtime import Runtime
 from gateway.core.seal import Sealer, sealer_for
@@ -43,12 +43,12 @@ class NoSuchMaterial(NotFoundError):
     """No such material in the case, or not one the grant shows (副卷, unpublished)."""
 
 
-class LinkGone(LookupError):
+class LinkGone(NotFoundError):
     """A genuine link whose record is missing (a database restored from before it was issued), or names
     another subject than its record."""
 
 
-class AccessLost(PermissionError):
+class AccessLost(NotPermitted):
     """The link's reader may no longer read the case or the material (no longer of record, no longer in the
     staff's scope, the case gone or withdrawn from them)."""
 
@@ -202,7 +202,7 @@ class ReadingService:
         async with self.store.session(read_only=True) as session:
             link = await session.get(MaterialLinkRecord, claims.key)
         if link is None or link.subject != claims.subject or not link.identity:
-            raise LinkGone(claims.key)
+            raise LinkGone("no such download")
         grant = await self.recheck(link, now)
         content = await self.services.registry[link.court_code].read_material(link.case_id, link.material_id)
         mark = Watermark(link.reader_name, link.reader_number, now, link.trace_id)
@@ -247,15 +247,15 @@ class ReadingService:
         number = self.services.parser.parse(link.case_number)
         case = await self.archive.find_case(number)
         if case is None or case.case_id != link.case_id:
-            raise AccessLost(link.case_number)
+            raise AccessLost("you may no longer read this material")
         bound = [] if reader.is_staff else await approved_bindings(self.store, reader.subject)
         try:
             grant = await reading_grant(self.store, reader, case, now=now, bound={b.case_number for b in bound})
         except NoSuchCase:
-            raise AccessLost(link.case_number) from None
+            raise AccessLost("you may no longer read this material") from None
         volumes = await self.services.registry[link.court_code].list_volumes(link.case_id)
         try:
             find_material(readable(case, volumes, grant), link.material_id)
         except NoSuchMaterial:
-            raise AccessLost(link.material_id) from None
+            raise AccessLost("you may no longer read this material") from None
         return grant

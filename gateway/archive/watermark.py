@@ -18,6 +18,7 @@ from functools import lru_cache
 from pypdf import PdfReader, PdfWriter, Transformation
 
 from gateway.adapters.model import CHINA_TZ
+from gateway.core.errors import Refusal
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,8 +37,10 @@ class Watermark:
         )
 
 
-class NotAPdf(ValueError):
-    """The material is neither a readable PDF nor an image we can put on a page."""
+class NotAPdf(Refusal):
+    """The material is neither a readable PDF nor an image we can put on a page (the court's copy is bad)."""
+
+    code = "COURT_FILE_UNREADABLE"
 
 
 def _china(at: datetime) -> str:

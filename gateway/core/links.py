@@ -25,17 +25,23 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from gateway.core.errors import Refusal
 
-class LinkError(Exception):
+
+class LinkError(Refusal):
     """The link cannot be honoured."""
 
 
 class LinkInvalid(LinkError):
     """Not a link we issued for this kind of file, or altered since."""
 
+    code = "LINK_INVALID"
+
 
 class LinkExpired(LinkError):
     """A genuine link whose time is up."""
+
+    code = "LINK_EXPIRED"
 
 
 @dataclass(frozen=True)

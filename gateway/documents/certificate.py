@@ -29,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from gateway.adapters.model import CHINA_TZ, IdentityKind, ServiceChannel
 from gateway.config import CourtConfig
 from gateway.core.access import mask_id_number, staff_scope_covers
+from gateway.core.errors import NotPermitted
 from gateway.core.links import LinkClaims, SignedLinks
 from gateway.core.runtime import Runtime
 from gateway.documents.service import ServedDocumentGroup
@@ -249,7 +250,7 @@ def render_certificate(facts: dict[str, Any], number: str, issued_at: datetime) 
 # -- issuing and downloading --------------------------------------------------------------------------
 
 
-class CertificateAccessLost(PermissionError):
+class CertificateAccessLost(NotPermitted):
     """The link's subject may no longer have the certificate (no longer in the case's staff scope)."""
 
 
@@ -355,7 +356,7 @@ class CertificateService:
         if link is None or record is None or link.subject != claims.subject:
             return None
         if not await self.may_have(viewer_from_claims(link.identity), record):
-            raise CertificateAccessLost(record.number)
+            raise CertificateAccessLost("you may no longer download this certificate")
         pdf = render_certificate(record.facts, record.number, record.issued_at)
         async with self.store.session() as session:
             await audit.append(

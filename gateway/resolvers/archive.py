@@ -17,16 +17,14 @@ from datetime import datetime
 from urllib.parse import quote
 
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response, StreamingResponse
+from starlette.responses import Response, StreamingResponse
 from strawberry.types import Info
 
 from gateway.adapters import model
 from gateway.adapters.errors import CourtError
 from gateway.archive.reading import (
-    AccessLost,
     Delivery,
     IssuedLink,
-    LinkGone,
     find_material,
     readable,
     record_view,
@@ -37,18 +35,16 @@ from gateway.archive.service import (
     ApplicationView,
     NoSuchCase,
     ReadingGrant,
-    WindowClosed,
     reading_grant,
 )
-from gateway.archive.watermark import NotAPdf
 from gateway.context import Context, Services
 from gateway.core.federation import CourtFailure
-from gateway.core.links import LinkExpired, LinkInvalid
 from gateway.core.seal import SealCheck, sealer_for
 from gateway.errors import (
     BadUserInput,
     Forbidden,
     NotFound,
+    refusal_response,
 )
 from gateway.filings.service import upload_limits
 from gateway.identity import IdentityLevel, Role
@@ -211,10 +207,6 @@ async def verify_document_seal(info: Info[Context, None], file: UploadedFile) ->
 # -- the download route ------------------------------------------------------------------------------------
 
 
-def _refusal(code: str, message: str, status: int) -> Response:
-    return PlainTextResponse(f"{code}: {message}", status_code=status, headers={"X-Error-Code": code})
-
-
 def content_disposition(filename: str, fallback: str) -> str:
     """``attachment`` with an ASCII fallback and the real (Chinese) name per RFC 6266 / RFC 5987."""
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
@@ -227,26 +219,9 @@ def material_download(services: Services) -> Callable[[Request], Awaitable[Respo
     async def download(request: Request) -> Response:
         reading = services.reading
         try:
-            claims = reading.verify_link(request.path_params["token"])
-        except LinkExpired as e:
-            return _refusal("LINK_EXPIRED", str(e), 410)
-        except LinkInvalid as e:
-            return _refusal("LINK_INVALID", str(e), 403)
-        try:
-            delivery = await reading.download(claims)
-        except LinkGone:
-            return _refusal("NOT_FOUND", "no such download", 404)
-        except WindowClosed as e:
-            return _refusal("ACCESS_WINDOW_CLOSED", str(e), 403)
-        except NeedsApplication:
-            return _refusal("APPLICATION_REQUIRED", "the case is archived now: apply to read its file", 403)
-        except AccessLost:
-            return _refusal("FORBIDDEN", "you may no longer read this material", 403)
-        except CourtError as e:
-            status = 504 if e.code == "COURT_TIMEOUT" else 503
-            return _refusal(e.code, f"{e.court_code} cannot give the file now; try the link again shortly", status)
-        except NotAPdf:
-            return _refusal("COURT_FILE_UNREADABLE", "the court's copy of this material cannot be read", 502)
+            delivery = await reading.download(reading.verify_link(request.path_params["token"]))
+        except Exception as e:
+            return refusal_response(e)
         return _stream(delivery)
 
     return download

@@ -14,12 +14,12 @@ from datetime import datetime
 from urllib.parse import quote
 
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import Response
 from strawberry.types import Info
 
 from gateway.context import Context, Services
-from gateway.core.links import LinkExpired, LinkInvalid
-from gateway.documents.certificate import LINK_KIND, CertificateAccessLost, certificate_facts
+from gateway.core.errors import NotFoundError
+from gateway.documents.certificate import LINK_KIND, certificate_facts
 from gateway.documents.outbox import SignatureOutbox
 from gateway.documents.service import ServedDocumentGroup
 from gateway.documents.service_time import EffectiveService
@@ -30,7 +30,7 @@ from gateway.documents.signing import (
     effective_of,
     group_key,
 )
-from gateway.errors import BadUserInput, CourtFailureError, Forbidden
+from gateway.errors import BadUserInput, CourtFailureError, Forbidden, refusal_response
 from gateway.schema.common import PERSON_ROLES, parse_global_id
 from gateway.store.signatures import CertificateRecord, SignatureRecord
 
@@ -131,21 +131,11 @@ def certificate_download(services: Services) -> Callable[[Request], Awaitable[Re
 
     async def download(request: Request) -> Response:
         try:
-            claims = certificates.links.verify(LINK_KIND, request.path_params["token"])
-        except LinkExpired as e:
-            return PlainTextResponse(str(e), status_code=410)
-        except LinkInvalid as e:
-            return PlainTextResponse(str(e), status_code=403)
-        try:
-            found = await certificates.download(claims)
-        except CertificateAccessLost:
-            return PlainTextResponse("you may no longer download this certificate", status_code=403)
-        except CourtError as e:
-            return PlainTextResponse(
-                f"{e.court_code} cannot confirm your access now; try again shortly", status_code=503
-            )
-        if found is None:
-            return PlainTextResponse("no such certificate", status_code=404)
+            found = await certificates.download(certificates.links.verify(LINK_KIND, request.path_params["token"]))
+            if found is None:
+                raise NotFoundError("no such certificate")
+        except Exception as e:
+            return refusal_response(e)
         record, pdf = found
         filename = quote(f"电子送达凭证-{record.number}.pdf")
         headers = {

@@ -515,7 +515,9 @@ async def test_the_internal_file_and_unpublished_materials_are_never_issued(
     shown = await main_file(gateway, private.case_number, token=token)
     assert [v["kind"] for v in shown] == ["MAIN"] and all(not v["materials"] for v in shown)
     refused = await gateway.query(DOWNLOAD, {"n": private.case_number, "m": f"{private.case_id}-Z01"}, token=token)
-    assert codes(refused) == ["NOT_FOUND"], "unpublished (private hearing): answered like a material that does not exist"
+    assert codes(refused) == ["NOT_FOUND"], (
+        "unpublished (private hearing): answered like a material that does not exist"
+    )
 
 
 async def test_an_archived_case_needs_an_application_before_any_download(
