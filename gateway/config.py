@@ -10,7 +10,6 @@ credentials in production.
 from __future__ import annotations
 
 import tomllib
-from datetime import date
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
@@ -171,10 +170,10 @@ class Settings(BaseSettings):
     notification_poll_s: float = 0.5
 
     # -- deadlines and 12368 tickets (issue 5) -------------------------------------------------------
-    #: beyond the holiday library's data, working days are weekdays minus these holidays, plus these
-    #: make-up working days (调休); set them when the State Council publishes a new year
-    calendar_fallback_holidays: list[date] = Field(default_factory=list)
-    calendar_fallback_workdays: list[date] = Field(default_factory=list)
+    #: a TOML file of State Council holiday schedules the holiday library does not carry yet (one table
+    #: per year: holidays, workdays); it wins over the library and over the computed statutory holidays
+    #: (gateway.core.schedule_overrides)
+    calendar_override_file: Path | None = None
     #: working days to answer a 12368 ticket: ticket_default_working_days, unless ticket_working_days has
     #: "court:CATEGORY" (e.g. "粤0104:URGE"), "CATEGORY" or "court"
     ticket_default_working_days: int = Field(default=2, ge=0)

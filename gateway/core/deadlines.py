@@ -29,7 +29,8 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import ColumnElement, Float, and_, cast, func, null, select, update
@@ -41,6 +42,7 @@ from gateway.adapters.model import CHINA_TZ, Staff, StaffRole
 from gateway.config import CourtConfig, Settings
 from gateway.core.roster import court_leaders, division_head
 from gateway.core.runtime import Runtime
+from gateway.core.schedule_overrides import ScheduleOverrides
 from gateway.core.workdays import WorkingCalendar
 from gateway.notifications.service import NotificationKind, Recipient, notify, staff_key
 from gateway.store import audit
@@ -393,14 +395,15 @@ def _figures_of(row: Any) -> DeadlineFigures:
 
 
 @functools.cache
-def _calendar(holidays: frozenset[date], workdays: frozenset[date]) -> WorkingCalendar:
-    return WorkingCalendar(fallback_holidays=holidays, fallback_workdays=workdays)
+def _calendar(override_file: Path | None) -> WorkingCalendar:
+    return WorkingCalendar(overrides=ScheduleOverrides.load(override_file) if override_file else None)
 
 
 def calendar_for(settings: Settings) -> WorkingCalendar:
-    """The courts' working calendar with the configured fallback beyond the library's data; one instance
-    per configuration, so its "no data for year N" warning is logged once per process."""
-    return _calendar(frozenset(settings.calendar_fallback_holidays), frozenset(settings.calendar_fallback_workdays))
+    """The courts' working calendar with the operator's override file; one instance per file (read once:
+    restart after editing it), so its "no published schedule for year N" warning is logged once per
+    process. Raises ScheduleFileError when the configured file is missing or malformed."""
+    return _calendar(settings.calendar_override_file)
 
 
 def configured_days(table: Mapping[str, int], court_code: str, category: str | None, default: int) -> int:

@@ -1,9 +1,16 @@
 """Working days and office hours on the State Council holiday calendar, for deadlines in working days.
 
-In China a weekday can be a holiday and a Saturday a working day (调休); ``chinese-calendar`` carries
-the published schedule. The State Council publishes each year's schedule late in the year before, so a
-date beyond the library's data falls back to weekdays minus a configured holiday list (plus configured
-make-up days), and says so in the log once per year instead of failing.
+In China a weekday can be a holiday and a Saturday a working day (调休). Whether a day is worked is
+decided, first match wins, by:
+
+1. the operator's override file (``ScheduleOverrides``: a newly published schedule, or a correction);
+2. the published schedule in ``chinese-calendar``, for the years it carries (2004–2026 in 1.11.0);
+3. for any other year, the statutory holidays computed from the law (``statutory_holidays``) and the
+   weekend: right on the festivals themselves, but blind to that year's bridge days and make-up
+   working days until the operator adds them.
+
+Case 3 is never silent: the first use of such a year logs a warning naming the override file, and
+``unpublished_years`` lists those years for an operations page or a metric.
 
 A deadline of N working days runs from the first working day after the moment it starts, and ends when
 office hours end on the Nth such day.
@@ -12,44 +19,67 @@ office hours end on the Nth such day.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 
 import chinese_calendar
 
 from gateway.adapters.model import CHINA_TZ
+from gateway.core.schedule_overrides import ScheduleOverrides
+from gateway.core.statutory_holidays import statutory_holidays
 
 log = logging.getLogger("gateway.workdays")
 
 #: Guangzhou courts' office hours: morning and afternoon sessions
 OFFICE_HOURS = ((time(8, 30), time(12, 0)), (time(14, 0), time(17, 30)))
 
+#: the years whose published schedule ``chinese-calendar`` carries
+LIBRARY_YEARS = range(min(chinese_calendar.holidays).year, max(chinese_calendar.holidays).year + 1)
+
+#: where the warning sends an operator when no override file is configured
+DEFAULT_OVERRIDE_HINT = "a schedule file named by the calendar_override_file setting (GATEWAY_CALENDAR_OVERRIDE_FILE)"
+
 
 class WorkingCalendar:
+    """Working days (the three sources above) and the office hours deadlines end with."""
+
     def __init__(
         self,
         *,
-        fallback_holidays: Iterable[date] = (),
-        fallback_workdays: Iterable[date] = (),
+        overrides: ScheduleOverrides | None = None,
         office_hours: tuple[tuple[time, time], ...] = OFFICE_HOURS,
     ) -> None:
-        self.fallback_holidays = frozenset(fallback_holidays)
-        self.fallback_workdays = frozenset(fallback_workdays)
+        self.overrides = overrides or ScheduleOverrides()
         self.office_hours = office_hours
-        self._warned: set[int] = set()
+        self._unpublished: set[int] = set()
 
     def is_working_day(self, day: date) -> bool:
-        try:
+        worked = self.overrides.days.get(day)
+        if worked is not None:
+            return worked
+        if day.year in LIBRARY_YEARS:
             return bool(chinese_calendar.is_workday(day))
-        except NotImplementedError:
-            if day.year not in self._warned:
-                self._warned.add(day.year)
-                log.warning(
-                    "no State Council holiday data for %s: using weekdays and the configured holidays", day.year
-                )
-            if day in self.fallback_workdays:
-                return True
-            return day.weekday() < 5 and day not in self.fallback_holidays
+        if day.year not in self.overrides.years:
+            self._note_unpublished(day.year)
+        return day.weekday() < 5 and day not in statutory_holidays(day.year)
+
+    def has_published_schedule(self, year: int) -> bool:
+        """Whether ``year``'s 调休 is known (holiday library or override file), e.g. next year's, ahead."""
+        return year in LIBRARY_YEARS or year in self.overrides.years
+
+    def unpublished_years(self) -> tuple[int, ...]:
+        """The years this calendar has answered for on statutory holidays alone (no published schedule)."""
+        return tuple(sorted(self._unpublished))
+
+    def _note_unpublished(self, year: int) -> None:
+        if year in self._unpublished:
+            return
+        self._unpublished.add(year)
+        log.warning(
+            "%s: no published State Council schedule; statutory holidays computed, make-up working days unknown"
+            " — add them to %s",
+            year,
+            self.overrides.source or DEFAULT_OVERRIDE_HINT,
+        )
 
     def next_working_day(self, day: date) -> date:
         day += timedelta(days=1)
