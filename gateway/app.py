@@ -34,7 +34,7 @@ from gateway.feeds.follower import ChangeFollower
 from gateway.identity import AuthError, TokenVerifier, Viewer
 from gateway.resolvers.archive import DOWNLOAD_PATH as MATERIAL_DOWNLOAD_PATH
 from gateway.resolvers.archive import material_download
-from gateway.resolvers.signing import DOWNLOAD_PATH, certificate_download
+from gateway.resolvers.documents import DOWNLOAD_PATH, certificate_download
 from gateway.schema import schema
 from gateway.security import check_production
 from gateway.services import Services, build_services, build_workers

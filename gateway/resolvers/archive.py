@@ -37,7 +37,7 @@ from gateway.archive.service import (
     ReadingGrant,
     reading_grant,
 )
-from gateway.context import Context, Services
+from gateway.context import Context
 from gateway.core.federation import CourtFailure
 from gateway.core.seal import SealCheck, sealer_for
 from gateway.errors import (
@@ -49,6 +49,7 @@ from gateway.errors import (
 from gateway.filings.service import upload_limits
 from gateway.identity import IdentityLevel, Role
 from gateway.schema.common import PERSON_ROLES, UploadedFile, read_uploads
+from gateway.services import Services
 
 #: where material links point; the token follows
 DOWNLOAD_PATH = "/downloads/materials/"

@@ -11,11 +11,12 @@ from datetime import UTC, date, datetime
 
 from strawberry.types import Info
 
-from gateway.context import Context, Services
+from gateway.context import Context
 from gateway.core import deadlines
 from gateway.errors import BadUserInput, Forbidden, NotFound
 from gateway.identity import STAFF_ROLES, Role
 from gateway.schema.common import PERSON_ROLES
+from gateway.services import Services
 from gateway.tickets.service import (
     TicketCategory,
     TicketPage,

@@ -8,7 +8,6 @@ failures are appended as typed errors beside the partial data.
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Iterator
 
@@ -28,9 +27,17 @@ from strawberry.types import ExecutionContext
 from strawberry.utils.logging import StrawberryLogger
 
 from gateway.errors import is_expected, label_request_error, translated
-from gateway.schema.cases import Case
-from gateway.schema.courts import Court
-from gateway.schema.documents import ServedDocument
+from gateway.schema.archive import ArchiveMutation, ArchiveQuery
+from gateway.schema.bindings import BindingsMutation, BindingsQuery
+from gateway.schema.cases import Case, CasesQuery
+from gateway.schema.courts import Court, CourtsQuery
+from gateway.schema.documents import DocumentsQuery, ServedDocument, SigningMutation, SigningQuery
+from gateway.schema.filings import FilingsMutation, FilingsQuery
+from gateway.schema.node import NodeQuery
+from gateway.schema.notifications import NotificationsMutation, NotificationsQuery, NotificationsSubscription
+from gateway.schema.tickets import TicketsMutation, TicketsQuery
+from gateway.schema.viewer import ViewerQuery
+from gateway.schema.work_queue import WorkQueueQuery
 
 MAX_DEPTH = 10
 MAX_ALIASES = 30
@@ -82,8 +89,6 @@ class CourtFailures(SchemaExtension):
             label_request_error(error)
 
 
-#: domain modules of gateway/schema; each may contribute ``Query``, ``Mutation`` and ``Subscription`` fields
-DOMAINS = ("query", "filings", "signing", "notifications", "tickets", "work_queue", "bindings", "archive")
 ROOT_DESCRIPTIONS = {
     "Query": "Reads across all thirteen courts and the national service platform.",
     "Mutation": "Acts the gateway records before answering, then delivers to the courts exactly once.",
@@ -91,26 +96,42 @@ ROOT_DESCRIPTIONS = {
 }
 
 
-def _root(name: str) -> type | None:
-    """One root type merged from every domain's contribution (None when no domain has any)."""
-    parts = []
-    for domain in DOMAINS:
-        module = importlib.import_module(f"gateway.schema.{domain}")
-        part = getattr(module, name, None)
-        if part is not None:
-            parts.append(part)
-    if not parts:
-        return None
-    merged = merge_types(name, tuple(parts))
+def _root(name: str, parts: tuple[type, ...]) -> type:
+    """One root type from each domain's contribution, fields in the order given (the public contract's)."""
+    merged = merge_types(name, parts)
     merged.__strawberry_definition__.description = ROOT_DESCRIPTIONS[name]  # type: ignore[attr-defined]
     return merged
 
 
+Query = _root(
+    "Query",
+    (
+        ViewerQuery,
+        CourtsQuery,
+        CasesQuery,
+        DocumentsQuery,
+        NodeQuery,
+        FilingsQuery,
+        SigningQuery,
+        NotificationsQuery,
+        TicketsQuery,
+        WorkQueueQuery,
+        BindingsQuery,
+        ArchiveQuery,
+    ),
+)
+Mutation = _root(
+    "Mutation",
+    (FilingsMutation, SigningMutation, NotificationsMutation, TicketsMutation, BindingsMutation, ArchiveMutation),
+)
+Subscription = _root("Subscription", (NotificationsSubscription,))
+
+
 def build_schema() -> strawberry.Schema:
     return GatewaySchema(
-        query=_root("Query"),  # type: ignore[arg-type]
-        mutation=_root("Mutation"),
-        subscription=_root("Subscription"),
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
         types=[Case, Court, ServedDocument],
         extensions=[
             lambda: AddValidationRules(VALIDATION_RULES),

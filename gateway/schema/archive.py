@@ -18,7 +18,16 @@ from gateway.core import seal
 from gateway.errors import NotFound
 from gateway.resolvers import archive as resolvers
 from gateway.schema.cases import CaseFileVolume, CaseStatus, Material, VolumeKind
-from gateway.schema.common import Node, PageInfo, check_first, china_time, global_id, mirror_enum, parse_global_id
+from gateway.schema.common import (
+    Node,
+    PageInfo,
+    check_first,
+    china_time,
+    global_id,
+    mirror_enum,
+    parse_global_id,
+    refetchable,
+)
 
 ArchiveApplicationStatus = mirror_enum(
     service.ApplicationStatus,
@@ -213,8 +222,13 @@ def _application_key(value: strawberry.ID) -> str:
     return key
 
 
+@refetchable("ArchiveApplication")
+async def archive_application_node(info: Info[Context, None], key: str) -> ArchiveApplication:
+    return ArchiveApplication.from_view(await resolvers.archive_application(info, key))
+
+
 @strawberry.type(description="Case-file reading: reads.")
-class Query:
+class ArchiveQuery:
     @strawberry.field(description="Your archive applications (parties and lawyers), newest first.")
     async def my_archive_applications(
         self,
@@ -252,7 +266,7 @@ class Query:
 
 
 @strawberry.type(description="Case-file reading: writes.")
-class Mutation:
+class ArchiveMutation:
     @strawberry.mutation(
         description="Apply to read a case file (查阅档案申请): an archived case of yours, or, for a lawyer, any case "
         "(a retrial being prepared, say; attach the power of attorney and licence). Parties and lawyers with a "

@@ -15,7 +15,7 @@ from gateway.context import Context
 from gateway.errors import NotFound
 from gateway.resolvers import bindings as resolvers
 from gateway.schema.cases import StaffRole
-from gateway.schema.common import Node, PageInfo, check_first, china_time, global_id, parse_global_id
+from gateway.schema.common import Node, PageInfo, check_first, china_time, global_id, parse_global_id, refetchable
 from gateway.schema.filings import FilingFile
 
 TYPE_NAME = "CaseBindingApplication"
@@ -137,8 +137,13 @@ def _key(id: strawberry.ID) -> str:
     return key
 
 
+@refetchable("CaseBindingApplication")
+async def binding_node(info: Info[Context, None], key: str) -> CaseBindingApplication:
+    return CaseBindingApplication.from_view(await resolvers.case_binding_application(info, key))
+
+
 @strawberry.type(description="Case binding: reads.")
-class Query:
+class BindingsQuery:
     @strawberry.field(description="Your case binding applications across all courts, newest first.")
     async def my_case_bindings(
         self, info: Info[Context, None], first: int = 20, after: str | None = None
@@ -169,7 +174,7 @@ class Query:
 
 
 @strawberry.type(description="Case binding: writes.")
-class Mutation:
+class BindingsMutation:
     @strawberry.mutation(
         description="Apply to be linked to a case you are not on yet (案件绑定申请), attaching the power of attorney "
         "(授权委托书; GraphQL multipart request spec; PDF, JPEG or PNG, checked by content). Needs a REAL_NAME or "

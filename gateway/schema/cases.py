@@ -15,10 +15,12 @@ from strawberry.types import Info
 
 from gateway.adapters import model
 from gateway.casenumber import CATEGORIES, CaseNumberParser, InvalidCaseNumber, category_of
+from gateway.cases import service as case_service
 from gateway.context import Context
 from gateway.core.access import mask_id_number
 from gateway.identity import Viewer
-from gateway.schema.common import Node, PageInfo, check_first, global_id, mirror_enum
+from gateway.resolvers import cases as resolvers
+from gateway.schema.common import Node, PageInfo, check_first, global_id, mirror_enum, refetchable
 
 if TYPE_CHECKING:
     from gateway.schema.documents import ServedDocument
@@ -289,3 +291,79 @@ class CourtCaseFilter:
     filed_from: date | None = strawberry.field(default=None, description="Filed on or after.")
     filed_to: date | None = strawberry.field(default=None, description="Filed on or before.")
     text: str | None = strawberry.field(default=None, description="Text in the cause or the case number.")
+
+
+def _filter(value: CaseFilter | CourtCaseFilter | None) -> case_service.CaseFilter:
+    if value is None:
+        return case_service.CaseFilter()
+    courts = getattr(value, "courts", None) or ()
+    roles = getattr(value, "roles", None) or ()
+    return case_service.CaseFilter(
+        courts=frozenset(courts),
+        statuses=frozenset(model.CaseStatus(s.value) for s in value.statuses or ()),  # type: ignore[attr-defined]
+        roles=frozenset(model.PartyRole(r.value) for r in roles),
+        filed_from=value.filed_from,
+        filed_to=value.filed_to,
+        text=value.text or None,
+    )
+
+
+def _connection(found: case_service.CaseList, info: Info[Context, None]) -> CaseConnection:
+    viewer, parser = info.context.viewer, info.context.services.parser
+    return CaseConnection(
+        edges=[
+            CaseEdge(node=Case.from_model(c, viewer, parser), cursor=cur)
+            for c, cur in zip(found.cases, found.cursors, strict=True)
+        ],
+        page_info=PageInfo.forward(found.cursors, found.has_next_page),
+        total_count=found.total,
+    )
+
+
+@refetchable("Case")
+async def case_node(info: Info[Context, None], case_number: str) -> Case | None:
+    found = await resolvers.case_by_number(info, case_number)
+    return Case.from_model(found, info.context.viewer, info.context.services.parser) if found else None
+
+
+@strawberry.type
+class CasesQuery:
+    @strawberry.field(
+        description="Every case where you are a party or a lawyer of record, across all courts as one "
+        "list. A court that cannot answer is named in `errors`; the other courts' cases are here."
+    )
+    async def my_cases(
+        self,
+        info: Info[Context, None],
+        first: int = 20,
+        after: str | None = None,
+        filter: CaseFilter | None = None,
+        order_by: CaseOrder = CaseOrder.FILED_DESC,
+    ) -> CaseConnection:
+        found = await resolvers.my_cases(
+            info, check_first(first), after, _filter(filter), case_service.CaseOrder(order_by.value)
+        )
+        return _connection(found, info)
+
+    @strawberry.field(
+        description="Staff: the cases of your panels (clerks, judges), your division (division heads) or your "
+        "whole court (court leaders, archive administrators), newest filing first. Other courts' cases are "
+        "never listed."
+    )
+    async def court_cases(
+        self,
+        info: Info[Context, None],
+        first: int = 20,
+        after: str | None = None,
+        filter: CourtCaseFilter | None = None,
+    ) -> CaseConnection:
+        found = await resolvers.court_cases(info, check_first(first), after, _filter(filter))
+        return _connection(found, info)
+
+    @strawberry.field(
+        description="One case by its case number (any historical format), from its own court only. "
+        "NOT_FOUND when it does not exist or you may not see it; INVALID_CASE_NUMBER for other input; "
+        "null with a COURT_* error when its court cannot answer."
+    )
+    async def case(self, info: Info[Context, None], case_number: str) -> Case | None:
+        return await case_node(info, case_number)

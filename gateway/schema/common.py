@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from enum import Enum
-from typing import Any, Protocol, overload
+from typing import Any, Protocol, TypeVar, overload
 
 import strawberry
+from strawberry.types import Info
 
 from gateway.adapters.model import CHINA_TZ
 from gateway.core.uploads import IncomingFile, UploadLimits, check_count
@@ -46,6 +48,25 @@ class PageInfo:
             start_cursor=cursors[0] if cursors else None,
             end_cursor=cursors[-1] if cursors else None,
         )
+
+
+#: refetch a Node by the key of its global ID (``None``: its court cannot answer now)
+NodeLoader = Callable[[Info[Any, None], str], Awaitable["Node | None"]]
+#: type name → its loader; each domain's schema module registers its Node types with ``refetchable``
+NODE_LOADERS: dict[str, NodeLoader] = {}
+
+
+L = TypeVar("L", bound=NodeLoader)
+
+
+def refetchable(type_name: str) -> Callable[[L], L]:
+    """Register the loader that ``node(id:)`` uses for global IDs of ``type_name``."""
+
+    def register(loader: L) -> L:
+        NODE_LOADERS[type_name] = loader
+        return loader
+
+    return register
 
 
 def global_id(type_name: str, key: str) -> strawberry.ID:

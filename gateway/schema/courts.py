@@ -6,11 +6,15 @@ from datetime import datetime
 from enum import Enum
 
 import strawberry
+from strawberry.types import Info
 
 from gateway.adapters import model
 from gateway.adapters.resilience import CourtHealth as CourtHealthState
 from gateway.config import CourtConfig
-from gateway.schema.common import Node, global_id, mirror_enum
+from gateway.context import Context
+from gateway.errors import NotFound
+from gateway.resolvers import courts as resolvers
+from gateway.schema.common import Node, global_id, mirror_enum, refetchable
 
 Tier = mirror_enum(model.Tier, "CourtTier", "Intermediate court, basic court, or a national platform.")
 
@@ -59,3 +63,23 @@ class Court(Node):
             tier=Tier(court.tier.value),
             health=CourtHealth.from_state(health) if health else None,
         )
+
+
+def _courts(info: Info[Context, None]) -> list[Court]:
+    health = info.context.services.registry.health()
+    return [Court.from_config(c, health.get(c.code)) for c in resolvers.courts(info)]
+
+
+@refetchable("Court")
+async def court_node(info: Info[Context, None], code: str) -> Court:
+    found = next((court for court in _courts(info) if court.code == code), None)
+    if found is None:
+        raise NotFound("no such object that you may see")
+    return found
+
+
+@strawberry.type
+class CourtsQuery:
+    @strawberry.field(description="The thirteen courts, with their current health.")
+    def courts(self, info: Info[Context, None]) -> list[Court]:
+        return _courts(info)

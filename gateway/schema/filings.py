@@ -14,7 +14,16 @@ from gateway.context import Context
 from gateway.errors import NotFound
 from gateway.filings import service
 from gateway.resolvers import filings as resolvers
-from gateway.schema.common import Node, PageInfo, check_first, china_time, global_id, mirror_enum, parse_global_id
+from gateway.schema.common import (
+    Node,
+    PageInfo,
+    check_first,
+    china_time,
+    global_id,
+    mirror_enum,
+    parse_global_id,
+    refetchable,
+)
 
 FilingKind = mirror_enum(
     model.FilingKind,
@@ -107,8 +116,13 @@ def filing_connection(page: service.FilingPage) -> FilingConnection:
     )
 
 
+@refetchable("Filing")
+async def filing_node(info: Info[Context, None], key: str) -> Filing:
+    return Filing.from_view(await resolvers.filing(info, key))
+
+
 @strawberry.type(description="Filings: reads.")
-class Query:
+class FilingsQuery:
     @strawberry.field(description="Your filings across all courts, newest first; optionally those of one case.")
     async def my_filings(
         self,
@@ -130,7 +144,7 @@ class Query:
 
 
 @strawberry.type(description="Filings: writes.")
-class Mutation:
+class FilingsMutation:
     @strawberry.mutation(
         description="File materials into a case you are a party or agent of (GraphQL multipart request spec). "
         "The filing and its files are stored before this answers (status SUBMITTED), then delivered to the "

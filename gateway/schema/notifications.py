@@ -68,7 +68,7 @@ def _notification_number(id: strawberry.ID) -> int:
 
 
 @strawberry.type
-class Query:
+class NotificationsQuery:
     @strawberry.field(
         description="Your notifications (filings handled, documents served, hearings …), newest first. "
         "Staff see those addressed to their seat at their court."
@@ -94,7 +94,7 @@ class Query:
 
 
 @strawberry.type
-class Mutation:
+class NotificationsMutation:
     @strawberry.mutation(
         description="Mark your notifications read: those in `ids`, or all of them with `all: true`. Returns "
         "how many were unread until now. NOT_FOUND, and nothing marked, when an ID is not one of yours."
@@ -107,7 +107,7 @@ class Mutation:
 
 
 @strawberry.type
-class Subscription:
+class NotificationsSubscription:
     @strawberry.subscription(
         description="Each new notification for you, as it is recorded (graphql-transport-ws; authenticate in "
         'the connection_init payload: {"Authorization": "Bearer …"}). With `after`, the ones you missed '

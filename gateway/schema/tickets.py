@@ -8,12 +8,22 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from gateway.context import Context, Services
+from gateway.context import Context
 from gateway.core import deadlines
 from gateway.errors import NotFound
 from gateway.resolvers import tickets as resolvers
 from gateway.schema.cases import StaffRole
-from gateway.schema.common import Node, PageInfo, check_first, china_time, global_id, mirror_enum, parse_global_id
+from gateway.schema.common import (
+    Node,
+    PageInfo,
+    check_first,
+    china_time,
+    global_id,
+    mirror_enum,
+    parse_global_id,
+    refetchable,
+)
+from gateway.services import Services
 from gateway.tickets import service
 
 TicketCategory = mirror_enum(
@@ -213,8 +223,13 @@ def _ticket_key(id: strawberry.ID) -> str:
     return key
 
 
+@refetchable("Ticket")
+async def ticket_node(info: Info[Context, None], key: str) -> Ticket:
+    return Ticket.from_view(await resolvers.ticket(info, key), info.context.services)
+
+
 @strawberry.type(description="12368 tickets: reads.")
-class Query:
+class TicketsQuery:
     @strawberry.field(description="Your 12368 tickets, newest first.")
     async def my_tickets(
         self, info: Info[Context, None], first: int = 20, after: str | None = None
@@ -263,7 +278,7 @@ class Query:
 
 
 @strawberry.type(description="12368 tickets: writes.")
-class Mutation:
+class TicketsMutation:
     @strawberry.mutation(
         description="Parties and lawyers: ask a court (12368). With `caseNumber` (a case you are a party or agent "
         "of; else NOT_FOUND) it goes to the case's panel, without to the court's 立案庭; its handlers are told by "

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import strawberry
+from strawberry.types import Info
 
 from gateway import identity
+from gateway.context import Context
 from gateway.core.access import mask_id_number
+from gateway.resolvers import courts as resolvers
 from gateway.schema.common import mirror_enum
 
 Role = mirror_enum(identity.Role, "Role", "What a user may act as.")
@@ -38,3 +41,10 @@ class Viewer:
             court_code=viewer.court_code,
             division=viewer.division,
         )
+
+
+@strawberry.type
+class ViewerQuery:
+    @strawberry.field(description="The signed-in user.")
+    def viewer(self, info: Info[Context, None]) -> Viewer:
+        return Viewer.from_identity(resolvers.viewer(info))

@@ -67,7 +67,7 @@ class WorkItemConnection:
 
 
 @strawberry.type
-class Query:
+class WorkQueueQuery:
     @strawberry.field(
         description="Staff: what waits on you at your court: 12368 tickets to answer, case bindings to review, "
         "archive applications to decide and filings received, soonest deadline first (then the rest, oldest "
