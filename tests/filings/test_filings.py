@@ -22,8 +22,9 @@ from sqlalchemy import select
 
 from gateway.adapters.model import Case, FilingKind, PersonRef, StaffRole
 from gateway.config import Settings
+from gateway.core.outbox import retry_delay
 from gateway.core.uploads import IncomingFile, InvalidInput, sniff
-from gateway.filings.outbox import FilingOutbox, retry_delay
+from gateway.filings.outbox import FilingOutbox
 from gateway.filings.service import (
     FilingRequest,
     FilingService,
@@ -527,19 +528,19 @@ async def test_a_retry_after_the_court_accepted_is_recorded_once(
     case = cases_of(cluster, world, "lawyer-chen", SOAP_GBK)[0]
     filing = await service(own).submit(chen, request_for(case, unique("答辩状")))
     outbox = FilingOutbox(own)
-    recorded = outbox._delivered
+    recorded = outbox.delivered
 
     async def crash(*args: Any) -> None:
         raise ConnectionError("the gateway died before its commit")
 
-    monkeypatch.setattr(outbox, "_delivered", crash)
+    monkeypatch.setattr(outbox, "delivered", crash)
     assert await outbox.run_once() == 1
     record = cluster.court_state(SOAP_GBK).filings[court_key(filing.id)]
     assert record.deliveries == 1
     assert (await current(own, chen, filing)).status == FilingStatus.SUBMITTED
     assert await outbox.run_once() == 0, "the claim is leased: nobody retries it before the lease runs out"
 
-    monkeypatch.setattr(outbox, "_delivered", recorded)
+    monkeypatch.setattr(outbox, "delivered", recorded)
     outbox.clock = lambda: datetime.now(UTC) + timedelta(seconds=own.settings.filing_claim_lease_s + 1)
     assert await outbox.run_once() == 1
     delivered = await current(own, chen, filing)
@@ -607,7 +608,7 @@ async def test_concurrent_workers_never_claim_the_same_filing(
     filings = [await service(own).submit(chen, request_for(cases[i % len(cases)], unique("证据"))) for i in range(9)]
     own.settings.filing_batch_size = 4
     claims = await asyncio.gather(*(FilingOutbox(own).claim() for _ in range(4)))
-    claimed = [c.filing_id for batch in claims for c in batch]
+    claimed = [c.row.id for batch in claims for c in batch]
     assert sorted(claimed) == sorted(f.id for f in filings), "each claimed by exactly one worker"
 
 
