@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,11 +22,9 @@ from gateway.adapters.registry import AdapterRegistry
 from gateway.bindings.service import SUBJECT, WORKER_NAME
 from gateway.cache import Cache
 from gateway.core.outbox import Failure, Outbox, RetryPolicy, court_adapter, utcnow
+from gateway.core.runtime import Runtime
 from gateway.store import Store
 from gateway.store.bindings import BindingRecord, BindingStatus, CourtWrite
-
-if TYPE_CHECKING:
-    from gateway.context import Services
 
 
 def to_agent(record: BindingRecord) -> Agent:
@@ -63,11 +61,11 @@ class BindingOutbox(Outbox[BindingRecord, AgentReceipt]):
         self.cache = cache
 
     @classmethod
-    def from_services(cls, services: Services) -> BindingOutbox:
-        settings = services.settings
+    def from_services(cls, runtime: Runtime) -> BindingOutbox:
+        settings = runtime.settings
         policy = RetryPolicy(base_s=settings.binding_retry_base_s, cap_s=settings.binding_retry_cap_s)
-        # the services' clock, looked up each time: tests that move it move the outbox too
-        return cls(services.store, services.registry, services.cache, policy, clock=lambda: services.clock())
+        # the runtime's clock, looked up each time: tests that move it move the outbox too
+        return cls(runtime.store, runtime.registry, runtime.cache, policy, clock=lambda: runtime.clock())
 
     def court_of(self, row: BindingRecord) -> str:
         return row.court_code

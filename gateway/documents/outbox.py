@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,12 +20,10 @@ from gateway.adapters.registry import AdapterRegistry
 from gateway.cache import Cache
 from gateway.config import Settings
 from gateway.core.outbox import Failure, Outbox, RetryPolicy, court_adapter, utcnow
+from gateway.core.runtime import Runtime
 from gateway.notifications.service import NotificationKind, Recipient, notify, person_key
 from gateway.store import Store
 from gateway.store.signatures import SignatureRecord, SignatureStatus
-
-if TYPE_CHECKING:
-    from gateway.context import Services
 
 
 def to_contract(record: SignatureRecord) -> Signature:
@@ -65,10 +63,10 @@ class SignatureOutbox(Outbox[SignatureRecord, SignatureReceipt]):
         self.settings = settings
 
     @classmethod
-    def from_services(cls, services: Services) -> SignatureOutbox:
-        settings = services.settings
+    def from_services(cls, runtime: Runtime) -> SignatureOutbox:
+        settings = runtime.settings
         policy = RetryPolicy(base_s=settings.signature_retry_base_s, cap_s=settings.signature_retry_cap_s)
-        return cls(services.store, services.registry, services.cache, settings, policy)
+        return cls(runtime.store, runtime.registry, runtime.cache, settings, policy)
 
     def court_of(self, row: SignatureRecord) -> str:
         return row.source_code  # where the signature goes: the serving court, or the platform

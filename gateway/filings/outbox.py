@@ -15,7 +15,7 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,12 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.adapters.model import Attachment, Case, Filing, FilingKind, FilingReceipt, PersonRef, StaffRole
 from gateway.config import CourtConfig
 from gateway.core.outbox import LOCAL_CONFLICT, Failure, Outbox, RetryPolicy, court_adapter, utcnow
+from gateway.core.runtime import Runtime
 from gateway.filings.service import WORKER_NAME, FilingStatus, court_key, filer_ref
 from gateway.notifications.service import NotificationKind, Recipient, notify, staff_key
 from gateway.store.filings import FilingFile, FilingRecord
-
-if TYPE_CHECKING:
-    from gateway.context import Services
 
 #: public wording of a failed attempt that will be retried
 RETRY_MESSAGES = {
@@ -81,18 +79,18 @@ class FilingOutbox(Outbox[FilingRecord, Delivery]):
     audit_subject = "filing"
 
     def __init__(
-        self, services: Services, *, clock: Callable[[], datetime] = utcnow, rng: Callable[[], float] = random.random
+        self, runtime: Runtime, *, clock: Callable[[], datetime] = utcnow, rng: Callable[[], float] = random.random
     ) -> None:
-        settings = services.settings
+        settings = runtime.settings
         policy = RetryPolicy(
             base_s=settings.filing_retry_base_s,
             cap_s=settings.filing_retry_cap_s,
             lease_s=settings.filing_claim_lease_s,
             batch=settings.filing_batch_size,
         )
-        courts = (a.court for a in services.registry)
-        super().__init__(services.store, policy, courts=courts, clock=clock, rng=rng)
-        self.registry = services.registry
+        courts = (a.court for a in runtime.registry)
+        super().__init__(runtime.store, policy, courts=courts, clock=clock, rng=rng)
+        self.registry = runtime.registry
 
     def court_of(self, row: FilingRecord) -> str:
         return row.court_code
