@@ -30,7 +30,7 @@ import logging
 import random
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -54,21 +54,6 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def retry_delay(
-    attempts: int,
-    *,
-    base_s: float,
-    cap_s: float,
-    retry_after_s: float | None = None,
-    rng: Callable[[], float] = random.random,
-) -> float:
-    """Seconds until the next attempt: doubling per attempt up to ``cap_s``, with "equal jitter" (half
-    fixed, half random) so rows held up by one outage do not all return at the same instant; never
-    sooner than a court's ``Retry-After``."""
-    ceiling = min(cap_s, base_s * 2 ** min(max(attempts - 1, 0), 32))
-    return max(ceiling / 2 + rng() * ceiling / 2, retry_after_s or 0.0)
-
-
 @dataclass(frozen=True)
 class RetryPolicy:
     """How hard and how fast an outbox tries (each kind builds its own from settings)."""
@@ -84,10 +69,14 @@ class RetryPolicy:
     def delay(
         self, attempts: int, *, retry_after_s: float | None = None, rng: Callable[[], float] = random.random
     ) -> float:
-        """Seconds to wait after the ``attempts``-th failure (see :func:`retry_delay`)."""
-        return retry_delay(attempts, base_s=self.base_s, cap_s=self.cap_s, retry_after_s=retry_after_s, rng=rng)
+        """Seconds to wait after the ``attempts``-th failure: doubling up to ``cap_s``, with "equal jitter"
+        (half fixed, half random) so rows held up by one outage do not all return at the same instant;
+        never sooner than a court's ``Retry-After``."""
+        ceiling = min(self.cap_s, self.base_s * 2 ** min(max(attempts - 1, 0), 32))
+        return max(ceiling / 2 + rng() * ceiling / 2, retry_after_s or 0.0)
 
 
+@dataclass(eq=False)  # an exception keeps identity equality (and stays hashable)
 class Failure(Exception):
     """Why one delivery failed, and whether trying again can help.
 
@@ -96,15 +85,13 @@ class Failure(Exception):
     who is not in the case is final); :func:`classify` makes one from any other exception.
     """
 
-    def __init__(self, code: str, detail: str, *, final: bool, retry_after_s: float | None = None) -> None:
-        super().__init__(f"{code}: {detail}")
-        self.code = code
-        self.detail = detail
-        self.final = final
-        self.retry_after_s = retry_after_s
+    code: str
+    detail: str
+    final: bool
+    retry_after_s: float | None = None
 
-    def as_final(self) -> Failure:
-        return Failure(self.code, self.detail, final=True)
+    def __str__(self) -> str:
+        return f"{self.code}: {self.detail}"
 
 
 #: engine codes for failures that are not a court's
@@ -294,7 +281,7 @@ class Outbox(abc.ABC, Generic[Row, Result]):
         for good (final, or the last of ``policy.max_attempts``). False when the fence turned it away."""
         failure, policy = classify(error), self.policy
         if not failure.final and policy.max_attempts is not None and claim.fence >= policy.max_attempts:
-            failure = failure.as_final()
+            failure = replace(failure, final=True)
         delay = policy.delay(claim.fence, retry_after_s=failure.retry_after_s, rng=self.rng)
         async with self.store.session() as session:
             row: Any = await self._fenced(session, claim)

@@ -24,7 +24,7 @@ from sqlalchemy import select
 
 from gateway.adapters.model import Case, FilingKind, PersonRef, StaffRole
 from gateway.config import Settings
-from gateway.core.outbox import retry_delay
+from gateway.core.outbox import RetryPolicy
 from gateway.core.uploads import IncomingFile, InvalidInput, sniff
 from gateway.filings.outbox import FilingOutbox
 from gateway.filings.service import (
@@ -677,10 +677,11 @@ def test_types_are_read_from_content() -> None:
 
 
 def test_backoff_doubles_up_to_the_cap_with_jitter() -> None:
-    highs = [retry_delay(n, base_s=2, cap_s=600, rng=lambda: 1.0) for n in range(1, 12)]
+    policy = RetryPolicy(base_s=2, cap_s=600)
+    highs = [policy.delay(n, rng=lambda: 1.0) for n in range(1, 12)]
     assert highs[:4] == [2, 4, 8, 16] and max(highs) == 600
-    assert retry_delay(3, base_s=2, cap_s=600, rng=lambda: 0.0) == 4, "half of it is fixed: never at once"
-    assert retry_delay(1, base_s=2, cap_s=600, retry_after_s=30, rng=lambda: 0.5) == 30
+    assert policy.delay(3, rng=lambda: 0.0) == 4, "half of it is fixed: never at once"
+    assert policy.delay(1, retry_after_s=30, rng=lambda: 0.5) == 30
 
 
 def test_global_ids_of_filings_round_trip() -> None:
