@@ -64,6 +64,8 @@ def panel_recipients(case: Case) -> list[Recipient]:
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
+    """What one delivery learnt: the court, the case as the court has it, how it knows the filer, the receipt."""
+
     court: CourtConfig
     case: Case
     filed_as: PersonRef
