@@ -2,7 +2,7 @@
 
 A filing row is written, with its files and an audit record, before ``submitFiling`` answers; the
 outbox worker then delivers it and moves it on. The row is its own outbox entry: ``status`` and
-``next_attempt_at`` say whether it is due, ``claim_token`` which worker round holds it meanwhile.
+``next_attempt_at`` say whether it is due, ``attempts`` which claim holds it (``gateway.core.outbox``).
 
 Files are stored with their bytes: the court may be down for a day, and the upload must still be
 there when it comes back.
@@ -58,7 +58,6 @@ class FilingRecord(Base):
     #: delivery attempts started (a claim counts, even if its worker died)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime]
-    claim_token: Mapped[str | None] = mapped_column(String(32))
     #: the last failure, as a public code and message (the court's own text stays in logs and audit)
     last_error_code: Mapped[str | None] = mapped_column(String(32))
     last_error: Mapped[str | None] = mapped_column(Text)

@@ -29,8 +29,8 @@ from gateway.bindings.outbox import BindingOutbox
 from gateway.cases.service import CaseFilter, CaseOrder
 from gateway.config import Settings
 from gateway.core import deadlines
+from gateway.core.outbox import RetryPolicy
 from gateway.core.uploads import IncomingFile, InvalidInput
-from gateway.documents.outbox import RetryPolicy
 from gateway.identity import mint_hs256, viewer_from_claims
 from gateway.schema.common import parse_global_id
 from gateway.services import Services

@@ -24,7 +24,8 @@ from sqlalchemy import func, select
 from gateway.adapters.errors import CourtRejected, CourtTimeout
 from gateway.adapters.model import CHINA_TZ, PersonRef, ServedDocument, ServiceChannel, Signature
 from gateway.config import Settings
-from gateway.documents.outbox import RetryPolicy, SignatureOutbox
+from gateway.core.outbox import RetryPolicy
+from gateway.documents.outbox import SignatureOutbox
 from gateway.documents.service import ServedDocumentGroup
 from gateway.documents.service_time import ServiceRule, copy_effective, effective_service
 from gateway.documents.signing import effective_of, group_key, with_signature
@@ -577,7 +578,7 @@ async def test_a_claimed_signature_is_left_alone_until_its_lease_ends(
     doc = serve_fresh(sims, world, "粤0115")
     record = await sign(stack, world, doc)
     first = outbox(stack)
-    assert len(await first._claim()) == 1  # and then the process dies
+    assert len(await first.claim()) == 1  # and then the process dies
     second = outbox(stack)
     assert await second.run_once() == 0
     async with stack.store.session() as session:

@@ -8,7 +8,9 @@ worker tests build their own services on a fresh database of each kind (SQLite, 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
+import logging
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -22,8 +24,9 @@ from sqlalchemy import select
 
 from gateway.adapters.model import Case, FilingKind, PersonRef, StaffRole
 from gateway.config import Settings
+from gateway.core.outbox import RetryPolicy
 from gateway.core.uploads import IncomingFile, InvalidInput, sniff
-from gateway.filings.outbox import FilingOutbox, retry_delay
+from gateway.filings.outbox import FilingOutbox
 from gateway.filings.service import (
     FilingRequest,
     FilingService,
@@ -39,6 +42,7 @@ from gateway.schema.common import global_id, parse_global_id
 from gateway.services import Services, build_services
 from gateway.store.audit import verify
 from gateway.store.migrate import upgrade_async
+from gateway.store.models import AuditRecord
 from gateway.store.notifications import InAppNotification, SmsMessage
 from gateway.store.testing import postgres_schema, sqlite_url
 from simulators.cluster import SimulatorCluster
@@ -527,19 +531,19 @@ async def test_a_retry_after_the_court_accepted_is_recorded_once(
     case = cases_of(cluster, world, "lawyer-chen", SOAP_GBK)[0]
     filing = await service(own).submit(chen, request_for(case, unique("答辩状")))
     outbox = FilingOutbox(own)
-    recorded = outbox._delivered
+    recorded = outbox.delivered
 
     async def crash(*args: Any) -> None:
         raise ConnectionError("the gateway died before its commit")
 
-    monkeypatch.setattr(outbox, "_delivered", crash)
+    monkeypatch.setattr(outbox, "delivered", crash)
     assert await outbox.run_once() == 1
     record = cluster.court_state(SOAP_GBK).filings[court_key(filing.id)]
     assert record.deliveries == 1
     assert (await current(own, chen, filing)).status == FilingStatus.SUBMITTED
     assert await outbox.run_once() == 0, "the claim is leased: nobody retries it before the lease runs out"
 
-    monkeypatch.setattr(outbox, "_delivered", recorded)
+    monkeypatch.setattr(outbox, "delivered", recorded)
     outbox.clock = lambda: datetime.now(UTC) + timedelta(seconds=own.settings.filing_claim_lease_s + 1)
     assert await outbox.run_once() == 1
     delivered = await current(own, chen, filing)
@@ -547,6 +551,47 @@ async def test_a_retry_after_the_court_accepted_is_recorded_once(
     assert record.deliveries == 2, "delivered twice"
     assert [k for k in cluster.court_state(SOAP_GBK).filings if k == court_key(filing.id)] == [court_key(filing.id)]
     assert delivered.receipt_number == record.receipt.receipt_number, "recorded once, with the first receipt"
+
+
+async def test_a_receipt_number_another_filing_holds_rejects_the_filing_and_says_why(
+    own: Services,
+    cluster: SimulatorCluster,
+    world: World,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The court restarts and hands out a receipt number again: UNIQUE (court_code, receipt_number) refuses
+    to record it. That is final: the filer sees why, it is logged as an error, and it is never retried
+    (it used to stay SUBMITTED, delivered again every time its lease ran out)."""
+    chen = viewer(world, settings, "lawyer-chen")
+    case = cases_of(cluster, world, "lawyer-chen", CSV_EXPORT)[0]
+    outbox = FilingOutbox(own)
+    first = await service(own).submit(chen, request_for(case, unique("证据")))
+    assert await outbox.run_once() == 1
+    held = (await current(own, chen, first)).receipt_number
+    assert held is not None
+
+    court = cluster.court_state(CSV_EXPORT)
+    monkeypatch.setattr(court, "_receipts", itertools.count(int(held[-5:])))  # a restarted court counts anew
+    second = await service(own).submit(chen, request_for(case, unique("证据")))
+    with caplog.at_level(logging.ERROR, logger="gateway.outbox"):
+        assert await outbox.run_once() == 1
+    assert court.filings[court_key(second.id)].receipt.receipt_number == held, "the court gave the number again"
+    rejected = await current(own, chen, second)
+    assert (rejected.status, rejected.attempts, rejected.receipt_number) == (FilingStatus.REJECTED, 1, None)
+    assert rejected.last_error_code == "LOCAL_CONFLICT"
+    assert rejected.last_error and "receipt number" in rejected.last_error and CSV_EXPORT in rejected.last_error
+    assert [r for r in caplog.records if r.levelno == logging.ERROR and second.id in r.getMessage()]
+    assert await sms_for(own, f"filing:{second.id}:received") == [], "nobody is told of a filing not recorded"
+
+    outbox.clock = lambda: datetime.now(UTC) + timedelta(days=1)
+    assert await outbox.run_once() == 0, "final: never retried"
+    assert (await current(own, chen, second)).attempts == 1
+    async with own.store.session(read_only=True) as session:
+        actions = await session.scalars(select(AuditRecord.action).where(AuditRecord.subject_id == second.id))
+        assert sorted(actions) == ["filing.rejected", "filing.submitted"]
+    assert (await current(own, chen, first)).receipt_number == held, "the first filing keeps its receipt"
 
 
 async def test_an_outage_retries_with_backoff_until_the_court_is_back(
@@ -607,7 +652,7 @@ async def test_concurrent_workers_never_claim_the_same_filing(
     filings = [await service(own).submit(chen, request_for(cases[i % len(cases)], unique("证据"))) for i in range(9)]
     own.settings.filing_batch_size = 4
     claims = await asyncio.gather(*(FilingOutbox(own).claim() for _ in range(4)))
-    claimed = [c.filing_id for batch in claims for c in batch]
+    claimed = [c.row.id for batch in claims for c in batch]
     assert sorted(claimed) == sorted(f.id for f in filings), "each claimed by exactly one worker"
 
 
@@ -632,10 +677,11 @@ def test_types_are_read_from_content() -> None:
 
 
 def test_backoff_doubles_up_to_the_cap_with_jitter() -> None:
-    highs = [retry_delay(n, base_s=2, cap_s=600, rng=lambda: 1.0) for n in range(1, 12)]
+    policy = RetryPolicy(base_s=2, cap_s=600)
+    highs = [policy.delay(n, rng=lambda: 1.0) for n in range(1, 12)]
     assert highs[:4] == [2, 4, 8, 16] and max(highs) == 600
-    assert retry_delay(3, base_s=2, cap_s=600, rng=lambda: 0.0) == 4, "half of it is fixed: never at once"
-    assert retry_delay(1, base_s=2, cap_s=600, retry_after_s=30, rng=lambda: 0.5) == 30
+    assert policy.delay(3, rng=lambda: 0.0) == 4, "half of it is fixed: never at once"
+    assert policy.delay(1, retry_after_s=30, rng=lambda: 0.5) == 30
 
 
 def test_global_ids_of_filings_round_trip() -> None:

@@ -26,7 +26,7 @@ from gateway.app import create_app
 from gateway.cli import main
 from gateway.config import CourtConfig, Settings
 from gateway.notifications.service import NotificationKind, Recipient, notify
-from gateway.notifications.sms import DeliveryPolicy, SmsWorker
+from gateway.notifications.sms import DeliveryPolicy, SmsWorker, outgoing
 from gateway.notifications.sms_providers import (
     HttpSmsProvider,
     LogFileSmsProvider,
@@ -127,7 +127,7 @@ async def rows(store: Store) -> list[SmsMessage]:
 
 
 def worker(store: Store, provider: SmsProvider, clock: Clock, **policy: float) -> SmsWorker:
-    return SmsWorker(store, provider, DeliveryPolicy(**policy), clock=clock, rng=random.Random(7))  # type: ignore[arg-type]
+    return SmsWorker(store, provider, DeliveryPolicy(**policy), clock=clock, rng=random.Random(7).random)  # type: ignore[arg-type]
 
 
 # -- the worker -----------------------------------------------------------------------------------------
@@ -171,7 +171,7 @@ async def test_over_the_rate_limit_texts_wait_their_turn(store: Store, court: Co
 async def test_failures_back_off_then_fail_for_good(store: Store, court: CourtConfig) -> None:
     await queue(store, court, ["13800000001"])
     provider, clock = FakeProvider(failures=-1), Clock()
-    sms = worker(store, provider, clock, max_attempts=3, retry_base_s=10, retry_max_s=1000)
+    sms = worker(store, provider, clock, max_attempts=3, base_s=10, cap_s=1000)
 
     waits = []
     for attempt in (1, 2):
@@ -202,10 +202,10 @@ async def test_a_transient_failure_is_retried_to_success(store: Store, court: Co
 
 
 def test_backoff_doubles_up_to_the_cap_with_jitter() -> None:
-    policy, rng = DeliveryPolicy(retry_base_s=10, retry_max_s=300), random.Random(1)
+    policy, rng = DeliveryPolicy(base_s=10, cap_s=300), random.Random(1)
     for attempt in range(1, 12):
         ceiling = min(300, 10 * 2 ** (attempt - 1))
-        delays = {policy.backoff(attempt, rng).total_seconds() for _ in range(50)}
+        delays = {policy.delay(attempt, rng=rng.random) for _ in range(50)}
         assert all(ceiling / 2 <= d <= ceiling for d in delays) and len(delays) > 1
 
 
@@ -222,10 +222,10 @@ async def test_a_dead_workers_claim_runs_out_and_its_late_result_is_ignored(stor
     assert await alive.run_once() == 0  # the claim still holds
     clock.advance(121)
     assert await alive.run_once() == 1
-    await dead._failed(claim, "too late")  # the dead worker's result arrives after all: fenced off
+    assert not await dead.record_failure(claim, SmsDeliveryError("too late"))  # it arrives after all: fenced off
     (row,) = await rows(store)
     assert (row.status, row.attempts, row.last_error) == ("SENT", 2, None)
-    assert [m.idempotency_key for m in alive_provider.sent] == [claim.message.idempotency_key]
+    assert [m.idempotency_key for m in alive_provider.sent] == [outgoing(claim.row).idempotency_key]
 
 
 async def test_two_workers_at_once_send_every_row_exactly_once(database_url: str, court: CourtConfig) -> None:
@@ -236,7 +236,7 @@ async def test_two_workers_at_once_send_every_row_exactly_once(database_url: str
         clock = Clock()
         providers = [FakeProvider(delay_s=0.005), FakeProvider(delay_s=0.005)]
         workers = [
-            worker(s, p, clock, batch_size=5, rate_limit=3) for s, p in zip((store_a, store_b), providers, strict=True)
+            worker(s, p, clock, batch=5, rate_limit=3) for s, p in zip((store_a, store_b), providers, strict=True)
         ]
 
         async def drain(sms: SmsWorker) -> None:
