@@ -30,8 +30,11 @@ from gateway.core.runtime import Runtime
 from gateway.identity import Role, Viewer
 
 MAX_PAGE = 100
-#: a page is assembled from at most this many rounds of court calls (filters can thin pages out)
-MAX_ROUNDS = 6
+#: the page asked of each court when the gateway filters what it gets (the smallest family maximum, soap's 20)
+NARROW_PAGE = 20
+#: a narrow filter reads on until the page is full, the courts are done or half the deadline is spent;
+#: this bounds the rounds however fast the courts answer
+MAX_ROUNDS = 200
 
 
 class CaseOrder(StrEnum):
@@ -72,6 +75,9 @@ class CaseList:
     has_next_page: bool
     total: int | None
     failures: list[CourtFailure] = field(default_factory=list)
+    #: where the next page starts when it is not after the last case (cases skipped by a filter after it,
+    #: or a page cut short by the request's deadline); None: after the last case
+    resume_cursor: str | None = None
 
 
 def viewer_roles_in(viewer: Viewer, case: Case) -> set[PartyRole]:
@@ -245,14 +251,17 @@ class CaseService:
         ]
         deadline = Deadline(self.request_deadline_s)
         generations = await self.cache.generations({s.court for s in streams})
-        limit = min(first, MAX_PAGE)
+        # a filter the courts cannot apply makes short pages: then ask for pages of a useful size
+        limit = min(max(first, NARROW_PAGE if filter.narrows else 1), MAX_PAGE)
         failures: dict[str, CourtFailure] = {}
         live = list(streams)
         cases: list[Case] = []
         cursors: list[str] = []
         seen: set[tuple[str, str]] = set()
         totals_known = not filter.narrows and after is None
-        for _ in range(MAX_ROUNDS):
+        for round_ in range(MAX_ROUNDS):
+            if round_ and deadline.remaining < self.request_deadline_s / 2:
+                break  # keep the rest of the deadline for the courts' answers; the cursor resumes here
             await self._fill(live, limit, generations, deadline, failures)
             live = [s for s in live if s.court not in failures]
             heap = [(_Desc(_filed_key(s.buffer[0])), i) for i, s in enumerate(live) if s.buffer]
@@ -277,7 +286,8 @@ class CaseService:
             if totals_known and all(s.total is not None for s in streams) and not failures
             else None
         )
-        return CaseList(cases, cursors, has_next, total, list(failures.values()))
+        resume = self._cursor(kind, streams, finished) if has_next else None
+        return CaseList(cases, cursors, has_next, total, list(failures.values()), resume)
 
     @staticmethod
     def _cursor(kind: str, streams: list[_Stream], finished: dict[str, None]) -> str:

@@ -315,7 +315,7 @@ def _connection(found: case_service.CaseList, info: Info[Context, None]) -> Case
             CaseEdge(node=Case.from_model(c, viewer, parser), cursor=cur)
             for c, cur in zip(found.cases, found.cursors, strict=True)
         ],
-        page_info=PageInfo.forward(found.cursors, found.has_next_page),
+        page_info=PageInfo.forward(found.cursors, found.has_next_page, found.resume_cursor),
         total_count=found.total,
     )
 

@@ -40,13 +40,14 @@ class PageInfo:
     end_cursor: str | None = strawberry.field(description="Pass as `after` to get the next page.")
 
     @classmethod
-    def forward(cls, cursors: list[str], has_next_page: bool) -> PageInfo:
-        """A forward-only page whose items have ``cursors``."""
+    def forward(cls, cursors: list[str], has_next_page: bool, resume: str | None = None) -> PageInfo:
+        """A forward-only page whose items have ``cursors``; ``resume`` is where the next page starts when
+        that is not after the last item (so a page is never left without a way on)."""
         return cls(
             has_next_page=has_next_page,
             has_previous_page=False,
             start_cursor=cursors[0] if cursors else None,
-            end_cursor=cursors[-1] if cursors else None,
+            end_cursor=resume or (cursors[-1] if cursors else None),
         )
 
 

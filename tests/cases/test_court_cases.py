@@ -88,3 +88,32 @@ async def test_a_clerk_sees_their_panels_cases_and_no_other_case_of_the_court(
     assert (await gateway.query(query, {"n": mine.case_number}, as_="clerk-0104"))["data"]["case"]
     denied = await gateway.query(query, {"n": other.case_number}, as_="clerk-0104")
     assert [e["extensions"]["code"] for e in denied["errors"]] == ["NOT_FOUND"]
+
+
+async def test_a_narrow_filter_fills_every_page_of_a_court_list(
+    gateway: GraphQLClient, cluster: SimulatorCluster, world: World, settings: Settings
+) -> None:
+    """courtCases(first: 3, filter: {statuses: [ARCHIVED]}): full pages until the end, no empty page with
+    hasNextPage, and the walk equals the court's own archived cases in the leader's scope."""
+    from gateway.adapters.model import CaseStatus
+
+    court, scope = scope_of(world, settings, "leader-0104")
+    expected = {
+        c.case_number for c in cluster.court_state(court).cases_in_scope(scope) if c.status == CaseStatus.ARCHIVED
+    }
+    assert len(expected) > 3
+    seen: list[str] = []
+    after = None
+    for _ in range(len(expected)):
+        body = await gateway.query(
+            PAGE, {"first": 3, "after": after, "filter": {"statuses": ["ARCHIVED"]}}, as_="leader-0104"
+        )
+        assert "errors" not in body, body["errors"]
+        page = body["data"]["courtCases"]
+        names = [e["node"]["caseNumber"] for e in page["edges"]]
+        seen += names
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        assert len(names) == 3 and page["pageInfo"]["endCursor"], names
+        after = page["pageInfo"]["endCursor"]
+    assert sorted(seen) == sorted(expected) and len(seen) == len(set(seen))

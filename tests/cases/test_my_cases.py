@@ -159,3 +159,28 @@ async def test_a_page_with_nested_detail_costs_one_call_per_court_per_kind(
         for kind in ("list_cases", "list_documents"):
             assert counted[kind] <= 1, f"{code} {kind}: {counted[kind]} calls"
         assert counted["get_cases"] == counted["find_case"] == 0, code
+
+
+@pytest.mark.parametrize("login", ["lawyer-chen", "party-wang"])
+async def test_a_narrow_filter_never_gives_an_empty_page_while_more_exists(
+    gateway: GraphQLClient, cluster: SimulatorCluster, world: World, login: str
+) -> None:
+    """first: 2 with a filter most cases fail: every page is full until the list ends, and following
+    endCursor walks the whole filtered list once (it used to give empty pages with hasNextPage and a null
+    endCursor, which restarts the list forever)."""
+    expected = [c.case_number for c in truth(cluster, world, login) if c.status == CaseStatus.ARCHIVED]
+    assert len(expected) >= 3, "the seeded world gives this person several archived cases"
+    seen: list[str] = []
+    after = None
+    for _ in range(len(expected) + 2):
+        body = await gateway.query(PAGE, {"first": 2, "after": after, "filter": {"statuses": ["ARCHIVED"]}}, as_=login)
+        assert "errors" not in body, body["errors"]
+        page = body["data"]["myCases"]
+        names = [e["node"]["caseNumber"] for e in page["edges"]]
+        seen += names
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        assert len(names) == 2, f"a short page while more exists: {names}"
+        assert page["pageInfo"]["endCursor"], "hasNextPage without a cursor to follow"
+        after = page["pageInfo"]["endCursor"]
+    assert seen == expected
