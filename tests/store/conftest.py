@@ -4,7 +4,8 @@ schema) when ``GATEWAY_TEST_POSTGRES_URL`` names a server."""
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -34,3 +35,19 @@ async def store(database_url: str) -> AsyncIterator[Store]:
     await upgrade_async(database_url)
     async with Store(database_url) as store:
         yield store
+
+
+@pytest.fixture
+def busy_cpu() -> Iterator[None]:
+    """A thread burning CPU beside the event loop: it takes the GIL whenever the loop lets go of it."""
+    stop = threading.Event()
+
+    def burn() -> None:
+        while not stop.is_set():
+            sum(range(10_000))
+
+    burner = threading.Thread(target=burn, name="cpu-burner", daemon=True)
+    burner.start()
+    yield
+    stop.set()
+    burner.join()

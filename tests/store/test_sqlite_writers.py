@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,22 +24,6 @@ from gateway.store.testing import postgres_schema, sqlite_url
 
 WRITERS = 40
 POSTGRES_URL = os.environ.get("GATEWAY_TEST_POSTGRES_URL")
-
-
-@pytest.fixture
-def busy_cpu() -> Iterator[None]:
-    """A thread burning CPU beside the event loop: it takes the GIL whenever the loop lets go of it."""
-    stop = threading.Event()
-
-    def burn() -> None:
-        while not stop.is_set():
-            sum(range(10_000))
-
-    burner = threading.Thread(target=burn, name="cpu-burner", daemon=True)
-    burner.start()
-    yield
-    stop.set()
-    burner.join()
 
 
 @pytest.fixture
