@@ -51,7 +51,8 @@ class Services:
     documents: DocumentService
     store: Store
     workers: WorkerRunner
-    #: "now" for workflows that take it from the request (reading windows, download links); tests move it
+    #: the gateway's "now": resolvers and the services and workers built from ``Services`` take it (reading
+    #: windows, links, tickets, bindings, deadlines and their escalation rounds); tests move it
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 

@@ -19,7 +19,7 @@ Courts are called before any write transaction opens.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -139,10 +139,6 @@ def applicant_ref(viewer: Viewer) -> PersonRef | None:
     return refs[0] if refs else None
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 class BindingService:
     """Case bindings for applicants and reviewers. Cheap to build: it holds only references."""
 
@@ -154,8 +150,11 @@ class BindingService:
         parser: CaseNumberParser,
         settings: Settings,
         calendar: WorkingCalendar | None = None,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.store = store
+        self.clock = clock  # "now" when a call names none (the gateway passes services.clock)
         self.registry = registry
         self.cache = cache
         self.parser = parser
@@ -183,7 +182,7 @@ class BindingService:
         ALREADY_ON_CASE, ALREADY_BOUND, DUPLICATE_APPLICATION, NO_REVIEWER), InvalidCaseNumber, NoSuchCase,
         or CourtError when the case's court cannot say.
         """
-        now = now or _utcnow()
+        now = now or self.clock()
         note = (note or "").strip() or None
         if note and len(note) > MAX_NOTE:
             raise InvalidInput(f"the note is longer than {MAX_NOTE} characters", "NOTE_TOO_LONG")
@@ -299,7 +298,7 @@ class BindingService:
         """Approve or reject a pending application: settles its deadline, tells the applicant, and on approval
         queues the court write where the family supports it. Raises NoSuchBinding and InvalidInput
         (NOTE_TOO_LONG, ALREADY_DECIDED)."""
-        now = now or _utcnow()
+        now = now or self.clock()
         note = (note or "").strip() or None
         if note and len(note) > MAX_NOTE:
             raise InvalidInput(f"the note is longer than {MAX_NOTE} characters", "NOTE_TOO_LONG")

@@ -30,7 +30,14 @@ from gateway.resolvers.filings import UploadedFile, bad_input
 
 
 def binding_service(services: Services) -> BindingService:
-    return BindingService(services.store, services.registry, services.cache, services.parser, services.settings)
+    return BindingService(
+        services.store,
+        services.registry,
+        services.cache,
+        services.parser,
+        services.settings,
+        clock=lambda: services.clock(),
+    )
 
 
 async def apply_for_case_binding(

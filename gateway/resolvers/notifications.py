@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 
 from strawberry.types import Info
 
@@ -52,7 +51,7 @@ async def mark_read(info: Info[Context, None], ids: list[int] | None, all: bool)
     keys = service.viewer_keys(context.require_viewer())
     try:
         async with context.services.store.session() as session:
-            return await service.mark_read(session, keys, ids, now=datetime.now(UTC))
+            return await service.mark_read(session, keys, ids, now=context.services.clock())
     except service.NotYours:
         raise NotFound("no such notification of yours") from None
 

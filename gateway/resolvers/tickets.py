@@ -8,7 +8,7 @@ for division heads and court leaders of the court it is about.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 from strawberry.types import Info
 
@@ -57,6 +57,7 @@ def ticket_service(services: Services) -> TicketService:
         services.settings,
         roster_lookup(services),
         deadlines.calendar_for(services.settings),
+        clock=lambda: services.clock(),
     )
 
 
@@ -129,7 +130,11 @@ async def court_tickets(
         raise Forbidden("your account names no court this gateway serves")
     try:
         return await ticket_service(info.context.services).court_tickets(
-            viewer, first=first, after=after, status=status, overdue_at=datetime.now(UTC) if overdue_only else None
+            viewer,
+            first=first,
+            after=after,
+            status=status,
+            overdue_at=info.context.services.clock() if overdue_only else None,
         )
     except InvalidCursor as e:
         raise BadUserInput(str(e)) from None
@@ -151,7 +156,7 @@ async def ticket_report(info: Info[Context, None], court: str, start: date, end:
     if viewer.court_code != court:
         raise Forbidden("the 通报 of a court is for its own division heads and leaders")
     try:
-        return await ticket_service(context.services).report(viewer, court, start, end, now=datetime.now(UTC))
+        return await ticket_service(context.services).report(viewer, court, start, end, now=context.services.clock())
     except InvalidInput as e:
         raise bad_input(e) from None
     except NotInScope:

@@ -18,7 +18,7 @@ notifications and its audit record commit together.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
@@ -183,10 +183,6 @@ def in_scope(viewer: Viewer, row: TicketRecord) -> bool:
     return bool(viewer.staff_id and any(h["staff_id"] == viewer.staff_id for h in row.handlers))
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 class TicketService:
     """12368 tickets for requesters and staff. Cheap to build: it holds only references."""
 
@@ -198,8 +194,11 @@ class TicketService:
         settings: Settings,
         roster: RosterLookup,
         calendar: WorkingCalendar | None = None,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.store = store
+        self.clock = clock  # "now" when a call names none (the gateway passes services.clock)
         self.cases = cases
         self.parser = parser
         self.settings = settings
@@ -223,7 +222,7 @@ class TicketService:
         Raises InvalidInput (CONTENT_MISSING, CONTENT_TOO_LONG, UNKNOWN_COURT, CASE_OF_ANOTHER_COURT,
         NO_HANDLER), InvalidCaseNumber, NoSuchCase, or CourtError when the court cannot name the handlers.
         """
-        now = now or _utcnow()
+        now = now or self.clock()
         content = content.strip()
         _check_text(content, "CONTENT", MAX_CONTENT, "the ticket's content")
         court = self._court(court_code)
@@ -306,7 +305,7 @@ class TicketService:
     ) -> TicketView:
         """The requester rates the answer, once. Raises NoSuchTicket (not theirs) and InvalidInput
         (RATING_RANGE, COMMENT_TOO_LONG, NOT_ANSWERED, ALREADY_RATED)."""
-        now = now or _utcnow()
+        now = now or self.clock()
         if not 1 <= rating <= 5:
             raise InvalidInput("a rating is 1 to 5", "RATING_RANGE")
         comment = (comment or "").strip() or None
@@ -344,7 +343,7 @@ class TicketService:
         Raises NoSuchTicket (another court's, or none), NotInScope, InvalidInput (ANSWER_MISSING,
         ANSWER_TOO_LONG, ALREADY_ANSWERED, TICKET_CLOSED).
         """
-        now = now or _utcnow()
+        now = now or self.clock()
         text = text.strip()
         _check_text(text, "ANSWER", MAX_ANSWER, "the answer")
         async with self.store.session() as session:
@@ -383,7 +382,7 @@ class TicketService:
 
         Raises NoSuchTicket, NotInScope, InvalidInput (ALREADY_CLOSED).
         """
-        now = now or _utcnow()
+        now = now or self.clock()
         async with self.store.session() as session:
             row = await self._staff_ticket(session, viewer, ticket_id)
             if row.status == TicketStatus.CLOSED:
