@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: demo test lint sims bench install clean
+.PHONY: demo test lint sims bench load-sqlite install clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("court-gateway needs Python 3.11, found " + sys.version.split()[0]) if sys.version_info[:2] != (3, 11) else None'
@@ -25,6 +25,10 @@ bench: $(STAMP)
 	@command -v wrk >/dev/null || { echo "installing wrk (the load tool) with apt-get"; \
 		apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk; }; }
 	$(BIN)/python -m bench.run
+
+# the embedded SQLite store under concurrent GraphQL writes with every core busy (LOAD_SECONDS, LOAD_CLIENTS, LOAD_HOGS)
+load-sqlite: $(STAMP)
+	$(BIN)/python -m bench.sqlite_load
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -153,7 +153,7 @@ def create_app(settings: Settings | None = None, *, graphiql: bool | None = None
         services.cache,
         interval_s=settings.change_poll_s,
         store=services.store,
-        sync=FeedSync({c.code: c for c in settings.courts}, clock=services.clock),
+        sync=FeedSync({c.code: c for c in settings.courts}, clock=services.now),
     )
 
     store = services.store

@@ -65,8 +65,8 @@ def build_services(settings: Settings) -> Services:
 
 def build_workers(services: Services) -> None:
     """Every background worker, one line each: outboxes and the escalation scheduler."""
-    services.workers.add(SmsWorker.from_settings(services.store, services.settings))
-    services.workers.add(FilingOutbox(services))
+    services.workers.add(SmsWorker.from_settings(services.store, services.settings, clock=services.now))
+    services.workers.add(FilingOutbox(services, clock=services.now))
     services.workers.add(SignatureOutbox.from_services(services))
     services.workers.add(EscalationScheduler(services))
     services.workers.add(BindingOutbox.from_services(services))

@@ -137,15 +137,12 @@ def applicant_ref(viewer: Viewer) -> PersonRef | None:
     return refs[0] if refs else None
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 class BindingService:
     """Case bindings for applicants and reviewers. Cheap to build: it holds only references."""
 
     def __init__(self, runtime: Runtime, *, calendar: WorkingCalendar | None = None) -> None:
         self.runtime = runtime
+        self.clock = runtime.now  # "now" when a call names none
         self.store = runtime.store
         self.registry = runtime.registry
         self.cache = runtime.cache
@@ -174,7 +171,7 @@ class BindingService:
         ALREADY_ON_CASE, ALREADY_BOUND, DUPLICATE_APPLICATION, NO_REVIEWER), InvalidCaseNumber, NoSuchCase,
         or CourtError when the case's court cannot say.
         """
-        now = now or _utcnow()
+        now = now or self.clock()
         note = (note or "").strip() or None
         if note and len(note) > MAX_NOTE:
             raise InvalidInput(f"the note is longer than {MAX_NOTE} characters", "NOTE_TOO_LONG")
@@ -290,7 +287,7 @@ class BindingService:
         """Approve or reject a pending application: settles its deadline, tells the applicant, and on approval
         queues the court write where the family supports it. Raises NoSuchBinding and InvalidInput
         (NOTE_TOO_LONG, ALREADY_DECIDED)."""
-        now = now or _utcnow()
+        now = now or self.clock()
         note = (note or "").strip() or None
         if note and len(note) > MAX_NOTE:
             raise InvalidInput(f"the note is longer than {MAX_NOTE} characters", "NOTE_TOO_LONG")

@@ -512,14 +512,10 @@ def escalation_targets(roster: Sequence[Staff], deadline: TrackedDeadline, level
     return court_leaders(list(roster))
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 class EscalationScheduler:
     """The worker that escalates overdue deadlines (``services.workers``; also ``court-gateway tickets
-    escalate``). ``clock``, ``roster`` and ``calendar`` are injectable; ``run_once(now)`` runs a round at
-    a simulated time."""
+    escalate``). ``clock`` (default: ``services.clock``, so a test that moves the gateway's "now" moves its
+    rounds too), ``roster`` and ``calendar`` are injectable; ``run_once(now)`` runs a round at a simulated time."""
 
     name = WORKER_NAME
 
@@ -527,7 +523,7 @@ class EscalationScheduler:
         self,
         services: Runtime,
         *,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Callable[[], datetime] | None = None,
         roster: RosterLookup | None = None,
         calendar: WorkingCalendar | None = None,
         batch_size: int = 200,
@@ -535,7 +531,7 @@ class EscalationScheduler:
         self.services = services
         self.store = services.store
         self.settings = services.settings
-        self.clock = clock
+        self.clock = clock or (lambda: services.clock())
         self.calendar = calendar or calendar_for(services.settings)
         self.batch_size = batch_size
         self._roster = roster

@@ -66,7 +66,7 @@ class SignatureOutbox(Outbox[SignatureRecord, SignatureReceipt]):
     def from_services(cls, runtime: Runtime) -> SignatureOutbox:
         settings = runtime.settings
         policy = RetryPolicy(base_s=settings.signature_retry_base_s, cap_s=settings.signature_retry_cap_s)
-        return cls(runtime.store, runtime.registry, runtime.cache, settings, policy)
+        return cls(runtime.store, runtime.registry, runtime.cache, settings, policy, clock=runtime.now)
 
     def court_of(self, row: SignatureRecord) -> str:
         return row.source_code  # where the signature goes: the serving court, or the platform

@@ -18,7 +18,7 @@ import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import ColumnElement, func, select
@@ -223,7 +223,7 @@ class FilingService:
         files: list[CheckedFile],
         case: Case | None,
     ) -> FilingView:
-        now = datetime.now(UTC)
+        now = self.runtime.now()
         refs = {ref.kind: ref.number for ref in viewer.person_refs()}
         id_number, licence_number = refs.get(IdentityKind.ID_NUMBER), refs.get(IdentityKind.LICENCE_NUMBER)
         filed_as = filer_ref(case, id_number, licence_number) if case else None

@@ -83,8 +83,8 @@ class SmsWorker(Outbox[SmsMessage, str]):
         self.provider = provider
 
     @classmethod
-    def from_settings(cls, store: Store, settings: Settings) -> SmsWorker:
-        return cls(store, provider_from_settings(settings), DeliveryPolicy.from_settings(settings))
+    def from_settings(cls, store: Store, settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> SmsWorker:
+        return cls(store, provider_from_settings(settings), DeliveryPolicy.from_settings(settings), clock=clock)
 
     def round(self) -> AbstractAsyncContextManager[object]:
         return self.provider  # one connection for the round's texts

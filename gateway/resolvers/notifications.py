@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 
 from strawberry.types import Info
 
@@ -51,7 +50,7 @@ async def mark_read(info: Info[Context, None], ids: list[int] | None, all: bool)
     context = info.context
     keys = service.viewer_keys(context.require_viewer())
     async with context.services.store.session() as session:
-        return await service.mark_read(session, keys, ids, now=datetime.now(UTC))
+        return await service.mark_read(session, keys, ids, now=context.services.clock())
 
 
 async def notification_added(info: Info[Context, None], after_id: int | None) -> AsyncIterator[service.Notice]:

@@ -7,7 +7,7 @@ for division heads and court leaders of the court it is about.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 from strawberry.types import Info
 
@@ -64,7 +64,11 @@ async def court_tickets(
     if not viewer.court_code or viewer.court_code not in info.context.services.registry:
         raise Forbidden("your account names no court this gateway serves")
     return await info.context.services.tickets.court_tickets(
-        viewer, first=first, after=after, status=status, overdue_at=datetime.now(UTC) if overdue_only else None
+        viewer,
+        first=first,
+        after=after,
+        status=status,
+        overdue_at=info.context.services.clock() if overdue_only else None,
     )
 
 
@@ -83,7 +87,7 @@ async def ticket_report(info: Info[Context, None], court: str, start: date, end:
         raise BadUserInput(f"no court {court!r} is served by this gateway", reason="UNKNOWN_COURT")
     if viewer.court_code != court:
         raise Forbidden("the 通报 of a court is for its own division heads and leaders")
-    return await context.services.tickets.report(viewer, court, start, end, now=datetime.now(UTC))
+    return await context.services.tickets.report(viewer, court, start, end, now=context.services.clock())
 
 
 def working_hours_left(services: Services, view: TicketView, now: datetime) -> float | None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from strawberry.types import Info
 
 from gateway.archive.service import archive_applications_waiting
@@ -40,7 +38,7 @@ async def my_work_queue(
     except (InvalidCursor, KeyError, TypeError, ValueError):
         raise BadUserInput("after: not a cursor of this list") from None
     queue = await service.work_queue(
-        viewer, sources(info), calendar_for(info.context.services.settings), now=datetime.now(UTC)
+        viewer, sources(info), calendar_for(info.context.services.settings), now=info.context.services.clock()
     )
     page = queue[start : start + first]
     cursors = [encode_cursor(CURSOR_KIND, {"i": start + n + 1}) for n in range(len(page))]

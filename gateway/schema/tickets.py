@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Annotated
 
 import strawberry
@@ -107,7 +107,7 @@ class Ticket(Node):
 
     @classmethod
     def from_view(cls, view: service.TicketView, services: Services, now: datetime | None = None) -> Ticket:
-        now = now or datetime.now(UTC)
+        now = now or services.clock()
         return cls(
             id=global_id("Ticket", view.id),
             court_code=view.court_code,
@@ -150,7 +150,7 @@ class TicketConnection:
 
 
 def ticket_connection(page: service.TicketPage, services: Services) -> TicketConnection:
-    now = datetime.now(UTC)
+    now = services.clock()
     return TicketConnection(
         edges=[
             TicketEdge(node=Ticket.from_view(t, services, now), cursor=c)

@@ -3,7 +3,10 @@
 A session is a transaction: it commits when the ``async with`` block ends and rolls back when it
 raises. Sessions are cheap and never shared between concurrent tasks (an ``AsyncSession`` is not
 safe for that); each resolver, worker step or CLI command opens its own. Keep court calls out of a
-session: on SQLite an open write transaction holds the database's single write lock.
+session: on SQLite an open write transaction holds the database's single write lock, and the process's
+other write units wait their turn for it (``gateway.store.sqlite.WriteTurns``). A task never opens a
+write unit inside another of its own: on SQLite that raises ``NestedWriteError``. PostgreSQL writers run
+concurrently, under row locks.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from gateway.store.sqlite import READ_ONLY_OPTION, configure_sqlite, prepare_sqlite_file
+from gateway.store.sqlite import READ_ONLY_OPTION, WriteTurns, configure_sqlite, prepare_sqlite_file
 
 
 class Store:
@@ -30,8 +33,10 @@ class Store:
             prepare_sqlite_file(self.url)
         # pre-ping: a PostgreSQL restart must not fail the first request after it
         self.engine: AsyncEngine = create_async_engine(self.url, echo=echo, pool_pre_ping=not sqlite)
+        self._write_turns: WriteTurns | None = None
         if sqlite:
             configure_sqlite(self.engine)
+            self._write_turns = WriteTurns(self.url)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @property
@@ -45,12 +50,18 @@ class Store:
 
         ``read_only`` sessions read one consistent snapshot and never block writers (PostgreSQL:
         REPEATABLE READ, READ ONLY; SQLite: a deferred transaction under WAL). Use them for reports
-        and checks that walk many rows, such as verifying the audit chain.
+        and checks that walk many rows, such as verifying the audit chain. On SQLite, a write unit
+        first waits for its turn, before it takes a pooled connection.
         """
-        async with self._sessions() as session, session.begin():
+        async with self._write_turn(read_only), self._sessions() as session, session.begin():
             if read_only:
                 await session.connection(execution_options=self._read_only_options())
             yield session
+
+    def _write_turn(self, read_only: bool) -> contextlib.AbstractAsyncContextManager[None]:
+        if read_only or self._write_turns is None:
+            return contextlib.nullcontext()
+        return self._write_turns.turn()
 
     def _read_only_options(self) -> dict[str, Any]:
         if self.dialect == "postgresql":

@@ -190,10 +190,6 @@ def in_scope(viewer: Viewer, row: TicketRecord) -> bool:
     return bool(viewer.staff_id and any(h["staff_id"] == viewer.staff_id for h in row.handlers))
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 class TicketService:
     """12368 tickets for requesters and staff. Cheap to build: it holds only references."""
 
@@ -207,6 +203,7 @@ class TicketService:
     ) -> None:
         self.runtime = runtime
         self.store = runtime.store
+        self.clock = runtime.now  # "now" when a call names none
         self.cases = cases
         self.parser = runtime.parser
         self.settings = runtime.settings
@@ -230,7 +227,7 @@ class TicketService:
         Raises InvalidInput (CONTENT_MISSING, CONTENT_TOO_LONG, UNKNOWN_COURT, CASE_OF_ANOTHER_COURT,
         NO_HANDLER), InvalidCaseNumber, NoSuchCase, or CourtError when the court cannot name the handlers.
         """
-        now = now or _utcnow()
+        now = now or self.clock()
         content = content.strip()
         _check_text(content, "CONTENT", MAX_CONTENT, "the ticket's content")
         court = self._court(court_code)
@@ -313,7 +310,7 @@ class TicketService:
     ) -> TicketView:
         """The requester rates the answer, once. Raises NoSuchTicket (not theirs) and InvalidInput
         (RATING_RANGE, COMMENT_TOO_LONG, NOT_ANSWERED, ALREADY_RATED)."""
-        now = now or _utcnow()
+        now = now or self.clock()
         if not 1 <= rating <= 5:
             raise InvalidInput("a rating is 1 to 5", "RATING_RANGE")
         comment = (comment or "").strip() or None
@@ -351,7 +348,7 @@ class TicketService:
         Raises NoSuchTicket (another court's, or none), NotInScope, InvalidInput (ANSWER_MISSING,
         ANSWER_TOO_LONG, ALREADY_ANSWERED, TICKET_CLOSED).
         """
-        now = now or _utcnow()
+        now = now or self.clock()
         text = text.strip()
         _check_text(text, "ANSWER", MAX_ANSWER, "the answer")
         async with self.store.session() as session:
@@ -390,7 +387,7 @@ class TicketService:
 
         Raises NoSuchTicket, NotInScope, InvalidInput (ALREADY_CLOSED).
         """
-        now = now or _utcnow()
+        now = now or self.clock()
         async with self.store.session() as session:
             row = await self._staff_ticket(session, viewer, ticket_id)
             if row.status == TicketStatus.CLOSED:

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, cast
@@ -23,31 +21,10 @@ from gateway.store import Store
 from gateway.store.audit import GENESIS_HASH, AuditVerification, append, record_hash, verify
 from gateway.store.migrate import upgrade_async
 from gateway.store.models import AppendOnlyError, AuditHead, AuditRecord
-from gateway.store.testing import postgres_schema, sqlite_url
+from gateway.store.testing import sqlite_url
 
-POSTGRES_URL = os.environ.get("GATEWAY_TEST_POSTGRES_URL")
-needs_postgres = pytest.mark.skipif(
-    not POSTGRES_URL, reason="GATEWAY_TEST_POSTGRES_URL is not set: PostgreSQL tests skipped"
-)
 LOG = cast(Table, AuditRecord.__table__)
 HEAD = cast(Table, AuditHead.__table__)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=needs_postgres)])
-async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """A new, empty database of each kind."""
-    if request.param == "sqlite":
-        yield sqlite_url(tmp_path)
-        return
-    async with postgres_schema(str(POSTGRES_URL)) as url:
-        yield url
-
-
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Store]:
-    await upgrade_async(database_url)
-    async with Store(database_url) as store:
-        yield store
 
 
 async def _append(store: Store, n: int, **fields: Any) -> AuditRecord:

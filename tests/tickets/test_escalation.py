@@ -528,3 +528,21 @@ async def test_cli_runs_a_round_at_a_given_time_and_prints_the_report(
     assert division_line.split() == [case.division, "1", "0", "0", "1", "1", "-"]
     total = next(line for line in out.splitlines() if line.startswith("total"))
     assert total.split() == ["total", "1", "0", "0", "1", "1", "-"]
+
+
+async def test_the_gateways_clock_stamps_tickets_and_times_the_escalation_rounds(
+    own: Services, cluster: SimulatorCluster, world: World, settings: Settings
+) -> None:
+    """Calls that name no time take ``services.clock``: a test that fixes the gateway's clock is not
+    overtaken by the real date (the ticket would be stamped today and the round run today)."""
+    chen = viewer(world, settings, "lawyer-chen")
+    case = panel_case(cluster, world, "lawyer-chen", YUEXIU)
+    own.clock = lambda: at("2026-09-30 16:00")
+    ticket = await own.tickets.create(
+        chen, court_code=YUEXIU, category=TicketCategory.URGE, content="请尽快安排开庭。", case_number=case.case_number
+    )
+    assert (ticket.created_at, ticket.due_at) == (at("2026-09-30 16:00"), at("2026-10-09 17:30"))
+    scheduler = EscalationScheduler(own)
+    own.clock = lambda: at("2026-10-09 17:31")
+    assert await scheduler.run_once() == 1, "level 1 only: the real date is a year past both levels"
+    assert [(e.level, e.at) for e in (await current(own, chen, ticket)).escalations] == [(1, at("2026-10-09 17:31"))]

@@ -23,7 +23,7 @@ from gateway.store.notifications import SmsMessage
 from gateway.tickets.service import FILING_DIVISION, panel_handlers
 from simulators.cluster import SimulatorCluster
 from simulators.generator import World
-from tests.conftest import GraphQLClient, mint
+from tests.conftest import GraphQLClient, background_paused, mint
 from tests.tickets.test_escalation import YUEXIU, cases_of, head_of, leaders_of, panel_case
 
 TICKET_FIELDS = """
@@ -407,3 +407,25 @@ async def test_bad_input_is_refused_with_a_reason(
     assert codes(await gateway.query(TICKET, {"id": wrong_kind}, as_="lawyer-chen")) == ["NOT_FOUND"]
     assert codes(await gateway.query(TICKET, {"id": "%%%"}, as_="lawyer-chen")) == ["BAD_USER_INPUT"]
     assert codes(await gateway.query(MINE, {"first": 5, "after": "garbage"}, as_="lawyer-chen")) == ["BAD_USER_INPUT"]
+
+
+async def test_a_moved_gateway_clock_dates_and_times_tickets_over_graphql(
+    gateway: GraphQLClient, cluster: SimulatorCluster, world: World
+) -> None:
+    """``services.clock`` is the gateway's "now" for every ticket a request creates, lists or shows."""
+    services = services_of(gateway)
+    real = services.clock
+    created_at = (datetime.now(UTC) - timedelta(days=1)).replace(microsecond=0)
+    case = panel_case(cluster, world, "lawyer-chen", YUEXIU, skip=2)
+    async with background_paused(gateway.app):  # type: ignore[attr-defined]
+        try:
+            services.clock = lambda: created_at
+            ticket = await create(gateway, case)
+            assert datetime.fromisoformat(ticket["createdAt"]) == created_at
+            assert ticket["overdue"] is False
+            due_at = datetime.fromisoformat(ticket["dueAt"])
+            services.clock = lambda: due_at + timedelta(minutes=1)
+            shown = (await gateway.query(TICKET, {"id": ticket["id"]}, as_="lawyer-chen"))["data"]["ticket"]
+            assert shown["overdue"] is True and shown["workingHoursLeft"] <= 0
+        finally:
+            services.clock = real
