@@ -27,7 +27,7 @@ import hashlib
 import io
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -133,6 +133,19 @@ def credential_of(signer: SealSigner) -> SealCredential:
     return SealCredential.from_pem(pem_value(signer.certificate), pem_value(signer.key), password)
 
 
+def trust_roots_of(values: Sequence[str]) -> list[x509.Certificate]:
+    """The certificates of ``seal_trust_roots`` (each PEM text or a file path, one or more certificates)."""
+    roots = []
+    for value in values:
+        try:
+            roots += list(load_certs_from_pemder_data(pem_value(value)))
+        except SealCredentialError:
+            raise
+        except Exception as e:  # asn1crypto and PEM parsing each raise their own
+            raise SealCredentialError(f"a trust root cannot be read: {type(e).__name__}") from None
+    return roots
+
+
 def trace_reason(purpose: str, trace_id: str) -> str:
     """A signature's ``/Reason`` carrying the trace id printed on every page: "电子阅卷 追踪码：…"."""
     return f"{purpose} {TRACE_LABEL}{trace_id}"
@@ -171,15 +184,16 @@ class _TimedPdfSigner(PdfSigner):
         return session
 
 
-def _stamp_box(pdf: bytes) -> tuple[float, float, float, float]:
+def _stamp_box(pdf: bytes) -> tuple[int, int, int, int]:
     """Where the stamp goes: the last page's lower right corner, above the watermark's footer line."""
     from pypdf import PdfReader
 
     box = PdfReader(io.BytesIO(pdf)).pages[-1].mediabox
-    size = min(STAMP_SIZE, 0.4 * float(box.width), 0.4 * float(box.height))
-    right = float(box.right) - min(STAMP_RIGHT, 0.1 * float(box.width))
-    bottom = float(box.bottom) + min(STAMP_BOTTOM, 0.1 * float(box.height))
-    return (right - size, bottom, right, bottom + size)
+    width, height = float(box.width), float(box.height)
+    size = min(STAMP_SIZE, 0.4 * width, 0.4 * height)
+    right = float(box.right) - min(STAMP_RIGHT, 0.1 * width)
+    bottom = float(box.bottom) + min(STAMP_BOTTOM, 0.1 * height)
+    return (round(right - size), round(bottom), round(right), round(bottom + size))
 
 
 def sign_pdf(pdf: bytes, credential: SealCredential, *, court_name: str, signed_at: datetime, reason: str) -> bytes:
@@ -364,7 +378,7 @@ def _court_seals(
         if key != "default" and key not in by_slug:
             raise SealCredentialError(f"GATEWAY_SEAL_SIGNERS names {key}, which is no court's slug")
         credentials[by_slug.get(key, key)] = credential_of(signer)
-    roots = [cert for value in trust_roots for cert in load_certs_from_pemder_data(pem_value(value))]
+    roots = trust_roots_of(trust_roots)
     demo = None
     if mode != "production":
         demo = DemoChain(directory)
