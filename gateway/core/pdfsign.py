@@ -234,9 +234,11 @@ def verify_pdf(data: bytes, trust_roots: list[x509.Certificate]) -> SealCheck:
         reader = PdfFileReader(io.BytesIO(data), strict=False)
         signatures = reader.embedded_signatures
     except Exception:  # a hostile or damaged file: pyHanko's parser raises many kinds
-        found = b"/ByteRange" in data
-        reason = "the file carries a signature but cannot be read" if found else "the file is not a readable PDF"
-        return SealCheck(False, SealProblem.MALFORMED if found else SealProblem.UNSEALED, reason)
+        if data.startswith(b"%PDF-"):
+            return SealCheck(
+                False, SealProblem.MALFORMED, "the PDF or its signature cannot be read (damaged or changed)"
+            )
+        return SealCheck(False, SealProblem.UNSEALED, "the file is not a PDF")
     if not signatures:
         return SealCheck(False, SealProblem.UNSEALED, "the file carries no court seal")
     embedded = signatures[-1]
