@@ -39,6 +39,7 @@ from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.content import PdfContent
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.layout import BoxConstraints
+from pyhanko.pdf_utils.metadata.model import DocumentMetadata
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.fields import SigFieldSpec, SigSeedSubFilter
 from pyhanko.sign.signers import SimpleSigner
@@ -171,6 +172,20 @@ class _PdfPage(PdfContent):
         return b"/CourtSealStamp Do"
 
 
+class _DatedMetadata(DocumentMetadata):
+    """Document metadata whose modification time stays the seal's (pyHanko sets it to "now" on writing)."""
+
+    def __init__(self, at: datetime) -> None:
+        super().__init__()
+        self.__dict__["_at"] = at
+        self.last_modified = at
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "last_modified" and "_at" in self.__dict__:
+            value = self.__dict__["_at"]
+        super().__setattr__(name, value)
+
+
 class _TimedPdfSigner(PdfSigner):
     """pyHanko's signer with the signing time given (the gateway's clock) rather than read from the system."""
 
@@ -201,10 +216,12 @@ def sign_pdf(pdf: bytes, credential: SealCredential, *, court_name: str, signed_
     if signed_at.tzinfo is None:
         raise ValueError("signed_at needs a time zone")
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
-    # the document ID's second part is new in every revision; derived, not random, so signing is repeatable
+    # pyHanko makes each revision's document ID at random and dates /ModDate by the system clock: derived
+    # and dated by the seal instead, so sealing is repeatable (pinned pyHanko; the tests catch a change)
     first_id = writer.document_id[0]
     derived = hashlib.sha256(pdf + signed_at.isoformat().encode() + reason.encode()).digest()[:16]
     writer._document_id = generic.ArrayObject([generic.ByteStringObject(first_id), generic.ByteStringObject(derived)])
+    writer._meta = _DatedMetadata(signed_at)
     signer = SimpleSigner(
         signing_cert=credential.certificate,
         signing_key=credential.key,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import re
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -88,6 +89,7 @@ def test_another_cas_seal_is_untrusted_and_sealing_is_repeatable(tmp_path: Path,
     seals = court_seals_for(configured(tmp_path, chain))
     original = pdf_of(1)
     sealed, _ = seals.sign(original, court_code="粤0104", signed_at=AT, reason="电子送达凭证 N1")
+    time.sleep(1.1)  # the system clock moves on (PDF dates have whole seconds): it must not show
     again, _ = seals.sign(original, court_code="粤0104", signed_at=AT, reason="电子送达凭证 N1")
     assert again == sealed, "the same file, court and time: the same bytes"
     other_root, other_chain, other_key = court_chain(YUEXIU, organization="Some Other CA")
