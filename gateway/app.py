@@ -28,7 +28,7 @@ from strawberry.types.unset import UNSET, UnsetType
 from gateway.body_limit import BodyLimit
 from gateway.config import DEMO_JWT_HS256_SECRET, Settings
 from gateway.context import Context
-from gateway.core.seal import sealer_for
+from gateway.core.pdfsign import court_seals_for
 from gateway.feeds.effects import FeedSync
 from gateway.feeds.follower import ChangeFollower
 from gateway.identity import AuthError, TokenVerifier, Viewer
@@ -146,7 +146,7 @@ def create_app(settings: Settings | None = None, *, graphiql: bool | None = None
     graphql = GraphQLApp(
         services, build_verifier(settings), graphiql=settings.graphiql if graphiql is None else graphiql
     )
-    sealer_for(settings)  # the seal key is read now: a bad one fails at start, the demo one is warned of
+    court_seals_for(settings)  # seal certificates read now: a bad one fails at start, the demo chain warned of
 
     follower = ChangeFollower(
         services.registry,

@@ -249,9 +249,10 @@ def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def cmd_seal_verify(args: argparse.Namespace, settings: Settings) -> None:
-    """Check a downloaded case-file PDF's integrity seal: exit 0 when valid, 1 when not (tampered, forged,
-    unsealed), 2 when the file cannot be read."""
-    from gateway.core.seal import sealer_for
+    """Check a sealed PDF (a case-file download, a service certificate): its court's PDF signature against the
+    configured trust roots, or a seal of the earlier form against the legacy keys. Exit 0 when valid, 1 when
+    not (tampered, forged, untrusted, unsealed), 2 when the file cannot be read."""
+    from gateway.core.pdfsign import court_seals_for
 
     try:
         with open(args.file, "rb") as f:
@@ -259,10 +260,22 @@ def cmd_seal_verify(args: argparse.Namespace, settings: Settings) -> None:
     except OSError as e:
         print(f"cannot read {args.file}: {e.strerror}", file=sys.stderr)
         sys.exit(2)
-    check = sealer_for(settings).verify(content)
+    check = court_seals_for(settings).verify(content)
     print(f"{args.file}: {check}")
     if not check.valid:
         sys.exit(1)
+
+
+def cmd_seal_demo_root(args: argparse.Namespace, settings: Settings) -> None:
+    """The demo chain's root certificate as PEM (created on first use), for a PDF reader's trusted
+    certificates; a demo-only root: production has none."""
+    from gateway.core.demo_chain import DemoChain
+    from gateway.core.pdfsign import demo_dir
+
+    if settings.mode == "production":
+        print("production seals with the court's own certificates: there is no demo root", file=sys.stderr)
+        sys.exit(2)
+    sys.stdout.write(DemoChain(demo_dir(settings)).root_pem().decode())
 
 
 # -- sms --------------------------------------------------------------------------------------------
@@ -405,13 +418,17 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--after", help="also replay the notifications after this notification ID first")
     watch.set_defaults(func=cmd_notifications_watch)
 
-    seal = commands.add_parser("seal", help="integrity seals of downloaded case-file PDFs")
+    seal = commands.add_parser("seal", help="court seals (PDF signatures) of case-file downloads and certificates")
     seal_ops = seal.add_subparsers(dest="seal_command", required=True)
     seal_verify = seal_ops.add_parser(
-        "verify", help="check a file's seal; exit 0 valid, 1 not (tampered, forged, unsealed), 2 unreadable"
+        "verify", help="check a file's seal; exit 0 valid, 1 not (tampered, forged, untrusted, unsealed), 2 unreadable"
     )
     seal_verify.add_argument("file", help="the downloaded PDF")
     seal_verify.set_defaults(func=cmd_seal_verify)
+    seal_root = seal_ops.add_parser(
+        "demo-root", help="print the demo seal chain's root certificate (PEM), to trust it in a PDF reader"
+    )
+    seal_root.set_defaults(func=cmd_seal_demo_root)
 
     sms = commands.add_parser("sms", help="the text messages the gateway sent")
     sms_ops = sms.add_subparsers(dest="sms_command", required=True)

@@ -35,6 +35,18 @@ DEMO_JWT_HS256_SECRET = "court-gateway-demo-identity-provider-only"
 DEMO_DOWNLOAD_SECRET = "court-gateway-demo-download-links-only"
 
 
+class SealSigner(BaseModel):
+    """One court's seal credential (or every court's): each value PEM text or the path of a PEM file."""
+
+    model_config = ConfigDict(frozen=True)
+
+    #: the signing certificate, then the certificates of its chain (intermediates; the root may follow)
+    certificate: str
+    #: its private key (PKCS#8 or PKCS#1 PEM), encrypted with key_password when that is set
+    key: str
+    key_password: str = ""
+
+
 class CourtConfig(BaseModel):
     """One backend: a court, or the national unified service platform."""
 
@@ -196,8 +208,17 @@ class Settings(BaseSettings):
     archive_review_working_days: int = Field(default=2, ge=0)
     #: an approval opens a reading window of this many hours
     archive_window_hours: float = Field(default=72.0, gt=0)
-    #: the integrity seal's Ed25519 key: a PKCS#8 PEM, or the 32-byte seed as 64 hex digits. Empty: the
-    #: demo key, which is public (a warning is logged): set GATEWAY_SEAL_PRIVATE_KEY outside the demo
+    #: the court seal on case-file downloads and service certificates, a PDF signature (PAdES): each court's
+    #: signing credential keyed by its slug, or "default" for every court without one of its own
+    #: (GATEWAY_SEAL_SIGNERS__DEFAULT__CERTIFICATE=/run/secrets/seal.pem). Empty in the demo: a demo chain
+    #: generated on first use in seal_demo_dir; production refuses it (gateway.security)
+    seal_signers: dict[str, SealSigner] = Field(default_factory=dict)
+    #: root certificates a seal must chain to when verified (PEM text or file paths); the demo adds its own
+    seal_trust_roots: list[str] = Field(default_factory=list)
+    #: where the demo chain is kept; unset: seal-demo beside a SQLite database file, else .data/seal-demo
+    seal_demo_dir: Path | None = None
+    #: the earlier seal (an Ed25519 line after %%EOF), no longer made, still verified during the transition:
+    #: its key (a PKCS#8 PEM, or the 32-byte seed as 64 hex digits; the demo trusts the public demo key too)
     seal_private_key: str = ""
     #: earlier seal keys still trusted when verifying (PEM public keys, or raw keys as 64 hex digits)
     seal_trusted_public_keys: list[str] = Field(default_factory=list)

@@ -1,8 +1,10 @@
 """Production refuses to start on a secret anyone can read (DESIGN §5).
 
-The demo runs on secrets that ship in this repository: the demo identity provider's HS256 key, the
-download-link key and the integrity seal's key. Whoever holds them mints tokens for any role, forges
-download links, and seals forged files. In ``mode = "production"`` :func:`check_production` refuses
+The demo runs on secrets that ship in this repository or sit unguarded on disk: the demo identity
+provider's HS256 key, the download-link key, the demo seal chain (a root CA and court certificates whose
+keys lie in the data directory) and the earlier Ed25519 seal key. Whoever holds them mints tokens for any
+role, forges download links, and seals forged files. Production also needs every court's seal certificate
+(or a default one) and the roots seals are verified against. In ``mode = "production"`` :func:`check_production` refuses
 them, and any secret shorter than ``MIN_SECRET_BYTES``, and a token issuer or audience left unset; it
 names every setting to change at once, so one restart fixes them all. In ``mode = "demo"`` the gateway
 starts and warns (here for the download key; ``build_verifier`` and ``sealer_for`` warn of theirs).
@@ -12,9 +14,12 @@ from __future__ import annotations
 
 import logging
 
+from asn1crypto import x509
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.config import DEMO_DOWNLOAD_SECRET, DEMO_JWT_HS256_SECRET, Settings
+from gateway.core.demo_chain import DEMO_ORGANIZATION
+from gateway.core.pdfsign import SealCredentialError, credential_of, trust_roots_of
 from gateway.core.seal import DEMO_SEED, SealKeyError, key_id, load_private_key, load_public_key
 
 log = logging.getLogger("gateway.security")
@@ -48,22 +53,60 @@ def production_problems(settings: Settings) -> list[str]:
         problems.append("GATEWAY_DOWNLOAD_SECRET is the public demo key: anyone could forge download links")
     elif len(settings.download_secret.encode()) < MIN_SECRET_BYTES:
         problems.append(f"GATEWAY_DOWNLOAD_SECRET is shorter than {MIN_SECRET_BYTES} bytes")
+    problems += _seal_certificate_problems(settings)
     problems += _seal_key_problems(settings.seal_private_key, settings.seal_trusted_public_keys)
     return problems
 
 
 def _seal_key_problems(private: str, trusted: list[str]) -> list[str]:
+    """The earlier Ed25519 seal, verified for a transition: never with the public demo key."""
     demo = key_id(Ed25519PrivateKey.from_private_bytes(DEMO_SEED).public_key())
     problems = []
     try:
-        if not private.strip():
-            problems.append("GATEWAY_SEAL_PRIVATE_KEY is unset, so the public demo seal key would seal case files")
-        elif key_id(load_private_key(private).public_key()) == demo:
-            problems.append("GATEWAY_SEAL_PRIVATE_KEY is the public demo seal key")
+        if private.strip() and key_id(load_private_key(private).public_key()) == demo:
+            problems.append("GATEWAY_SEAL_PRIVATE_KEY is the public demo seal key: forged seals would verify")
         if any(key_id(load_public_key(t)) == demo for t in trusted):
             problems.append("GATEWAY_SEAL_TRUSTED_PUBLIC_KEYS trusts the demo seal key: forged seals would verify")
     except SealKeyError as e:
         problems.append(f"a seal key cannot be read: {e}")
+    return problems
+
+
+def _is_demo(certificate: x509.Certificate) -> bool:
+    names = (certificate.subject.native, certificate.issuer.native)
+    return any(name.get("organization_name") == DEMO_ORGANIZATION for name in names)
+
+
+def _seal_certificate_problems(settings: Settings) -> list[str]:
+    """The court seal: every court's own credential (or a default one), none of the demo chain, and trust
+    roots to verify against, none of them the demo root."""
+    problems = []
+    signers = settings.seal_signers
+    courts = [c.slug for c in settings.courts if c.is_court]
+    missing = [slug for slug in courts if slug not in signers]
+    if "default" not in signers and missing:
+        problems.append(
+            "GATEWAY_SEAL_SIGNERS has no certificate for "
+            + (", ".join(missing) if len(missing) < len(courts) else "any court")
+            + " (nor a default one): the demo certificate chain would seal their files"
+        )
+    for name, signer in signers.items():
+        try:
+            credential = credential_of(signer)
+        except SealCredentialError as e:
+            problems.append(f"GATEWAY_SEAL_SIGNERS__{name.upper()}: {e}")
+            continue
+        if any(_is_demo(c) for c in (credential.certificate, *credential.chain)):
+            problems.append(f"GATEWAY_SEAL_SIGNERS__{name.upper()} is a certificate of the demo seal chain")
+    if not settings.seal_trust_roots:
+        problems.append("GATEWAY_SEAL_TRUST_ROOTS is unset: no court seal would verify")
+    try:
+        roots = trust_roots_of(settings.seal_trust_roots)
+    except SealCredentialError as e:
+        problems.append(f"GATEWAY_SEAL_TRUST_ROOTS: {e}")
+    else:
+        if any(_is_demo(c) for c in roots):
+            problems.append("GATEWAY_SEAL_TRUST_ROOTS trusts the demo seal root: anyone could forge court seals")
     return problems
 
 

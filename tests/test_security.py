@@ -12,6 +12,7 @@ import logging
 import os
 import secrets
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -22,15 +23,20 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.app import create_app
-from gateway.config import DEMO_DOWNLOAD_SECRET, DEMO_JWT_HS256_SECRET, Settings
+from gateway.config import DEMO_DOWNLOAD_SECRET, DEMO_JWT_HS256_SECRET, SealSigner, Settings
+from gateway.core.demo_chain import DemoChain
+from gateway.core.pdfsign import SealCredentialError
 from gateway.core.seal import DEMO_SEED
 from gateway.identity import mint_hs256
 from gateway.security import InsecureConfiguration, check_production
 from gateway.store.migrate import upgrade_async
 from simulators.generator import World
 from tests.conftest import GraphQLClient, mint, serve_app
+from tests.seals import court_chain
 
 ISSUER = "https://idp.example.gov.cn"
+#: a court CA's chain that is not the demo's: (root, signing certificate and chain, key)
+COURT_CHAIN = court_chain("广州市中级人民法院")
 AUDIENCE = "court-gateway"
 PARTY_AND_LEADER = {"sub": "attacker", "roles": ["PARTY", "COURT_LEADER"], "court": "粤0104", "level": "FACE"}
 
@@ -44,14 +50,24 @@ def production(settings: Settings, **changes: Any) -> Settings:
         "jwt_audience": AUDIENCE,
         "download_secret": secrets.token_urlsafe(32),
         "seal_private_key": Ed25519PrivateKey.generate().private_bytes_raw().hex(),
+        "seal_signers": {"default": SealSigner(certificate=COURT_CHAIN[1], key=COURT_CHAIN[2])},
+        "seal_trust_roots": [COURT_CHAIN[0]],
         "change_poll_s": 0,
     }
     return settings.model_copy(update={**fit, **changes})
 
 
+def demo_chain_signer(tmp: Path) -> tuple[SealSigner, str]:
+    """A court credential of the demo chain, and the demo root: what production must refuse."""
+    chain = DemoChain(tmp)
+    issued = chain.court("yuexiu", "广州市越秀区人民法院")
+    return SealSigner(certificate=issued.chain_pem.decode(), key=issued.key_pem.decode()), chain.root_pem().decode()
+
+
 # -- refusing to start -----------------------------------------------------------------------------------
 
 DEMO_SEAL_PUBLIC = Ed25519PrivateKey.from_private_bytes(DEMO_SEED).public_key().public_bytes_raw().hex()
+DEMO_SIGNER, DEMO_ROOT = demo_chain_signer(Path(tempfile.mkdtemp(prefix="demo-seal-")))
 
 INSECURE = {
     "demo-jwt-key": ({"jwt_hs256_secret": DEMO_JWT_HS256_SECRET}, "GATEWAY_JWT_HS256_SECRET"),
@@ -65,7 +81,14 @@ INSECURE = {
     "no-audience": ({"jwt_audience": ""}, "GATEWAY_JWT_AUDIENCE"),
     "demo-download-key": ({"download_secret": DEMO_DOWNLOAD_SECRET}, "GATEWAY_DOWNLOAD_SECRET"),
     "short-download-key": ({"download_secret": "a-password"}, "GATEWAY_DOWNLOAD_SECRET"),
-    "no-seal-key": ({"seal_private_key": ""}, "GATEWAY_SEAL_PRIVATE_KEY"),
+    "no-seal-certificate": ({"seal_signers": {}}, "GATEWAY_SEAL_SIGNERS"),
+    "some-courts-without-seal-certificate": (
+        {"seal_signers": {"yuexiu": SealSigner(certificate=COURT_CHAIN[1], key=COURT_CHAIN[2])}},
+        "GATEWAY_SEAL_SIGNERS has no certificate for",
+    ),
+    "demo-seal-chain": ({"seal_signers": {"default": DEMO_SIGNER}}, "GATEWAY_SEAL_SIGNERS__DEFAULT"),
+    "demo-seal-root-trusted": ({"seal_trust_roots": [COURT_CHAIN[0], DEMO_ROOT]}, "GATEWAY_SEAL_TRUST_ROOTS"),
+    "no-seal-trust-roots": ({"seal_trust_roots": []}, "GATEWAY_SEAL_TRUST_ROOTS"),
     "demo-seal-key": ({"seal_private_key": DEMO_SEED.hex()}, "GATEWAY_SEAL_PRIVATE_KEY"),
     "demo-seal-key-trusted": ({"seal_trusted_public_keys": [DEMO_SEAL_PUBLIC]}, "GATEWAY_SEAL_TRUSTED_PUBLIC_KEYS"),
 }
@@ -83,10 +106,29 @@ def test_production_refuses_to_start_on_a_public_short_or_missing_secret(
         create_app(production(settings, **changes, mode="demo"))  # the demo starts on it
 
 
+def test_an_unreadable_seal_credential_is_named_in_production_and_stops_the_demo_too(settings: Settings) -> None:
+    wrong_key = court_chain("另一法院")[2]
+    for signer, message in (
+        (SealSigner(certificate=COURT_CHAIN[1], key="/nonexistent/seal.key"), "cannot read /nonexistent/seal.key"),
+        (SealSigner(certificate=COURT_CHAIN[1], key=wrong_key), "does not belong to the seal certificate"),
+    ):
+        with pytest.raises(InsecureConfiguration, match="GATEWAY_SEAL_SIGNERS__DEFAULT: .*" + message):
+            create_app(production(settings, seal_signers={"default": signer}))
+        with pytest.raises(SealCredentialError, match=message):
+            create_app(production(settings, seal_signers={"default": signer}, mode="demo"))
+
+
 def test_every_problem_is_named_at_once_and_a_fit_configuration_starts(settings: Settings) -> None:
     with pytest.raises(InsecureConfiguration) as refused:
         check_production(settings.model_copy(update={"mode": "production"}))
-    for setting in ("JWT_HS256_SECRET", "JWT_ISSUER", "JWT_AUDIENCE", "DOWNLOAD_SECRET", "SEAL_PRIVATE_KEY"):
+    for setting in (
+        "JWT_HS256_SECRET",
+        "JWT_ISSUER",
+        "JWT_AUDIENCE",
+        "DOWNLOAD_SECRET",
+        "SEAL_SIGNERS",
+        "SEAL_TRUST_ROOTS",
+    ):
         assert f"GATEWAY_{setting}" in str(refused.value), setting
     jwks_only = production(settings, jwt_hs256_secret="", jwt_jwks_url="https://idp.example/jwks")
     for fit in (production(settings), jwks_only):

@@ -1,5 +1,6 @@
 """Reading case files: which materials a grant shows, the audit of each view, download links, and the
-download itself (the court's PDF, watermarked on every page for its reader, then sealed).
+download itself (the court's PDF, watermarked on every page for its reader, then sealed with the court's PDF signature,
+``gateway.core.pdfsign``).
 
 A download is authorised when its link is issued, over GraphQL with the reader's token: the link's row
 (``material_links``) records who (with their identity claims), what and under which access, and its
@@ -29,8 +30,8 @@ from gateway.bindings.service import approved_bindings
 from gateway.core.access import mask_id_number
 from gateway.core.errors import NotFoundError, NotPermitted
 from gateway.core.links import LinkClaims, SignedLinks
+from gateway.core.pdfsign import CourtSeals, court_seals_for, trace_reason
 from gateway.core.runtime import Runtime
-from gateway.core.seal import Sealer, sealer_for
 from gateway.identity import Viewer, viewer_from_claims
 from gateway.store import Store, audit
 from gateway.store.archive import MaterialLinkRecord
@@ -145,7 +146,7 @@ class ReadingService:
         self.links = SignedLinks(
             settings.download_secret, ttl_s=settings.download_link_ttl_s, clock=lambda: runtime.now().timestamp()
         )
-        self.sealer: Sealer = sealer_for(settings)
+        self.seals: CourtSeals = court_seals_for(settings)
 
     async def issue(self, viewer: Viewer, case: Case, grant: ReadingGrant, material: Material) -> IssuedLink:
         """Record a link for ``viewer`` to download ``material`` and audit it (``material.link_issued``)."""
@@ -208,7 +209,13 @@ class ReadingService:
         mark = Watermark(link.reader_name, link.reader_number, now, link.trace_id)
         prepare_fonts()
         stamped, pages = await asyncio.to_thread(watermark, content.content, mark)
-        sealed = self.sealer.seal(stamped, trace_id=link.trace_id, sealed_at=now)
+        sealed, sealed_by = await asyncio.to_thread(
+            self.seals.sign,
+            stamped,
+            court_code=link.court_code,
+            signed_at=now,
+            reason=trace_reason("电子阅卷", link.trace_id),
+        )
         digest = hashlib.sha256(sealed).hexdigest()
         async with self.store.session() as session:
             row = await session.scalar(
@@ -232,7 +239,8 @@ class ReadingService:
                     "sha256": digest,
                     "size": len(sealed),
                     "pages": pages,
-                    "seal_key": self.sealer.key_id,
+                    "seal_key": sealed_by.fingerprint,
+                    "seal_signer": sealed_by.subject,
                     "sealed_at": now.isoformat(),
                 },
             )

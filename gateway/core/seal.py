@@ -1,6 +1,11 @@
-"""The integrity seal on delivered case-file PDFs: an Ed25519 signature over the exact bytes delivered.
+"""The earlier integrity seal on delivered case-file PDFs: an Ed25519 signature over the exact bytes.
 
-A sealed file is the watermarked PDF followed by one trailing comment line::
+The gateway now seals with a PDF signature (``gateway.core.pdfsign``), which PDF readers check. Files it
+delivered before still carry this seal, so it is still verified, for a transition: :class:`SealVerifier`
+checks it against the legacy keys (``seal_private_key``'s, ``seal_trusted_public_keys``, and in the demo
+the public demo key). :class:`SealCheck` is what verifying either form finds.
+
+A file sealed this way is the watermarked PDF followed by one trailing comment line::
 
     <PDF bytes, ending in %%EOF and a newline>%CourtGatewaySeal:<base64url(JSON)>\\n
 
@@ -10,20 +15,15 @@ PDF readers ignore what follows ``%%EOF``, so the file opens as before. The JSON
 all the other fields, after a domain prefix. Verifying splits the seal line off, hashes the bytes
 before it and checks the signature with a trusted key: one changed byte anywhere is detected, and a
 seal moved to another file does not verify.
-
-The key comes from settings (``seal_private_key``: PKCS#8 PEM, or the 32-byte seed as hex); without
-one the demo key is used, which is public, and a warning says so. Earlier keys stay trusted for
-verification through ``seal_trusted_public_keys``.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import functools
 import hashlib
 import json
-import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -32,10 +32,6 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-
-from gateway.config import Settings
-
-log = logging.getLogger("gateway.seal")
 
 SEAL_MARKER = b"%CourtGatewaySeal:"
 ALGORITHM = "Ed25519"
@@ -56,6 +52,11 @@ class SealProblem(StrEnum):
     BAD_SIGNATURE = "BAD_SIGNATURE"  # the seal itself was altered or forged
 
 
+class SealForm(StrEnum):
+    PDF_SIGNATURE = "PDF_SIGNATURE"  # a PAdES signature in the PDF, with the court's certificate
+    LEGACY_ED25519 = "LEGACY_ED25519"  # the earlier Ed25519 line after %%EOF (verified for a transition)
+
+
 @dataclass(frozen=True, slots=True)
 class SealCheck:
     """What verifying a file found; the seal's fields are given when it could be read."""
@@ -67,11 +68,23 @@ class SealCheck:
     sealed_at: datetime | None = None
     key_id: str | None = None
     sha256: str | None = None
+    #: which kind of seal the file carries, when it carries one
+    form: SealForm | None = None
+    #: who signed: the signing certificate's subject (a PDF signature only)
+    signer: str | None = None
+    #: whether the bytes the seal covers are unchanged (None when that could not be checked)
+    intact: bool | None = None
 
     def __str__(self) -> str:
-        if self.valid:
-            return f"seal valid: trace {self.trace_id}, sealed {self.sealed_at:%Y-%m-%d %H:%M:%S %z}, key {self.key_id}"
-        return f"seal INVALID ({self.problem}): {self.reason}"
+        if not self.valid:
+            by = f" (signed by {self.signer})" if self.signer else ""
+            return f"seal INVALID ({self.problem}){by}: {self.reason}"
+        parts = [f"trace {self.trace_id}"] if self.trace_id else []
+        parts.append(f"sealed {self.sealed_at:%Y-%m-%d %H:%M:%S %z}")
+        if self.signer:
+            parts.append(f"signed by {self.signer}")
+        parts.append(f"key {self.key_id}")
+        return "seal valid: " + ", ".join(parts)
 
 
 class SealKeyError(ValueError):
@@ -96,13 +109,64 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode((text + "=" * (-len(text) % 4)).encode("ascii"))
 
 
-class Sealer:
-    """Seals with one private key; verifies against it and any other trusted public keys."""
+class SealVerifier:
+    """Verifies seals of this form against trusted public keys."""
+
+    def __init__(self, trusted: list[Ed25519PublicKey]) -> None:
+        self._trusted = {key_id(k): k for k in trusted}
+
+    def verify(self, data: bytes) -> SealCheck:
+        """Whether ``data`` is, byte for byte, a file this gateway sealed (with a trusted key)."""
+        split = split_seal(data)
+        if split is None:
+            return SealCheck(False, SealProblem.UNSEALED, "the file carries no court-gateway seal")
+        body, line = split
+        try:
+            seal = json.loads(_unb64(line.decode("ascii")))
+            if not isinstance(seal, dict):
+                raise TypeError("not an object")
+            fields = {k: seal[k] for k in ("v", "alg", "kid", "trace", "sealed_at", "sha256")}
+            signature = _unb64(str(seal["sig"]))
+            sealed_at = datetime.fromisoformat(str(fields["sealed_at"]))
+        except (KeyError, TypeError, ValueError, UnicodeDecodeError, binascii.Error):
+            return SealCheck(False, SealProblem.MALFORMED, "the seal line cannot be read", form=SealForm.LEGACY_ED25519)
+        trace, kid, digest = str(fields["trace"]), str(fields["kid"]), str(fields["sha256"])
+
+        def check(valid: bool, problem: SealProblem | None, reason: str, intact: bool | None = None) -> SealCheck:
+            return SealCheck(
+                valid,
+                problem,
+                reason,
+                trace_id=trace,
+                sealed_at=sealed_at,
+                key_id=kid,
+                sha256=digest,
+                form=SealForm.LEGACY_ED25519,
+                intact=intact,
+            )
+
+        if fields["v"] != VERSION or fields["alg"] != ALGORITHM:
+            return check(False, SealProblem.MALFORMED, f"unknown seal version or algorithm: {fields['alg']}")
+        public = self._trusted.get(kid)
+        if public is None:
+            return check(False, SealProblem.UNKNOWN_KEY, f"sealed with key {kid}, not one we trust")
+        try:
+            public.verify(signature, _signed_part(fields))
+        except InvalidSignature:
+            return check(False, SealProblem.BAD_SIGNATURE, "the seal's signature does not verify")
+        if hashlib.sha256(body).hexdigest() != digest:
+            return check(False, SealProblem.TAMPERED, "the file was changed after it was sealed", intact=False)
+        return check(True, None, "the file is exactly as the gateway delivered it", intact=True)
+
+
+class Sealer(SealVerifier):
+    """Seals with one private key (files of the earlier form: tests, tools); verifies against it and any
+    other trusted public keys."""
 
     def __init__(self, private: Ed25519PrivateKey, trusted: list[Ed25519PublicKey] | None = None) -> None:
+        super().__init__([private.public_key(), *(trusted or [])])
         self._private = private
         self.key_id = key_id(private.public_key())
-        self._trusted = {key_id(k): k for k in [private.public_key(), *(trusted or [])]}
 
     def seal(self, pdf: bytes, *, trace_id: str, sealed_at: datetime) -> bytes:
         """``pdf`` with its seal line appended (a newline first, if the PDF does not end with one)."""
@@ -120,39 +184,6 @@ class Sealer:
         seal = {**fields, "sig": _b64(self._private.sign(_signed_part(fields)))}
         line = _b64(json.dumps(seal, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode())
         return body + SEAL_MARKER + line.encode("ascii") + b"\n"
-
-    def verify(self, data: bytes) -> SealCheck:
-        """Whether ``data`` is, byte for byte, a file this gateway sealed (with a trusted key)."""
-        split = split_seal(data)
-        if split is None:
-            return SealCheck(False, SealProblem.UNSEALED, "the file carries no court-gateway seal")
-        body, line = split
-        try:
-            seal = json.loads(_unb64(line.decode("ascii")))
-            if not isinstance(seal, dict):
-                raise TypeError("not an object")
-            fields = {k: seal[k] for k in ("v", "alg", "kid", "trace", "sealed_at", "sha256")}
-            signature = _unb64(str(seal["sig"]))
-            sealed_at = datetime.fromisoformat(str(fields["sealed_at"]))
-        except (KeyError, TypeError, ValueError, UnicodeDecodeError, binascii.Error):
-            return SealCheck(False, SealProblem.MALFORMED, "the seal line cannot be read")
-        trace, kid, digest = str(fields["trace"]), str(fields["kid"]), str(fields["sha256"])
-
-        def check(valid: bool, problem: SealProblem | None, reason: str) -> SealCheck:
-            return SealCheck(valid, problem, reason, trace_id=trace, sealed_at=sealed_at, key_id=kid, sha256=digest)
-
-        if fields["v"] != VERSION or fields["alg"] != ALGORITHM:
-            return check(False, SealProblem.MALFORMED, f"unknown seal version or algorithm: {fields['alg']}")
-        public = self._trusted.get(kid)
-        if public is None:
-            return check(False, SealProblem.UNKNOWN_KEY, f"sealed with key {kid}, not one we trust")
-        try:
-            public.verify(signature, _signed_part(fields))
-        except InvalidSignature:
-            return check(False, SealProblem.BAD_SIGNATURE, "the seal's signature does not verify")
-        if hashlib.sha256(body).hexdigest() != digest:
-            return check(False, SealProblem.TAMPERED, "the file was changed after it was sealed")
-        return check(True, None, "the file is exactly as the gateway delivered it")
 
 
 def split_seal(data: bytes) -> tuple[bytes, bytes] | None:
@@ -206,19 +237,13 @@ def load_public_key(text: str) -> Ed25519PublicKey:
         raise SealKeyError(f"a trusted seal key cannot be read: {e}") from None
 
 
-@functools.cache
-def _sealer(private_text: str, trusted: tuple[str, ...]) -> Sealer:
-    if private_text:
-        private = load_private_key(private_text)
-    else:
-        private = Ed25519PrivateKey.from_private_bytes(DEMO_SEED)
-        log.warning(
-            "the demo seal key is in use: anyone with this repository can forge seals on case-file downloads; "
-            "set GATEWAY_SEAL_PRIVATE_KEY outside the demo"
-        )
-    return Sealer(private, [load_public_key(t) for t in trusted])
-
-
-def sealer_for(settings: Settings) -> Sealer:
-    """The configured sealer, built once per configuration (so the demo-key warning is logged once)."""
-    return _sealer(settings.seal_private_key, tuple(settings.seal_trusted_public_keys))
+def legacy_verifier(private_key: str, trusted: Sequence[str], *, production: bool) -> SealVerifier:
+    """What files of the earlier form are checked against: the key that sealed them (``seal_private_key``),
+    the other trusted ones (``seal_trusted_public_keys``), and in the demo, never in production, the public
+    demo key."""
+    keys = [load_public_key(t) for t in trusted]
+    if private_key.strip():
+        keys.append(load_private_key(private_key).public_key())
+    if not production:
+        keys.append(Ed25519PrivateKey.from_private_bytes(DEMO_SEED).public_key())
+    return SealVerifier(keys)

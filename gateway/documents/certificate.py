@@ -4,7 +4,9 @@ A certificate states what the gateway can prove about one document served on one
 served it, on which channels it reached them and when, whether they had confirmed each address, when
 they signed, and so when service took effect and under which rule (``gateway.documents.service_time``).
 The facts are frozen when the certificate is issued and stored with it; the PDF is rendered from them
-on each download, byte for byte the same, so a certificate never changes once issued. New facts (a
+on each download and sealed by the issuing court (a PDF signature with its stamp, ``gateway.core.pdfsign``)
+dated when it was issued: byte for byte the same while the court's certificate is, so a certificate never
+changes once issued. New facts (a
 signature delivered, a channel that was down now answering) issue a new certificate number.
 
 A download link names a ``certificate_links`` row (random id) and the subject it was issued to, nothing
@@ -15,6 +17,7 @@ is audited as theirs.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import json
@@ -31,6 +34,7 @@ from gateway.config import CourtConfig
 from gateway.core.access import mask_id_number, staff_scope_covers
 from gateway.core.errors import NotPermitted
 from gateway.core.links import LinkClaims, SignedLinks
+from gateway.core.pdfsign import court_seals_for
 from gateway.core.runtime import Runtime
 from gateway.documents.service import ServedDocumentGroup
 from gateway.documents.service_time import EARLIEST_TEXT, RULE_TEXT, ServiceRule, copy_effective
@@ -262,6 +266,7 @@ class CertificateService:
         self.runtime = runtime
         self.store = runtime.store
         settings = runtime.settings
+        self.seals = court_seals_for(settings)
         self.links = links or SignedLinks(
             settings.download_secret, ttl_s=settings.download_link_ttl_s, clock=lambda: runtime.now().timestamp()
         )
@@ -340,6 +345,15 @@ class CertificateService:
         served = addressee_number(record.group_key)
         return viewer.level.at_least(SIGNING_LEVEL) and any(r.number == served for r in viewer.person_refs())
 
+    def sealed_pdf(self, record: CertificateRecord) -> bytes:
+        """The certificate rendered and sealed by its court, dated when it was issued: byte for byte the same
+        on every download (CPU work: run it in a thread)."""
+        rendered = render_certificate(record.facts, record.number, record.issued_at)
+        sealed, _ = self.seals.sign(
+            rendered, court_code=record.court_code, signed_at=record.issued_at, reason=f"电子送达凭证 {record.number}"
+        )
+        return sealed
+
     async def download(self, claims: LinkClaims) -> tuple[CertificateRecord, bytes] | None:
         """The certificate a verified link names, rendered, with the download audited as the link's subject;
         None if the link or the certificate is unknown. Raises CertificateAccessLost when its subject may no
@@ -357,7 +371,8 @@ class CertificateService:
             return None
         if not await self.may_have(viewer_from_claims(link.identity), record):
             raise CertificateAccessLost("you may no longer download this certificate")
-        pdf = render_certificate(record.facts, record.number, record.issued_at)
+        _font()  # registered before the worker thread draws (reportlab's registry is process-global)
+        pdf = await asyncio.to_thread(self.sealed_pdf, record)
         async with self.store.session() as session:
             await audit.append(
                 session,

@@ -39,7 +39,8 @@ from gateway.archive.service import (
 )
 from gateway.context import Context
 from gateway.core.federation import CourtFailure
-from gateway.core.seal import SealCheck, sealer_for
+from gateway.core.pdfsign import court_seals_for
+from gateway.core.seal import SealCheck
 from gateway.errors import (
     BadUserInput,
     Forbidden,
@@ -196,13 +197,14 @@ async def archive_application(info: Info[Context, None], application_id: str) ->
 
 async def verify_document_seal(info: Info[Context, None], file: UploadedFile) -> SealCheck:
     """Anyone signed in may check a file they were given (a court, a notary, the other side); nothing is
-    stored."""
+    stored. The court's PDF signature is checked against the configured trust roots (pyHanko, in a worker
+    thread), a file of the earlier form against the legacy keys."""
     context = info.context
     context.require_viewer()
     data = await file.read(MAX_SEALED_FILE_BYTES + 1)
     if len(data) > MAX_SEALED_FILE_BYTES:
         raise BadUserInput(f"the file is larger than {MAX_SEALED_FILE_BYTES} bytes", reason="FILE_TOO_LARGE")
-    return sealer_for(context.services.settings).verify(data)
+    return await asyncio.to_thread(court_seals_for(context.services.settings).verify, data)
 
 
 # -- the download route ------------------------------------------------------------------------------------

@@ -47,6 +47,12 @@ SealProblem = mirror_enum(
     "Why a seal does not verify: UNSEALED (no seal), MALFORMED (unreadable seal), UNKNOWN_KEY (not our key), "
     "TAMPERED (the file changed after sealing), BAD_SIGNATURE (the seal itself was altered or forged).",
 )
+SealForm = mirror_enum(
+    seal.SealForm,
+    "SealForm",
+    "Which seal a file carries: PDF_SIGNATURE (the court's PDF signature, PAdES, which PDF readers check too) or "
+    "LEGACY_ED25519 (the earlier seal line after %%EOF, still verified for files delivered before).",
+)
 
 
 @strawberry.enum(description="How the courts know an applicant.")
@@ -195,8 +201,17 @@ class SealVerification:
     reason: str = strawberry.field(description="The finding, in words.")
     trace_id: str | None = strawberry.field(description="The seal's trace ID (also printed on every page).")
     sealed_at: datetime | None = strawberry.field(description="When the file was sealed (delivered).")
-    key_id: str | None = strawberry.field(description="The sealing key's ID.")
+    key_id: str | None = strawberry.field(
+        description="The sealing key's ID (of a PDF signature: the signing certificate's SHA-256)."
+    )
     sha256: str | None = strawberry.field(description="SHA-256 of the sealed bytes, as the seal states it.")
+    form: SealForm | None = strawberry.field(description="Which seal the file carries, when it carries one.")  # type: ignore[valid-type]
+    signer: str | None = strawberry.field(
+        description="Who sealed it: the signing certificate's name (the court), for a PDF signature."
+    )
+    intact: bool | None = strawberry.field(
+        description="Whether the bytes the seal covers are unchanged (null when that could not be checked)."
+    )
 
     @classmethod
     def from_check(cls, check: seal.SealCheck) -> SealVerification:
@@ -208,6 +223,9 @@ class SealVerification:
             sealed_at=china_time(check.sealed_at),
             key_id=check.key_id,
             sha256=check.sha256,
+            form=SealForm(check.form.value) if check.form else None,
+            signer=check.signer,
+            intact=check.intact,
         )
 
 
@@ -334,8 +352,9 @@ class ArchiveMutation:
         )
 
     @strawberry.mutation(
-        description="Check a downloaded case-file PDF's integrity seal (GraphQL multipart request spec; any signed-in "
-        "user). Nothing is stored. BAD_USER_INPUT (FILE_TOO_LARGE) beyond the upload size limit."
+        description="Check the court seal of a downloaded case-file PDF or service certificate: its PDF signature "
+        "against the courts' trust roots (or a seal of the earlier form). GraphQL multipart request spec; any "
+        "signed-in user. Nothing is stored. BAD_USER_INPUT (FILE_TOO_LARGE) beyond the upload size limit."
     )
     async def verify_document_seal(
         self,

@@ -1,5 +1,6 @@
-"""Case-file downloads end to end: the signed link, the watermark on every page, the integrity seal, and
-its verification (GraphQL and CLI); and the seal and watermark on their own.
+"""Case-file downloads end to end: the signed link, the watermark on every page, the court's seal (a PDF
+signature, checked by pyHanko's validator too), and its verification (GraphQL and CLI); the earlier
+Ed25519 seal (verified for a transition) and the watermark on their own.
 
 Downloads run over real HTTP against the simulators (the ``gateway`` fixture, SQLite): a link is issued by
 ``downloadMaterial`` and followed without a token, as a browser would. Time is moved through the gateway's
@@ -14,6 +15,7 @@ import contextlib
 import hashlib
 import io
 import json
+import os
 import sys
 import uuid
 from collections.abc import Callable, Iterator
@@ -38,7 +40,16 @@ from gateway.archive.watermark import NotAPdf, Watermark, watermark
 from gateway.config import Settings
 from gateway.core.access import mask_id_number
 from gateway.core.links import SignedLinks
-from gateway.core.seal import SEAL_MARKER, Sealer, SealKeyError, SealProblem, load_private_key, sealer_for
+from gateway.core.pdfsign import demo_dir
+from gateway.core.seal import (
+    DEMO_SEED,
+    SEAL_MARKER,
+    Sealer,
+    SealKeyError,
+    SealProblem,
+    legacy_verifier,
+    load_private_key,
+)
 from gateway.services import Services
 from gateway.store.archive import MaterialLinkRecord
 from gateway.store.audit import verify
@@ -46,6 +57,7 @@ from gateway.store.models import AuditRecord
 from simulators.cluster import SimulatorCluster
 from simulators.generator import World
 from tests.conftest import GraphQLClient, mint
+from tests.seals import common_name, demo_root, pyhanko_status
 
 WANG_ID = "440104198503153121"
 TRACE = "0123456789abcdef0123456789abcdef"
@@ -142,19 +154,28 @@ def test_another_keys_seal_is_unknown_until_that_key_is_trusted() -> None:
 
 
 def test_seal_keys_come_from_settings() -> None:
+    """The earlier form's keys (verified for a transition): PEM or seed, trusted ones, and the demo key only
+    outside production."""
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     seed = key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption())
-    from_pem = sealer_for(Settings(seal_private_key=pem.decode()))
-    from_seed = sealer_for(Settings(seal_private_key=seed.hex()))
+    from_pem = Sealer(load_private_key(pem.decode()))
+    from_seed = Sealer(load_private_key(seed.hex()))
     assert from_pem.key_id == from_seed.key_id == Sealer(key).key_id
-    assert from_pem.key_id != sealer_for(Settings()).key_id, "the demo key is another key"
+    assert from_pem.key_id != Sealer(Ed25519PrivateKey.from_private_bytes(DEMO_SEED)).key_id, (
+        "the demo key is another key"
+    )
     for bad in ("not a key", "ab" * 31, "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----"):
         with pytest.raises(SealKeyError):
             load_private_key(bad)
     public = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw).hex()
-    other = sealer_for(Settings(seal_trusted_public_keys=[public]))
-    assert other.verify(from_seed.seal(pdf_of(1), trace_id=TRACE, sealed_at=AT)).valid
+    sealed = from_seed.seal(pdf_of(1), trace_id=TRACE, sealed_at=AT)
+    assert legacy_verifier("", [public], production=True).verify(sealed).valid
+    assert legacy_verifier(pem.decode(), [], production=True).verify(sealed).valid
+    assert legacy_verifier("", [], production=False).verify(sealed).problem == SealProblem.UNKNOWN_KEY
+    demo_sealed = Sealer(Ed25519PrivateKey.from_private_bytes(DEMO_SEED)).seal(pdf_of(1), trace_id=TRACE, sealed_at=AT)
+    assert legacy_verifier("", [], production=False).verify(demo_sealed).valid
+    assert legacy_verifier("", [public], production=True).verify(demo_sealed).problem == SealProblem.UNKNOWN_KEY
 
 
 # -- the watermark ------------------------------------------------------------------------------------------
@@ -197,7 +218,9 @@ mutation ($n: String!, $m: ID!) {
   }
 }"""
 VERIFY = """
-mutation ($file: Upload!) { verifyDocumentSeal(file: $file) { valid problem reason traceId sealedAt keyId sha256 } }"""
+mutation ($file: Upload!) {
+  verifyDocumentSeal(file: $file) { valid problem reason traceId sealedAt keyId sha256 form signer intact }
+}"""
 APPLY = """
 mutation ($n: String!, $reason: String!, $files: [Upload!]) {
   applyForArchiveAccess(caseNumber: $n, reason: $reason, attachments: $files) { id status windowClosesAt }
@@ -239,7 +262,9 @@ async def verify_over_graphql(gateway: GraphQLClient, content: bytes, token: str
     return result
 
 
-async def cli_seal_verify(path: Path) -> tuple[int, str]:
+async def cli_seal_verify(path: Path, settings: Settings) -> tuple[int, str]:
+    """``court-gateway seal verify`` as an operator runs it, configured like the gateway (its demo chain)."""
+    env = {**os.environ, "GATEWAY_SEAL_DEMO_DIR": str(demo_dir(settings))}
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -249,6 +274,7 @@ async def cli_seal_verify(path: Path) -> tuple[int, str]:
         str(path),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
+        env=env,
     )
     out, _ = await process.communicate()
     assert process.returncode is not None
@@ -322,24 +348,32 @@ async def test_party_wang_downloads_her_closed_cases_main_file_watermarked_and_s
         assert "阅卷人：王芳" in text and "身份证号 440104********3121" in text and issued["traceId"] in text
         assert WANG_ID not in text, "her ID number is masked"
 
+    court_name = services.settings.court(court).name
     check = await verify_over_graphql(gateway, content, gateway.tokens["party-wang"])
     assert check["valid"] is True and check["problem"] is None and check["traceId"] == issued["traceId"]
     assert datetime.fromisoformat(check["sealedAt"]).utcoffset() == timedelta(hours=8)
+    assert (check["form"], check["signer"], check["intact"]) == ("PDF_SIGNATURE", court_name, True)
     tampered = flipped(content, len(content) // 3)
     bad = await verify_over_graphql(gateway, tampered, gateway.tokens["lawyer-chen"])
-    assert bad["valid"] is False and bad["problem"] == "TAMPERED"
+    assert bad["valid"] is False and bad["problem"] == "TAMPERED" and bad["intact"] is False
+
+    # a standard validator (pyHanko), trusting the demo root only, agrees: the court's seal, intact
+    root = demo_root(services.settings)
+    status = await asyncio.to_thread(pyhanko_status, content, root)
+    assert status.bottom_line and status.intact and status.trusted and common_name(status) == court_name
+    assert not (await asyncio.to_thread(pyhanko_status, tampered, root)).intact
 
     good_file, bad_file, plain = tmp_path / "good.pdf", tmp_path / "bad.pdf", tmp_path / "plain.pdf"
     good_file.write_bytes(content)
     bad_file.write_bytes(tampered)
     plain.write_bytes(pdf_of(1))
-    code, out = await cli_seal_verify(good_file)
+    code, out = await cli_seal_verify(good_file, services.settings)
     assert code == 0 and out.startswith(f"{good_file}: seal valid: trace {issued['traceId']}"), out
-    code, out = await cli_seal_verify(bad_file)
+    code, out = await cli_seal_verify(bad_file, services.settings)
     assert code == 1 and "TAMPERED" in out, out
-    code, out = await cli_seal_verify(plain)
+    code, out = await cli_seal_verify(plain, services.settings)
     assert code == 1 and "UNSEALED" in out, out
-    code, _ = await cli_seal_verify(tmp_path / "missing.pdf")
+    code, _ = await cli_seal_verify(tmp_path / "missing.pdf", services.settings)
     assert code == 2
 
     async with services.store.session(read_only=True) as session:
@@ -355,6 +389,7 @@ async def test_party_wang_downloads_her_closed_cases_main_file_watermarked_and_s
         record = (await session.scalars(select(AuditRecord).where(*downloaded))).one()
     assert record.actor == "party-wang" and record.details["trace_id"] == issued["traceId"]
     assert record.details["sha256"] == link.last_sha256 and record.details["pages"] == 3
+    assert (record.details["seal_signer"], record.details["seal_key"]) == (court_name, check["keyId"])
     viewed = AuditRecord.action == "casefile.viewed", AuditRecord.subject_id == case.case_number
     assert await audit_count(services, *viewed) >= 1, "listing the case file is a view"
 

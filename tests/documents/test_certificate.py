@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 import json
@@ -14,6 +15,8 @@ from pathlib import Path
 import aiohttp
 import pypdf
 import pytest
+from pyhanko.pdf_utils.reader import PdfFileReader
+from sqlalchemy import select
 
 from gateway.adapters.model import CHINA_TZ, ServiceChannel, StaffRole
 from gateway.config import DEMO_DOWNLOAD_SECRET, Settings
@@ -32,7 +35,7 @@ from gateway.identity import IdentityLevel, Role, Viewer
 from gateway.services import Services
 from gateway.store.audit import verify
 from gateway.store.models import AuditRecord
-from gateway.store.signatures import SignatureRecord, SignatureStatus
+from gateway.store.signatures import CertificateRecord, SignatureRecord, SignatureStatus
 from simulators.cluster import SimulatorCluster
 from simulators.generator import World
 from tests.conftest import GraphQLClient, mint
@@ -48,6 +51,7 @@ from tests.documents.test_signing import (
     serve_fresh,
     service_stack,
 )
+from tests.seals import common_name, demo_root, pyhanko_accepts, pyhanko_status
 
 CERTIFICATE = """
 query ($id: ID!, $case: String) {
@@ -205,8 +209,27 @@ async def test_the_person_served_downloads_the_certificate(
 
     downloads = AuditRecord.action == "certificate.downloaded", AuditRecord.subject_id == certificate["number"]
     assert await count(http_services.store, AuditRecord, *downloads, AuditRecord.actor == "party-wang") == 1
-    await fetch(gateway, certificate["downloadUrl"])
+    _, _, second = await fetch(gateway, certificate["downloadUrl"])
     assert await count(http_services.store, AuditRecord, *downloads) == 2, "every download is audited"
+    assert second == content, "sealed as issued: the same certificate, byte for byte"
+
+    # sealed by the court that served it: a standard validator (pyHanko) trusting the demo root agrees
+    async with http_services.store.session(read_only=True) as session:
+        record = await session.scalar(
+            select(CertificateRecord).where(CertificateRecord.number == certificate["number"])
+        )
+    assert record is not None
+    court_name = http_services.settings.court(record.court_code).name
+    root = demo_root(http_services.settings)
+    status = await asyncio.to_thread(pyhanko_status, content, root)
+    assert status.bottom_line and status.intact and status.trusted and common_name(status) == court_name
+    assert status.signer_reported_dt == record.issued_at.replace(microsecond=0), "dated when it was issued"
+    tampered = bytearray(content)
+    signed_until = PdfFileReader(io.BytesIO(content)).embedded_signatures[-1].byte_range[1]
+    tampered[signed_until // 2] ^= 1  # within the signed range: the certificate's own bytes
+    assert not await asyncio.to_thread(pyhanko_accepts, bytes(tampered), root)
+    verdict = await asyncio.to_thread(http_services.reading.seals.verify, content)
+    assert verdict.valid and verdict.signer == court_name and verdict.trace_id is None
 
 
 async def test_the_staff_working_on_the_case_download_it_and_nobody_else_on_staff(
