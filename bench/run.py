@@ -168,6 +168,8 @@ class Gateway:
     @contextmanager
     def running(self, name: str) -> Iterator[subprocess.Popen[bytes]]:
         env = {"GATEWAY_PORT": str(GATEWAY_PORT), "GATEWAY_GRAPHIQL": "false", **self.env}
+        # serve runs on a migrated database only
+        subprocess.run([str(BIN / "court-gateway"), "migrate"], env={**os.environ, **env}, check=True)
         with process([str(BIN / "court-gateway"), "serve"], env, name) as proc:
             asyncio.run(wait_for(f"{self.url}/healthz", 30))
             try:

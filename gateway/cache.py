@@ -78,8 +78,14 @@ class Cache:
     async def generations(self, courts: Iterable[str]) -> dict[str, int]:
         """Each court's current generation (0 when it never changed), in one round trip."""
         codes = list(courts)
+        if not codes:
+            return {}  # Redis has no MGET of nothing
         values = await self._counters.multi_get([self._key(f"gen:{c}") for c in codes])
         return {c: int(v or 0) for c, v in zip(codes, values, strict=True)}
+
+    async def ping(self) -> None:
+        """One round trip to the backend (for ``/readyz``); raises when it does not answer."""
+        await self._counters.get(self._key("ping"))
 
     async def bump(self, court_code: str) -> None:
         """Retire every cached answer that embeds this court's generation."""

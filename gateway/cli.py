@@ -122,13 +122,61 @@ async def _serve_gateway(settings: Settings, *, graphiql: bool) -> None:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
+    """The gateway under uvicorn, ``--workers`` processes, each building its app from the same settings.
+
+    Refuses to start on production settings that are not safe, and on a database that lacks this code's
+    migrations (``court-gateway migrate`` is a separate deploy step, run once before the replicas).
+    On SIGTERM it stops accepting, gives requests under way ``--graceful-timeout`` seconds, then stops
+    the background workers (``gateway.workers``: the deliveries under way finish or wait out their lease).
+    """
+    import uvicorn
+
     from gateway.security import InsecureConfiguration, check_production
 
     try:
         check_production(settings)
     except InsecureConfiguration as e:
         raise SystemExit(f"court-gateway: {e}") from None
-    asyncio.run(_serve_gateway(settings, graphiql=settings.graphiql))
+    _require_migrated(settings.database_url)
+    uvicorn.run(
+        "gateway.app:create_app",
+        factory=True,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        workers=args.workers,
+        timeout_graceful_shutdown=args.graceful_timeout,
+        log_level="warning",
+        lifespan="on",
+    )
+
+
+def _require_migrated(database_url: str) -> None:
+    """Exit with the command to run when the database lacks this code's migrations; warn when a later
+    release has migrated it (an older release beside a newer schema: a rolling update, a rollback)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from gateway.store.migrate import behind_head, current_revision, head_revision
+
+    shown = make_url(database_url).render_as_string(hide_password=True)
+    try:
+        revision = asyncio.run(current_revision(database_url))
+    except (SQLAlchemyError, OSError) as e:
+        cause = getattr(e, "orig", None) or e
+        raise SystemExit(f"court-gateway: cannot read the database {shown}: {type(cause).__name__}") from None
+    head = head_revision()
+    if behind_head(revision):
+        at = f"at revision {revision}" if revision else "not migrated"
+        raise SystemExit(
+            f"court-gateway: the database {shown} is {at}; this release needs revision {head}. "
+            "Run `court-gateway migrate` (once, before starting the gateways), then start again."
+        )
+    if revision != head:
+        print(
+            f"court-gateway: the database {shown} is at revision {revision}, newer than this release's {head}; "
+            "starting (migrations are additive), but finish the upgrade or the rollback soon",
+            file=sys.stderr,
+        )
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> None:
@@ -376,6 +424,13 @@ STAFF_FIELDS = (
 )
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="court-gateway", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -386,7 +441,17 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--cases-per-court", type=int, default=None)
     demo.set_defaults(func=cmd_demo)
 
-    serve = commands.add_parser("serve", help="run the gateway (uvicorn) on the configured host and port")
+    serve = commands.add_parser("serve", help="run the gateway (uvicorn) on a migrated database")
+    serve.add_argument("--host", help="address to listen on (default: GATEWAY_HOST)")
+    serve.add_argument("--port", type=int, help="port to listen on (default: GATEWAY_PORT)")
+    serve.add_argument("--workers", type=_positive, default=1, help="gateway processes (default 1)")
+    serve.add_argument(
+        "--graceful-timeout",
+        type=_positive,
+        default=20,
+        metavar="SECONDS",
+        help="on SIGTERM, how long requests under way may finish (default 20)",
+    )
     serve.set_defaults(func=cmd_serve)
 
     token = commands.add_parser("token", help="print a bearer token for a demo login (demo identity provider)")

@@ -61,6 +61,21 @@ def head_revision() -> str:
     return head
 
 
+async def current_revision(database_url: str) -> str | None:
+    """The revision the database is at (None: never migrated). Changes nothing."""
+    async with Store(database_url) as store, store.engine.connect() as connection:
+        return await connection.run_sync(lambda c: MigrationContext.configure(c).get_current_revision())
+
+
+def behind_head(revision: str | None) -> bool:
+    """True when a database at ``revision`` lacks a revision this code ships: never migrated, or at an older
+    one. A revision this code does not know is newer (a later release migrated it), not behind."""
+    if revision is None:
+        return True
+    known = {script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+    return revision in known and revision != head_revision()
+
+
 def upgrade(database_url: str, revision: str = "head") -> str | None:
     """Migrate the database to ``revision`` and return the revision it is at. Blocks the caller."""
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="court-gateway-migrate") as pool:
