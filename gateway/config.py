@@ -148,7 +148,7 @@ class Settings(BaseSettings):
     #: the most an operation may cost before it runs (objects in the answer + 10 per court call + 10 per
     #: mutation field); over it: COST_LIMIT_EXCEEDED, nothing executed. The AOL frontend's detailed case
     #: page (myCases(first: 20) with parties, agents, panel, hearings, related cases, served documents)
-    #: costs about 1,550
+    #: costs about 1,700
     cost_budget: int = Field(default=5000, ge=0)
     #: the size assumed for a list that has no ``first`` (parties, hearings, volumes …)
     cost_assumed_list_size: int = Field(default=5, ge=0)

@@ -51,6 +51,8 @@ COURT_CALL = 10
 WRITE = 10
 #: the argument that sizes a list, or a connection's lists
 SIZE_ARGUMENT = "first"
+#: a size asked beyond this counts as this (the resolvers refuse it anyway): the figure stays short
+MAX_SIZE = 1000
 COURTS = 13
 PLATFORMS = 1
 
@@ -192,7 +194,7 @@ class _Walk:
         if value is None:
             default = argument.default_value
             value = default if type(default) is int else self.assumed
-        return max(value, 0)
+        return min(max(value, 0), MAX_SIZE)
 
     def value(self, node: ValueNode) -> int | None:
         if isinstance(node, IntValueNode):

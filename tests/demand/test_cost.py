@@ -10,7 +10,7 @@ import time
 
 from graphql import parse
 
-from gateway.demand.cost import COURT_CALL, COURTS, WRITE, Cost, operation_cost
+from gateway.demand.cost import COURT_CALL, COURTS, MAX_SIZE, WRITE, Cost, operation_cost
 from gateway.schema import schema
 
 GRAPH = schema._schema
@@ -40,6 +40,8 @@ def test_first_comes_from_a_variable_its_default_or_the_field() -> None:
     assert cost(query, {"n": 50}) == Cost(per + 50 * 2, 1)
     assert cost(query) == Cost(per + 7 * 2, 1)
     assert cost(query, {"n": "fifty"}) == Cost(per + 7 * 2, 1)  # not an integer: the default
+    assert cost(query, {"n": 10**400}) == Cost(per + MAX_SIZE * 2, 1)  # hostile: capped, the figure stays short
+    assert cost(query, {"n": -5}) == Cost(per, 1)
     assert cost("query ($n: Int) { courtCases(first: $n) { edges { node { caseNumber } } } }") == Cost(per + 20 * 2, 1)
 
 
