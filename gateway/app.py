@@ -1,7 +1,8 @@
 """The ASGI app: Starlette routes, the lifespan that owns every long-lived resource, and auth.
 
-``/graphql`` (POST and GET per GraphQL over HTTP; GraphiQL only when enabled), ``/healthz`` (the
-process is up) and ``/readyz`` (the store answers, and how each court is doing).
+``/graphql`` (POST and GET per GraphQL over HTTP; GraphiQL only when enabled; rate-limited per principal,
+``gateway.demand.ratelimit``), ``/healthz`` (the process is up) and ``/readyz`` (the store answers, and how
+each court is doing).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from gateway.body_limit import BodyLimit
 from gateway.config import DEMO_JWT_HS256_SECRET, Settings
 from gateway.context import Context
 from gateway.core.pdfsign import court_seals_for
+from gateway.demand.ratelimit import RateLimiter, build_rate_limiter, rate_limited
 from gateway.feeds.effects import FeedSync
 from gateway.feeds.follower import ChangeFollower
 from gateway.identity import AuthError, TokenVerifier, Viewer
@@ -78,10 +80,26 @@ class GraphQLApp(GraphQL[Context, None]):
 
     websocket_adapter_class = TextFrameWebSocket
 
-    def __init__(self, services: Services, verifier: TokenVerifier, *, graphiql: bool) -> None:
+    def __init__(
+        self, services: Services, verifier: TokenVerifier, *, graphiql: bool, limiter: RateLimiter | None = None
+    ) -> None:
         super().__init__(schema, graphql_ide="graphiql" if graphiql else None, multipart_uploads_enabled=True)
         self.services = services
         self.verifier = verifier
+        self.limiter = limiter
+
+    async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
+        """HTTP requests are counted against their principal before the body is read: over the limit, 429;
+        otherwise the answer carries the RateLimit header fields. (WebSockets are not counted here.)"""
+        if self.limiter is None or not isinstance(request, Request) or context is not UNSET:
+            return await super().run(request, context, root_value)
+        context = await self.get_context(request)
+        decision = await self.limiter.check(context.viewer, request.client.host if request.client else "")
+        if not decision.allowed:
+            return rate_limited(decision)
+        response = await super().run(request, context, root_value)
+        response.headers.update(decision.headers())
+        return response
 
     async def get_context(self, request: Any, response: Any = None) -> Context:
         viewer, error = await self._authenticate(request.headers.get("authorization", ""))
@@ -143,8 +161,12 @@ def create_app(settings: Settings | None = None, *, graphiql: bool | None = None
     check_production(settings)  # before anything is built: production never runs on a public secret
     services = build_services(settings)
     build_workers(services)
+    limiter = build_rate_limiter(settings.cache_url, settings.rate_limit_per_s, settings.rate_limit_burst)
     graphql = GraphQLApp(
-        services, build_verifier(settings), graphiql=settings.graphiql if graphiql is None else graphiql
+        services,
+        build_verifier(settings),
+        graphiql=settings.graphiql if graphiql is None else graphiql,
+        limiter=limiter,
     )
     court_seals_for(settings)  # seal certificates read now: a bad one fails at start, the demo chain warned of
 
@@ -170,6 +192,8 @@ def create_app(settings: Settings | None = None, *, graphiql: bool | None = None
             await follower.stop()
             await services.registry.aclose()
             await services.cache.close()
+            if limiter is not None:
+                await limiter.close()
             await store.dispose()
 
     async def healthz(request: Request) -> Response:
@@ -209,4 +233,5 @@ def create_app(settings: Settings | None = None, *, graphiql: bool | None = None
     app.state.services = services
     app.state.store = store
     app.state.changes = follower
+    app.state.limiter = limiter
     return app

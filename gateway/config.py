@@ -156,6 +156,20 @@ class Settings(BaseSettings):
     #: a token whose exp - iat (exp - now without iat) is longer than this is refused
     jwt_max_lifetime_s: float = Field(default=24 * 3600.0, gt=0)
 
+    # -- demand control (gateway.demand) ---------------------------------------------------------------
+    #: the most an operation may cost before it runs (objects in the answer + 10 per court call + 10 per
+    #: mutation field); over it: COST_LIMIT_EXCEEDED, nothing executed. The AOL frontend's detailed case
+    #: page (myCases(first: 20) with parties, agents, panel, hearings, related cases, served documents)
+    #: costs about 1,700
+    cost_budget: int = Field(default=5000, ge=0)
+    #: the size assumed for a list that has no ``first`` (parties, hearings, volumes …)
+    cost_assumed_list_size: int = Field(default=5, ge=0)
+    #: requests per principal (the token's subject; anonymous callers by client IP): a token bucket of
+    #: rate_limit_burst requests refilled at rate_limit_per_s, shared across processes through Redis when
+    #: cache_url is Redis; rate_limit_per_s = 0 turns rate limiting off
+    rate_limit_per_s: float = Field(default=20.0, ge=0)
+    rate_limit_burst: int = Field(default=100, ge=1)
+
     #: the simulated legacy world
     seed_file: Path = DEFAULT_SEED_FILE
     sim_cases_per_court: int | None = None  # None: the seed file's demo size

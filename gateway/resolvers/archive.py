@@ -81,12 +81,22 @@ async def _grant(info: Info[Context, None], case: model.Case) -> ReadingGrant:
 
 async def load_volumes(context: Context, keys: list[tuple[str, str]]) -> list[list[model.CaseFileVolume] | CourtError]:
     """Case-file volumes by (court code, case id) (a per-request DataLoader's batch); a court's error is
-    the value, so the caller reports it against its own path."""
-    registry = context.services.registry
+    the value, so the caller reports it against its own path.
+
+    The court's answer is cached like other case data: the key embeds the court's generation (its change
+    feed retires it) and holds no viewer, because the answer is the whole file and what a viewer may see of
+    it is decided per request (``readable``), as is the audit of the view. Errors are not cached."""
+    services = context.services
+    generations = await services.cache.generations({court for court, _ in keys})
 
     async def one(court: str, case_id: str) -> list[model.CaseFileVolume] | CourtError:
+        adapter = services.registry[court]
+        key = f"volumes:{court}:{generations[court]}:{case_id}"
         try:
-            return await registry[court].list_volumes(case_id)
+            volumes: list[model.CaseFileVolume] = await services.cache.get_or_load(
+                key, lambda: adapter.list_volumes(case_id), ttl=services.settings.cache_ttl_s
+            )
+            return volumes
         except CourtError as e:
             return e
 

@@ -2,8 +2,10 @@
 
 Production settings (DESIGN §6): parsed documents and validation results are cached; the depth and
 alias limits are validation rules built once at import, so the validation cache key is stable and
-really hits (a limiter built per request would defeat it); unexpected errors are masked; court
-failures are appended as typed errors beside the partial data.
+really hits (a limiter built per request would defeat it); every operation is costed after validation
+and refused over the budget before it executes (``gateway.demand.budget``: its cost cache is built once
+here too); unexpected errors are masked; court failures are appended as typed errors beside the partial
+data.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 from strawberry.utils.logging import StrawberryLogger
 
+from gateway.demand.budget import CostCache, DemandControl
 from gateway.errors import is_expected, label_request_error, translated
 from gateway.schema.archive import ArchiveMutation, ArchiveQuery
 from gateway.schema.bindings import BindingsMutation, BindingsQuery
@@ -42,7 +45,8 @@ from gateway.schema.work_queue import WorkQueueQuery
 MAX_DEPTH = 10
 MAX_ALIASES = 30
 VALIDATION_RULES: list[type[ASTValidationRule]] = [depth_rule(MAX_DEPTH, None), max_aliases_rule(MAX_ALIASES)]
-CACHE_SIZE = 512  # documents; both caches are process-wide LRUs shared by every request
+CACHE_SIZE = 512  # documents; the caches are process-wide LRUs shared by every request
+COST_CACHE = CostCache(maxsize=CACHE_SIZE)
 log = logging.getLogger("gateway.graphql")
 
 
@@ -137,6 +141,7 @@ def build_schema() -> strawberry.Schema:
             lambda: AddValidationRules(VALIDATION_RULES),
             lambda: ParserCache(maxsize=CACHE_SIZE),
             lambda: ValidationCache(maxsize=CACHE_SIZE),
+            lambda: DemandControl(COST_CACHE),
             PublicErrors,
             CourtFailures,
         ],
