@@ -145,7 +145,9 @@ async def download_material(info: Info[Context, None], case_number: str, materia
     if case is None:
         raise NoSuchCase(f"no case {number.text} whose file you may read")
     grant = await _grant(info, case)
-    volumes = await services.registry[case.court_code].list_volumes(case.case_id)
+    volumes = await context.loader(load_volumes).load((case.court_code, case.case_id))
+    if isinstance(volumes, CourtError):
+        raise volumes
     # one answer whether the material is in the 副卷, unpublished or does not exist: no oracle
     material = find_material(readable(case, volumes, grant), material_id)
     issued = await services.reading.issue(viewer, case, grant, material)
