@@ -152,19 +152,14 @@ def _copy(
 #: the longest run of a client's value quoted back in a message, and the longest message
 ECHO_CHARS = 40
 MAX_MESSAGE_CHARS = 300
-_QUOTED = re.compile(f"'([^']{{{ECHO_CHARS + 1},}})'" + f'|"([^"]{{{ECHO_CHARS + 1},}})"')
+_LONG_RUN = re.compile(rf"\S{{{ECHO_CHARS + 1},}}")
 
 
 def shortened(message: str) -> str:
-    """``message`` with every quoted value cut to ``ECHO_CHARS`` characters plus "…", and the whole to
-    ``MAX_MESSAGE_CHARS``: an error never echoes a client's 10 MB value back to it."""
-
-    def cut(match: re.Match[str]) -> str:
-        quote = match.group(0)[0]
-        value = match.group(1) if match.group(1) is not None else match.group(2)
-        return f"{quote}{value[:ECHO_CHARS]}…{quote}"
-
-    short = _QUOTED.sub(cut, message) if len(message) > ECHO_CHARS else message
+    """``message`` with every run of more than ``ECHO_CHARS`` characters without a space (a value the
+    client sent, quoted or not) cut to that many plus "…", and the whole to ``MAX_MESSAGE_CHARS``: an
+    error never echoes a client's 10 MB value back to it."""
+    short = _LONG_RUN.sub(lambda m: m.group(0)[:ECHO_CHARS] + "…", message) if len(message) > ECHO_CHARS else message
     return short if len(short) <= MAX_MESSAGE_CHARS else short[:MAX_MESSAGE_CHARS] + "…"
 
 
