@@ -8,7 +8,8 @@ text, so the cache's memory is bounded (about 120 × ``max_total_chars`` bytes) 
 large documents clients send. (Strawberry's ``ParserCache`` bounds only the count, and its
 ``ValidationCache`` keeps every document it validated alive as a key.)
 
-A document's validation errors are cached with it, for the validation rules in force when it was
+Validation starts with the document's shape (``limits.shape_errors``, linear), and runs the rules only
+for a document of a sane shape. A document's validation errors are cached with it, for the validation rules in force when it was
 validated; they are typed as they are made (``GRAPHQL_VALIDATION_FAILED`` unless a rule typed them),
 and never changed afterwards: every request shares them.
 """
@@ -24,6 +25,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
 from gateway.errors import VALIDATION_FAILED
+from gateway.schema.limits import shape_errors
 
 Rules = tuple[type[ASTValidationRule], ...]
 
@@ -120,8 +122,9 @@ class CachedDocuments(SchemaExtension):
             self.cache.stats.validation_hits += 1
             errors = entry.errors
         else:
-            assert context.graphql_document is not None
-            errors = validate_document(context.schema._schema, context.graphql_document, rules)
+            document = context.graphql_document
+            assert document is not None
+            errors = shape_errors(document) or validate_document(context.schema._schema, document, rules)
             for error in errors:
                 if not (error.extensions or {}).get("code"):
                     error.extensions = {**(error.extensions or {}), "code": VALIDATION_FAILED}
