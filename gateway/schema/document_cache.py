@@ -58,6 +58,9 @@ class DocumentCache:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def __contains__(self, query: object) -> bool:
+        return query in self._entries
+
     @property
     def total_chars(self) -> int:
         """Characters of query text held (what bounds the memory the cache takes)."""
