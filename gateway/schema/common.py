@@ -90,7 +90,7 @@ def global_number(value: str, type_name: str) -> int:
     """The numeric key of a global ID of ``type_name``; BAD_USER_INPUT (GLOBAL_ID) for anything else,
     such as a key of other digits ("²") or beyond the store's ids."""
     found, key = parse_global_id(value)
-    if found != type_name or not (key.isascii() and key.isdigit()) or not 0 < int(key[:20]) <= MAX_NUMBER:
+    if found != type_name or not (key.isascii() and key.isdigit()) or int(key[:20]) > MAX_NUMBER:
         raise BadUserInput(f"not a {type_name} ID", reason="GLOBAL_ID")
     return int(key)
 
