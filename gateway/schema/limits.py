@@ -31,8 +31,8 @@ from graphql.validation.rules import overlapping_fields_can_be_merged
 from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 
-#: lexical tokens in one document (a large real query has a few hundred)
-MAX_TOKENS = 5000
+#: lexical tokens in one document (the full introspection query has 183; a large real query a few hundred)
+MAX_TOKENS = 2000
 MAX_DEPTH = 10
 MAX_ALIASES = 30
 #: one selection set: how often one response name may appear, and how many fragments it may spread
