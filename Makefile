@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: demo test lint sims bench load-sqlite install clean
+.PHONY: demo test lint sims bench load-sqlite edge-bench install clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("court-gateway needs Python 3.11, found " + sys.version.split()[0]) if sys.version_info[:2] != (3, 11) else None'
@@ -29,6 +29,10 @@ bench: $(STAMP)
 # the embedded SQLite store under concurrent GraphQL writes with every core busy (LOAD_SECONDS, LOAD_CLIENTS, LOAD_HOGS)
 load-sqlite: $(STAMP)
 	$(BIN)/python -m bench.sqlite_load
+
+# what hostile documents (1 MB, 10 MB, 400 KB case number, 1,000 distinct ones) cost a gateway process
+edge-bench: $(STAMP)
+	$(BIN)/python -m bench.edge
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -3,6 +3,12 @@
 ``/graphql`` (POST and GET per GraphQL over HTTP; GraphiQL only when enabled; rate-limited per principal,
 ``gateway.demand.ratelimit``), ``/healthz`` (the process is up) and ``/readyz`` (the store answers, and how
 each court is doing).
+
+Every refusal at ``/graphql`` is a GraphQL-shaped body with ``extensions.code``, logged as one line: a
+body that is not one JSON object (``BAD_REQUEST``), a document over its ceiling
+(``DOCUMENT_TOO_LARGE``, also a multipart request's ``operations`` part), a subscription over HTTP
+(``SUBSCRIPTION_OVER_HTTP_UNSUPPORTED``: they are served on the WebSocket at the same path), a principal
+over its rate (``RATE_LIMITED``, HTTP 429).
 """
 
 from __future__ import annotations
@@ -14,23 +20,31 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import orjson
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocketDisconnect
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
-from strawberry.exceptions import ConnectionRejectionError
-from strawberry.http import GraphQLHTTPResponse
+from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.exceptions import WebSocketDisconnected
+from strawberry.http.parse_content_type import parse_content_type
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET, UnsetType
 
-from gateway.body_limit import BodyLimit
+from gateway.body_limit import BodyLimit, document_too_large
 from gateway.config import DEMO_JWT_HS256_SECRET, Settings
 from gateway.context import Context
 from gateway.core.pdfsign import court_seals_for
 from gateway.demand.ratelimit import RateLimiter, build_rate_limiter, rate_limited
+from gateway.errors import BAD_REQUEST, RequestRefused
 from gateway.feeds.effects import FeedSync
 from gateway.feeds.follower import ChangeFollower
 from gateway.identity import AuthError, TokenVerifier, Viewer
@@ -42,6 +56,8 @@ from gateway.security import check_production
 from gateway.services import Services, build_services, build_workers
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
+GRAPHQL_PATH = "/graphql"
+SUBSCRIPTION_OVER_HTTP = "SUBSCRIPTION_OVER_HTTP_UNSUPPORTED"
 log = logging.getLogger("gateway")
 
 
@@ -81,12 +97,19 @@ class GraphQLApp(GraphQL[Context, None]):
     websocket_adapter_class = TextFrameWebSocket
 
     def __init__(
-        self, services: Services, verifier: TokenVerifier, *, graphiql: bool, limiter: RateLimiter | None = None
+        self,
+        services: Services,
+        verifier: TokenVerifier,
+        *,
+        graphiql: bool,
+        max_document_bytes: int,
+        limiter: RateLimiter | None = None,
     ) -> None:
         super().__init__(schema, graphql_ide="graphiql" if graphiql else None, multipart_uploads_enabled=True)
         self.services = services
         self.verifier = verifier
         self.limiter = limiter
+        self.max_document_bytes = max_document_bytes
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
         """HTTP requests are counted against their principal before the body is read: over the limit, 429;
@@ -100,6 +123,80 @@ class GraphQLApp(GraphQL[Context, None]):
         response = await super().run(request, context, root_value)
         response.headers.update(decision.headers())
         return response
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response = await self.run(Request(scope, receive))
+        except HTTPException as e:
+            response = _refusal_response(RequestRefused.from_http(e))
+        await response(scope, receive, send)
+
+    async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData | list[GraphQLRequestData]:
+        """Strawberry's, but only one operation per request, and a JSON body must be an object (Strawberry
+        fails on a bare value such as ``"hello"``). The body is at most ``max_document_bytes`` by now
+        (``BodyLimit``), so reading it twice costs little."""
+        content_type, _ = parse_content_type(request.content_type or "")
+        if request.method == "POST" and "application/json" in content_type:
+            _check_operation(self.parse_json(await request.get_body()))
+        return await super().parse_http_body(request)
+
+    async def parse_multipart(self, request: AsyncHTTPRequestAdapter) -> dict[str, str]:
+        """Strawberry's, with the document's ceiling on the ``operations`` and ``map`` parts (files keep the
+        upload ceiling) and typed refusals for a form that does not parse."""
+        try:
+            form = (await request.get_form_data()).form
+        except StarletteHTTPException as e:  # Starlette's own limits on parts, files and fields
+            raise RequestRefused(400, BAD_REQUEST, str(e.detail)) from None
+        for part in ("operations", "map"):
+            value = form.get(part)
+            if isinstance(value, str | bytes) and len(value) > self.max_document_bytes:
+                code, message = document_too_large(self.max_document_bytes)
+                raise RequestRefused(413, code, message, maxBytes=self.max_document_bytes)
+        operations = form.get("operations")
+        if isinstance(operations, str | bytes):
+            _check_operation(self.parse_json(operations))
+        if not isinstance(self.parse_json(form.get("map") or "{}"), dict):
+            raise RequestRefused(400, BAD_REQUEST, "the multipart `map` must be a JSON object")
+        return await super().parse_multipart(request)
+
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        """Strawberry's, but a subscription is refused (typed, no traceback): they are served on the
+        WebSocket, and Strawberry would run one over HTTP and fail it as an unexpected error."""
+        allowed = OperationType.from_http(request_adapter.method) - {OperationType.SUBSCRIPTION}
+        try:
+            return await self.schema.execute(
+                request_data.query,
+                root_value=root_value,
+                variable_values=request_data.variables,
+                context_value=context,
+                operation_name=request_data.operation_name,
+                allowed_operation_types=allowed,
+                operation_extensions=request_data.extensions,
+            )
+        except InvalidOperationTypeError as e:
+            if e.operation_type is OperationType.SUBSCRIPTION:
+                raise RequestRefused(
+                    400,
+                    SUBSCRIPTION_OVER_HTTP,
+                    f"subscriptions are served over a WebSocket at {GRAPHQL_PATH} (graphql-transport-ws), "
+                    "not over HTTP",
+                ) from None
+            raise RequestRefused(400, BAD_REQUEST, e.as_http_error_reason(request_adapter.method)) from None
+        except CannotGetOperationTypeError as e:
+            raise RequestRefused(400, BAD_REQUEST, e.as_http_error_reason()) from None
+        except MissingQueryError:
+            raise RequestRefused(400, BAD_REQUEST, "no GraphQL query found in the request") from None
 
     async def get_context(self, request: Any, response: Any = None) -> Context:
         viewer, error = await self._authenticate(request.headers.get("authorization", ""))
@@ -150,6 +247,20 @@ class GraphQLApp(GraphQL[Context, None]):
         return response
 
 
+def _check_operation(data: object) -> None:
+    """A request body is one operation: a JSON object (a list would be a batch, which is not accepted)."""
+    if isinstance(data, list):
+        raise RequestRefused(400, BAD_REQUEST, "batched operations are not accepted: send one per request")
+    if not isinstance(data, dict):
+        raise RequestRefused(400, BAD_REQUEST, "the request body must be a JSON object with a `query`")
+
+
+def _refusal_response(refused: RequestRefused) -> Response:
+    """A refusal before any GraphQL ran, as a GraphQL error body; a client error, logged as one line."""
+    log.info("refused %s (HTTP %d): %.200s", refused.code, refused.status_code, refused.reason)
+    return Response(refused.body(), status_code=refused.status_code, media_type="application/json")
+
+
 def _never_executed(response: GraphQLHTTPResponse) -> bool:
     """Parse and validation errors carry no path; execution errors always do."""
     errors: list[dict[str, Any]] = list(response.get("errors") or [])  # type: ignore[arg-type]
@@ -167,6 +278,7 @@ def create_app(settings: Settings | None = None, *, graphiql: bool | None = None
         build_verifier(settings),
         graphiql=settings.graphiql if graphiql is None else graphiql,
         limiter=limiter,
+        max_document_bytes=settings.max_document_bytes,
     )
     court_seals_for(settings)  # seal certificates read now: a bad one fails at start, the demo chain warned of
 
@@ -217,9 +329,9 @@ def create_app(settings: Settings | None = None, *, graphiql: bool | None = None
 
     app = Starlette(
         routes=[
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route(GRAPHQL_PATH, graphql, methods=["GET", "POST"]),
             # subscriptions: the same view speaks graphql-transport-ws on a WebSocket at the same path
-            WebSocketRoute("/graphql", graphql),
+            WebSocketRoute(GRAPHQL_PATH, graphql),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             # 电子送达凭证: the PDF behind a short-lived signed link issued by `serviceCertificate`
@@ -228,7 +340,9 @@ def create_app(settings: Settings | None = None, *, graphiql: bool | None = None
             Route(MATERIAL_DOWNLOAD_PATH + "{token}", material_download(services)),
         ],
         lifespan=lifespan,
-        middleware=[Middleware(BodyLimit, max_bytes=settings.max_request_bytes)],
+        middleware=[
+            Middleware(BodyLimit, max_bytes=settings.max_request_bytes, max_document_bytes=settings.max_document_bytes)
+        ],
     )
     app.state.services = services
     app.state.store = store

@@ -140,6 +140,9 @@ class Settings(BaseSettings):
     #: the largest request body accepted at all (checked before parsing): a whole filing plus room for
     #: the multipart envelope
     max_request_bytes: int = 51 * 1024 * 1024
+    #: the largest GraphQL document accepted (the query text with its variables: a JSON or GET body, or a
+    #: multipart request's ``operations`` part), checked before anything is parsed; uploads alone may be larger
+    max_document_bytes: int = Field(default=64 * 1024, gt=0)
     #: the filing outbox: retry backoff doubling from base to cap (with jitter), how long a claimed
     #: delivery is left to its worker before another may retry it, and how many are claimed per round
     filing_retry_base_s: float = 2.0

@@ -4,13 +4,23 @@ Court failures become errors too, one per missing court, beside the data the oth
 ``public_error`` is the one map from what the services raise (refusals, court errors, invalid case
 numbers) to these errors: resolvers let those exceptions through and the schema's ``PublicErrors``
 extension translates them, so no resolver repeats an ``except`` clause for them.
+
+At the edge, before anything runs, every refusal is typed too: an HTTP request that is not a GraphQL
+request the gateway accepts is a ``RequestRefused`` (a GraphQL-shaped body with ``BAD_REQUEST`` or a
+more precise code), a document that does not parse is ``GRAPHQL_PARSE_FAILED`` (``MAX_TOKENS_EXCEEDED``
+past the token limit), one that does not validate ``GRAPHQL_VALIDATION_FAILED`` (the depth and alias
+limits have codes of their own), and a variable that does not coerce ``BAD_USER_INPUT``. No message
+quotes more than ``ECHO_CHARS`` characters of one value the client sent (``shortened``).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from graphql import GraphQLError
+import orjson
+from cross_web import HTTPException
+from graphql import GraphQLError, GraphQLSyntaxError
 from starlette.responses import PlainTextResponse, Response
 
 from gateway.adapters.errors import CourtError
@@ -99,15 +109,58 @@ def translated(error: GraphQLError) -> GraphQLError:
     public = public_error(original)
     if public is None:
         return error
+    return _copy(error, public.message, public.extensions, original_error=public)
+
+
+def public_form(error: GraphQLError) -> GraphQLError:
+    """What the client is shown for ``error`` (unless it is masked): mapped by ``public_error``, typed,
+    and quoting no more than a short prefix of any value it echoes. ``error`` itself is never changed
+    (validation errors are cached and shared between requests)."""
+    public = translated(error)
+    extensions = public.extensions or {}
+    code = extensions.get("code") or _request_error_code(public)
+    message = shortened(public.message)
+    if code == extensions.get("code") and message == public.message:
+        return public
+    return _copy(public, message, {**extensions, "code": code} if code else extensions)
+
+
+def _request_error_code(error: GraphQLError) -> str | None:
+    """The code of an error raised before execution (it has no path), from what raised it."""
+    if isinstance(error, GraphQLSyntaxError):
+        return MAX_TOKENS_EXCEEDED if "tokens. Parsing aborted" in error.message else PARSE_FAILED
+    if error.path is not None or not is_expected(error):
+        return None
+    # graphql-core's own words for a variable that does not coerce (an unknown enum value, an Int overflow)
+    return BadUserInput.code if error.message.startswith("Variable '$") else BAD_REQUEST
+
+
+def _copy(
+    error: GraphQLError, message: str, extensions: dict[str, Any] | None, original_error: Exception | None = None
+) -> GraphQLError:
     return GraphQLError(
-        public.message,
+        message,
         nodes=error.nodes,
         source=error.source,
         positions=error.positions,
         path=error.path,
-        original_error=public,
-        extensions=public.extensions,
+        original_error=original_error or error.original_error,
+        extensions=extensions,
     )
+
+
+#: the longest run of a client's value quoted back in a message, and the longest message
+ECHO_CHARS = 40
+MAX_MESSAGE_CHARS = 300
+_LONG_RUN = re.compile(rf"\S{{{ECHO_CHARS + 1},}}")
+
+
+def shortened(message: str) -> str:
+    """``message`` with every run of more than ``ECHO_CHARS`` characters without a space (a value the
+    client sent, quoted or not) cut to that many plus "…", and the whole to ``MAX_MESSAGE_CHARS``: an
+    error never echoes a client's 10 MB value back to it."""
+    short = _LONG_RUN.sub(lambda m: m.group(0)[:ECHO_CHARS] + "…", message) if len(message) > ECHO_CHARS else message
+    return short if len(short) <= MAX_MESSAGE_CHARS else short[:MAX_MESSAGE_CHARS] + "…"
 
 
 def is_expected(error: GraphQLError) -> bool:
@@ -119,11 +172,38 @@ def is_expected(error: GraphQLError) -> bool:
     return isinstance(original, GraphQLError)
 
 
-def label_request_error(error: GraphQLError) -> None:
-    """Give a variable that failed to coerce the code a client can act on (it has no path: the request
-    never ran)."""
-    if error.path is None and not (error.extensions or {}).get("code") and error.message.startswith("Variable '$"):
-        error.extensions = {**(error.extensions or {}), "code": BadUserInput.code}
+#: codes of the refusals at the edge, before any resolver runs
+BAD_REQUEST = "BAD_REQUEST"
+PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+MAX_TOKENS_EXCEEDED = "MAX_TOKENS_EXCEEDED"
+#: Strawberry's own HTTP refusals (a body that is not JSON, a GET with a mutation, …), by status
+HTTP_CODES = {400: BAD_REQUEST, 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "DOCUMENT_TOO_LARGE"}
+
+
+class RequestRefused(HTTPException):
+    """An HTTP request refused before any GraphQL ran: answered as a GraphQL error body (``body``) with
+    ``code`` and ``extensions``, so a client reads it like any other error."""
+
+    def __init__(self, status: int, code: str, message: str, **extensions: Any) -> None:
+        super().__init__(status, message)
+        self.code = code
+        self.extensions = extensions
+
+    @classmethod
+    def from_http(cls, error: HTTPException) -> RequestRefused:
+        """Strawberry's plain-text refusal, typed by its status."""
+        if isinstance(error, RequestRefused):
+            return error
+        return cls(error.status_code, HTTP_CODES.get(error.status_code, BAD_REQUEST), error.reason)
+
+    def body(self) -> bytes:
+        return error_body(shortened(self.reason), self.code, **self.extensions)
+
+
+def error_body(message: str, code: str, **extensions: Any) -> bytes:
+    """A GraphQL-shaped answer to a request that never reached execution."""
+    return orjson.dumps({"errors": [{"message": message, "extensions": {"code": code, **extensions}}]})
 
 
 #: the HTTP status of a refusal on a plain route (the download links), by code

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from strawberry.extensions.parser_cache import _get_parse_cache
-from strawberry.extensions.validation_cache import _get_validate_cache
-
 from gateway.cli import main
-from gateway.schema import CACHE_SIZE, schema
+from gateway.schema import DOCUMENTS, schema
 from tests.conftest import GraphQLClient
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,13 +37,13 @@ def test_every_type_and_field_is_documented() -> None:
 async def test_parser_and_validation_caches_really_hit(gateway: GraphQLClient) -> None:
     query = "{ viewer { name roles } courts { code name } }"
     await gateway.query(query, as_="lawyer-chen")
-    parse_before = _get_parse_cache(CACHE_SIZE).cache_info().hits
-    validate_before = _get_validate_cache(CACHE_SIZE).cache_info().hits
+    parse_before = DOCUMENTS.stats.parse_hits
+    validate_before = DOCUMENTS.stats.validation_hits
     for login in ("lawyer-chen", "party-wang", "lawyer-li"):
         body = await gateway.query(query, as_=login)
         assert "errors" not in body
-    assert _get_parse_cache(CACHE_SIZE).cache_info().hits - parse_before == 3
-    assert _get_validate_cache(CACHE_SIZE).cache_info().hits - validate_before == 3
+    assert DOCUMENTS.stats.parse_hits - parse_before == 3
+    assert DOCUMENTS.stats.validation_hits - validate_before == 3
 
 
 async def test_too_deep_queries_are_refused(gateway: GraphQLClient) -> None:

@@ -24,7 +24,7 @@ from gateway.adapters.contract import CourtAdapter
 from gateway.adapters.errors import CourtError
 from gateway.adapters.model import Case, CasePage, CaseScope, CaseStatus, PartyRole, PersonRef
 from gateway.core.access import can_see_case, is_party_or_agent
-from gateway.core.cursors import decode_cursor, encode_cursor
+from gateway.core.cursors import InvalidCursor, decode_cursor, encode_cursor
 from gateway.core.federation import CourtFailure, Deadline, Partial, gather_by_court
 from gateway.core.runtime import Runtime
 from gateway.identity import Role, Viewer
@@ -154,6 +154,22 @@ class _Stream:
         return None if self.exhausted else [self.position, self.skip]
 
 
+def _positions(state: dict[str, Any]) -> dict[str, Any]:
+    """Each court's position in a merged list's cursor, as ``_Stream.state`` wrote it; InvalidCursor for
+    anything else (a tampered cursor never reaches a court)."""
+    positions = state.get("s")
+    if not isinstance(positions, dict):
+        raise InvalidCursor()
+    for value in positions.values():
+        if value is None:
+            continue
+        if not (isinstance(value, list) and len(value) == 2 and isinstance(value[0], str | None)):
+            raise InvalidCursor()
+        if type(value[1]) is not int or value[1] < 0:
+            raise InvalidCursor()
+    return positions
+
+
 def _filed_key(case: Case) -> tuple[date, str, str]:
     return (case.filed_on, case.court_code, case.case_id)
 
@@ -241,8 +257,7 @@ class CaseService:
         filter: CaseFilter,
     ) -> CaseList:
         """One page of several court lists merged newest filing first; each court resumes where it was."""
-        state = decode_cursor(kind, after) if after else {"s": {}}
-        positions: dict[str, Any] = state["s"]
+        positions = _positions(decode_cursor(kind, after)) if after else {}
         finished = {key: None for key, value in positions.items() if value is None}
         streams = [
             _Stream(source, *(positions.get(source.key) or [None, 0]))
@@ -325,7 +340,9 @@ class CaseService:
             key=lambda c: (c.last_activity_at or c.filed_on, c.court_code, c.case_id),
             reverse=True,
         )
-        start = int(state.get("o", 0))
+        start = state.get("o", 0)
+        if type(start) is not int or start < 0:
+            raise InvalidCursor()
         page = ordered[start : start + first]
         cursors = [encode_cursor("myCasesByActivity", {"o": start + i + 1}) for i in range(len(page))]
         return CaseList(page, cursors, start + first < len(ordered), len(ordered), every.failures)

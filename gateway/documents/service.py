@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from gateway.adapters.model import PersonRef, ServedDocument
 from gateway.adapters.resilience import ResilientAdapter
-from gateway.core.cursors import decode_cursor, encode_cursor
+from gateway.core.cursors import InvalidCursor, decode_cursor, encode_cursor
 from gateway.core.federation import CourtFailure, Deadline, Partial, gather_by_court
 from gateway.core.runtime import Runtime
 from gateway.identity import Viewer
@@ -99,7 +99,9 @@ class DocumentService:
             unsigned = [g for i, g in enumerate(unsigned) if i not in already]
         remaining = unsigned
         if start is not None:
-            last = (start["t"], start["f"])
+            last = (start.get("t"), start.get("f"))
+            if not all(isinstance(part, str) for part in last):
+                raise InvalidCursor()
             remaining = [g for g in unsigned if g.key < last]
         page = remaining[:first]
         cursors = [encode_cursor("documentsToSign", {"t": g.key[0], "f": g.key[1]}) for g in page]

@@ -20,7 +20,7 @@ async def my_cases(
     viewer = context.require_viewer(roles=PERSON_ROLES)
     unknown = filter.courts - {a.court.code for a in context.services.registry.courts()}
     if unknown:
-        raise BadUserInput(f"unknown court codes: {', '.join(sorted(unknown))}")
+        raise BadUserInput(f"unknown court codes: {', '.join(sorted(unknown))}", reason="UNKNOWN_COURT")
     found = await context.services.cases.my_cases(
         viewer, first=first, after=after, filter=filter, order=order, bound=await context.bound_cases()
     )

@@ -145,7 +145,7 @@ async def service_certificate(
         if not viewer.roles & CERTIFICATE_STAFF:
             raise Forbidden("only clerks, judges, division heads and court leaders may download certificates")
         if not case_number:
-            raise BadUserInput("staff: give the caseNumber the document was served in")
+            raise BadUserInput("staff: give the caseNumber the document was served in", reason="CASE_NUMBER_MISSING")
         number = services.parser.parse(case_number)
         case = None
         if number.court_code == viewer.court_code and number.court_code in services.registry:

@@ -20,6 +20,7 @@ from gateway.notifications import service
 from gateway.notifications.live import FeedOverflow, feed_for, live_notices
 
 CURSOR_KIND = "notifications"
+MAX_ID = 2**63 - 1  # the store's ids are 64-bit
 
 
 class SubscriptionOverflow(GatewayError):
@@ -46,7 +47,7 @@ async def mark_read(info: Info[Context, None], ids: list[int] | None, all: bool)
     """Mark some (``ids``) or all of the viewer's notices read; NOT_FOUND, and nothing marked, when any
     id is not the viewer's."""
     if all == (ids is not None):
-        raise BadUserInput("give either `ids` or `all: true`")
+        raise BadUserInput("give either `ids` or `all: true`", reason="IDS_OR_ALL")
     context = info.context
     keys = service.viewer_keys(context.require_viewer())
     async with context.services.store.session() as session:
@@ -79,6 +80,6 @@ def _seconds_left(viewer: Viewer) -> float | None:
 
 def _cursor_id(cursor: str) -> int:
     value = decode_cursor(CURSOR_KIND, cursor).get("id")
-    if not isinstance(value, int):
-        raise BadUserInput("cursor is not one this gateway issued")
+    if type(value) is not int or not 0 < value <= MAX_ID:
+        raise BadUserInput("cursor is not one this gateway issued", reason="CURSOR")
     return value

@@ -26,6 +26,8 @@ from gateway.tickets.service import (
 )
 
 REPORT_ROLES = {Role.DIVISION_HEAD, Role.COURT_LEADER}
+#: the years a 通报 may cover: the 12368 service began after the first; none is recorded after the last
+REPORT_YEARS = (2000, 2100)
 
 
 async def create_ticket(
@@ -87,6 +89,10 @@ async def ticket_report(info: Info[Context, None], court: str, start: date, end:
         raise BadUserInput(f"no court {court!r} is served by this gateway", reason="UNKNOWN_COURT")
     if viewer.court_code != court:
         raise Forbidden("the 通报 of a court is for its own division heads and leaders")
+    if not (REPORT_YEARS[0] <= start.year and end.year <= REPORT_YEARS[1]):
+        raise BadUserInput(
+            f"a report's period lies within the years {REPORT_YEARS[0]} to {REPORT_YEARS[1]}", reason="PERIOD"
+        )
     return await context.services.tickets.report(viewer, court, start, end, now=context.services.clock())
 
 

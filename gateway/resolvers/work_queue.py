@@ -36,7 +36,9 @@ async def my_work_queue(
     try:
         start = int(decode_cursor(CURSOR_KIND, after)["i"]) if after else 0
     except (InvalidCursor, KeyError, TypeError, ValueError):
-        raise BadUserInput("after: not a cursor of this list") from None
+        raise BadUserInput("after: not a cursor of this list", reason="CURSOR") from None
+    if start < 0:
+        raise BadUserInput("after: not a cursor of this list", reason="CURSOR")
     queue = await service.work_queue(
         viewer, sources(info), calendar_for(info.context.services.settings), now=info.context.services.clock()
     )

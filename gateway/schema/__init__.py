@@ -1,11 +1,12 @@
 """The public GraphQL schema: the contract with the AOL frontend, the mini-program and law firms.
 
-Production settings (DESIGN §6): parsed documents and validation results are cached; the depth and
-alias limits are validation rules built once at import, so the validation cache key is stable and
-really hits (a limiter built per request would defeat it); every operation is costed after validation
-and refused over the budget before it executes (``gateway.demand.budget``: its cost cache is built once
-here too); unexpected errors are masked; court failures are appended as typed errors beside the partial
-data.
+Production settings (DESIGN §6): parsing stops at a token limit; parsed documents and validation
+results are cached, in a cache bounded in memory (``document_cache``); the depth and alias limits are
+validation rules built once at import (``limits``), so the validation cache key is stable and really
+hits (a limiter built per request would defeat it); every operation is costed after validation and
+refused over the budget before it executes (``gateway.demand.budget``: its cost cache is built once here
+too); every error is typed and quotes little of the input (``gateway.errors.public_form``); unexpected
+errors are masked; court failures are appended as typed errors beside the partial data.
 """
 
 from __future__ import annotations
@@ -14,38 +15,31 @@ import logging
 from collections.abc import Iterator
 
 import strawberry
-from graphql import ASTValidationRule, GraphQLError
-from strawberry.extensions import (
-    AddValidationRules,
-    MaskErrors,
-    ParserCache,
-    SchemaExtension,
-    ValidationCache,
-)
-from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
-from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
+from graphql import GraphQLError
+from strawberry.extensions import AddValidationRules, MaskErrors, MaxTokensLimiter, SchemaExtension
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 from strawberry.utils.logging import StrawberryLogger
 
 from gateway.demand.budget import CostCache, DemandControl
-from gateway.errors import is_expected, label_request_error, translated
+from gateway.errors import is_expected, public_form
 from gateway.schema.archive import ArchiveMutation, ArchiveQuery
 from gateway.schema.bindings import BindingsMutation, BindingsQuery
 from gateway.schema.cases import Case, CasesQuery
 from gateway.schema.courts import Court, CourtsQuery
+from gateway.schema.document_cache import CachedDocuments, DocumentCache
 from gateway.schema.documents import DocumentsQuery, ServedDocument, SigningMutation, SigningQuery
 from gateway.schema.filings import FilingsMutation, FilingsQuery
+from gateway.schema.limits import MAX_TOKENS, VALIDATION_RULES
 from gateway.schema.node import NodeQuery
 from gateway.schema.notifications import NotificationsMutation, NotificationsQuery, NotificationsSubscription
 from gateway.schema.tickets import TicketsMutation, TicketsQuery
 from gateway.schema.viewer import ViewerQuery
 from gateway.schema.work_queue import WorkQueueQuery
 
-MAX_DEPTH = 10
-MAX_ALIASES = 30
-VALIDATION_RULES: list[type[ASTValidationRule]] = [depth_rule(MAX_DEPTH, None), max_aliases_rule(MAX_ALIASES)]
-CACHE_SIZE = 512  # documents; the caches are process-wide LRUs shared by every request
+CACHE_SIZE = 512  # documents; one process-wide LRU shared by every request
+#: parsed and validated documents: only those up to 8 KiB of text, 256 KiB in all (about 32 MB)
+DOCUMENTS = DocumentCache(max_entries=CACHE_SIZE, max_chars=8 * 1024, max_total_chars=256 * 1024)
 COST_CACHE = CostCache(maxsize=CACHE_SIZE)
 log = logging.getLogger("gateway.graphql")
 
@@ -58,7 +52,7 @@ class PublicErrors(MaskErrors):
         super().__init__(should_mask_error=lambda e: not is_expected(e))
 
     def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
-        return super()._process_errors([translated(e) for e in errors])
+        return super()._process_errors([public_form(e) for e in errors])
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         masked = super().anonymise_error(error)
@@ -71,7 +65,7 @@ class GatewaySchema(strawberry.Schema):
 
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         for error in errors:
-            public = translated(error)
+            public = public_form(error)
             if is_expected(public):
                 code = (public.extensions or {}).get("code", "GRAPHQL")
                 log.info("refused %s at %s: %.200s", code, public.path, public.message)
@@ -89,8 +83,6 @@ class CourtFailures(SchemaExtension):
         failures = getattr(context, "failures", None)
         if result is not None and failures:
             result.errors = [*(result.errors or []), *failures]
-        for error in (result.errors if result is not None else None) or []:
-            label_request_error(error)
 
 
 ROOT_DESCRIPTIONS = {
@@ -139,8 +131,8 @@ def build_schema() -> strawberry.Schema:
         types=[Case, Court, ServedDocument],
         extensions=[
             lambda: AddValidationRules(VALIDATION_RULES),
-            lambda: ParserCache(maxsize=CACHE_SIZE),
-            lambda: ValidationCache(maxsize=CACHE_SIZE),
+            lambda: MaxTokensLimiter(MAX_TOKENS),
+            lambda: CachedDocuments(DOCUMENTS),
             lambda: DemandControl(COST_CACHE),
             PublicErrors,
             CourtFailures,

@@ -79,8 +79,21 @@ def parse_global_id(value: str) -> tuple[str, str]:
         raw = base64.urlsafe_b64decode((value + "=" * (-len(value) % 4)).encode()).decode()
         type_name, key = raw.split(":", 1)
     except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise BadUserInput("not a global ID issued by this gateway") from None
+        raise BadUserInput("not a global ID issued by this gateway", reason="GLOBAL_ID") from None
     return type_name, key
+
+
+#: the store's numeric ids are 64-bit
+MAX_NUMBER = 2**63 - 1
+
+
+def global_number(value: str, type_name: str) -> int:
+    """The numeric key of a global ID of ``type_name``; BAD_USER_INPUT (GLOBAL_ID) for anything else,
+    such as a key of other digits ("²") or beyond the store's ids."""
+    found, key = parse_global_id(value)
+    if found != type_name or not (key.isascii() and key.isdigit()) or int(key[:20]) > MAX_NUMBER:
+        raise BadUserInput(f"not a {type_name} ID", reason="GLOBAL_ID")
+    return int(key)
 
 
 def mirror_enum(source: type[Enum], name: str, description: str) -> Any:
@@ -91,7 +104,7 @@ def mirror_enum(source: type[Enum], name: str, description: str) -> Any:
 
 def check_first(first: int, *, maximum: int = 100) -> int:
     if not 1 <= first <= maximum:
-        raise BadUserInput(f"first must be between 1 and {maximum}")
+        raise BadUserInput(f"first must be between 1 and {maximum}", reason="FIRST")
     return first
 
 
@@ -113,11 +126,23 @@ class UploadedFile(Protocol):
     async def read(self, size: int = -1) -> bytes: ...
 
 
+def check_upload(value: object) -> UploadedFile:
+    """``value`` if it is a file sent as a multipart part; BAD_USER_INPUT (UPLOAD) for anything else, such
+    as a string given where an ``Upload`` goes (the scalar itself accepts any value)."""
+    if not callable(getattr(value, "read", None)):
+        raise BadUserInput(
+            "an Upload must be a file sent as a part of a multipart request (GraphQL multipart request spec)",
+            reason="UPLOAD",
+        )
+    return value  # type: ignore[return-value]
+
+
 async def read_uploads(files: list[UploadedFile], limits: UploadLimits, *, required: bool = True) -> list[IncomingFile]:
     """The uploads as the services check them, reading no more of each file than it takes to know it is too
-    large; InvalidInput for too many (or, when ``required``, none)."""
+    large; InvalidInput for too many (or, when ``required``, none), BAD_USER_INPUT for what is not a file."""
     if files or required:
         check_count(len(files), limits)
+    uploads = [check_upload(f) for f in files]
     return [
-        IncomingFile(f.filename or "", f.content_type or "", await f.read(limits.max_file_bytes + 1)) for f in files
+        IncomingFile(f.filename or "", f.content_type or "", await f.read(limits.max_file_bytes + 1)) for f in uploads
     ]

@@ -9,10 +9,9 @@ import strawberry
 from strawberry.types import Info
 
 from gateway.context import Context
-from gateway.errors import BadUserInput
 from gateway.notifications import service
 from gateway.resolvers import notifications as resolvers
-from gateway.schema.common import PageInfo, check_first, china_time, global_id, mirror_enum, parse_global_id
+from gateway.schema.common import PageInfo, check_first, china_time, global_id, global_number, mirror_enum
 
 NotificationKind = mirror_enum(
     service.NotificationKind, "NotificationKind", "What a notification is about (the SMS template it shares)."
@@ -61,10 +60,7 @@ class NotificationConnection:
 
 
 def _notification_number(id: strawberry.ID) -> int:
-    type_name, key = parse_global_id(id)
-    if type_name != "Notification" or not key.isdigit():
-        raise BadUserInput(f"{id} is not a notification ID")
-    return int(key)
+    return global_number(id, "Notification")
 
 
 @strawberry.type
