@@ -61,6 +61,7 @@ class ChangeFollower:
         self.cursors: dict[str, str] = {}
         self._epochs: dict[str, int] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
         self._warned_process_local = False
 
     async def _saved_cursor(self, code: str) -> str | None:
@@ -157,7 +158,9 @@ class ChangeFollower:
 
     async def _follow(self, adapter: ResilientAdapter) -> None:
         following = True
-        while True:
+        # not ``while True``: Python 3.11's ``asyncio.wait_for`` (in aiocache, among others) can swallow
+        # the cancellation ``stop`` sends, and the loop must end all the same
+        while not self._stopping:
             try:
                 await self.poll(adapter)
                 following = True
@@ -180,6 +183,7 @@ class ChangeFollower:
                 "only (another process's invalidations never reach it); run one process, or use Redis "
                 "(GATEWAY_CACHE_URL)"
             )
+        self._stopping = False
         self._tasks = [asyncio.create_task(self._follow(a)) for a in self.registry.courts()]
 
     @property
@@ -189,6 +193,7 @@ class ChangeFollower:
     async def stop(self, *, release: bool = True) -> None:
         """Stop following; ``release`` hands every lease over at once (``False``: they expire, as when a
         process dies). The next ``start`` resumes from the stored cursors."""
+        self._stopping = True
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
