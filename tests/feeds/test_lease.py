@@ -149,7 +149,7 @@ async def test_a_replica_that_stops_cleanly_hands_its_feeds_over_at_once(
     assert second.cursors == {}, "the feeds are leased for 30 s"
     await first.stop()
     took = await eventually(lambda: set(second.cursors) == set(COURTS), 5)
-    assert took < 1.0
+    assert took < 2.0, "at the next polls, not when the 30 s lease would have run out"
 
 
 async def test_a_holder_whose_lease_was_taken_over_can_neither_renew_nor_move_the_cursor(database: str) -> None:
@@ -222,11 +222,15 @@ async def test_a_memory_cache_sharing_the_database_with_another_replica_is_warne
     followers: Callable[..., ChangeFollower], caplog: pytest.LogCaptureFixture
 ) -> None:
     first, second = followers(), followers()
+
+    def warnings() -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+
     with caplog.at_level(logging.WARNING, logger="gateway.changes"):
         first.start()
         await eventually(lambda: set(first.cursors) == set(COURTS), 5)
         second.start()
-        await asyncio.sleep(3 * POLL_S)
-    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert any("memory cache serves one gateway process only" in w for w in warnings)
-    assert any("is followed by another gateway process" in w and "Redis" in w for w in warnings)
+        await eventually(lambda: any("is followed by another gateway process" in w for w in warnings()), 5)
+    assert any("memory cache serves one gateway process only" in w for w in warnings())
+    assert any("is followed by another gateway process" in w and "Redis" in w for w in warnings())
+    assert second.cursors == {}
