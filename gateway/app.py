@@ -13,7 +13,6 @@ over its rate (``RATE_LIMITED``, HTTP 429).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping
@@ -48,6 +47,7 @@ from gateway.errors import BAD_REQUEST, RequestRefused
 from gateway.feeds.effects import FeedSync
 from gateway.feeds.follower import ChangeFollower
 from gateway.identity import AuthError, TokenVerifier, Viewer
+from gateway.readiness import readiness
 from gateway.resolvers.archive import DOWNLOAD_PATH as MATERIAL_DOWNLOAD_PATH
 from gateway.resolvers.archive import material_download
 from gateway.resolvers.documents import DOWNLOAD_PATH, certificate_download
@@ -312,19 +312,9 @@ def create_app(settings: Settings | None = None, *, graphiql: bool | None = None
         return JSONResponse({"status": "ok"})
 
     async def readyz(request: Request) -> Response:
-        """Ready when the store and the cache answer. Courts are reported, not required: a court that is
-        down makes answers partial, not the gateway unready."""
-        checks = {"database": store.ping(), "cache": services.cache.ping()}
-        results = {}
-        for name, check in checks.items():
-            try:
-                await asyncio.wait_for(check, timeout=2)
-                results[name] = "ok"
-            except Exception as e:
-                results[name] = f"error: {type(e).__name__}"
-        ready = all(v == "ok" for v in results.values())
-        courts = {code: h.state for code, h in services.registry.health().items()}
-        body = {"status": "ready" if ready else "not ready", **results, "courts": courts}
+        """Ready when the store (at this code's schema) and the cache answer; courts are reported, not
+        required (``gateway.readiness``)."""
+        ready, body = await readiness(store, services.cache, services.registry, list(follower.cursors))
         return JSONResponse(body, status_code=200 if ready else 503)
 
     app = Starlette(

@@ -154,3 +154,54 @@ async def test_an_outage_is_not_hidden_behind_cached_answers(
         ("COURT_UNAVAILABLE", "粤0104")
     ]
     assert not any("粤0104" in e["node"]["caseNumber"] for e in body["data"]["myCases"]["edges"])
+
+
+async def test_no_courts_have_no_generations_and_the_backend_answers_a_ping(cache: Cache) -> None:
+    """Redis refuses an MGET without keys: asking for no generations once made /readyz fail on Redis."""
+    assert await cache.generations([]) == {}
+    await cache.ping()
+
+
+@needs_redis
+async def test_values_of_another_format_are_never_read_but_generations_are_shared() -> None:
+    """A rolling upgrade: old and new replicas on one Redis never unpickle each other's values, and a
+    bump by either retires the answers of both."""
+    namespace = f"test-format-{os.getpid()}"
+    new = Cache(str(REDIS_URL), namespace=namespace)
+    old = Cache(str(REDIS_URL), namespace=namespace, value_format="v0.before")
+    await new.clear()
+
+    async def old_value() -> str:
+        return "old shape"
+
+    async def new_value() -> str:
+        return "new shape"
+
+    try:
+        assert await old.get_or_load("case:1", old_value) == "old shape"
+        assert await new.get_or_load("case:1", new_value) == "new shape"
+        assert await old.get_or_load("case:1", new_value) == "old shape"
+        await old.bump("粤0104")
+        assert await new.generations(["粤0104"]) == {"粤0104": 1}
+    finally:
+        await new.clear()
+        await new.close()
+        await old.close()
+
+
+def test_the_value_format_follows_the_canonical_models_shape() -> None:
+    import dataclasses
+    import types
+
+    from gateway.cache_format import VALUE_FORMAT, fingerprint
+
+    def module_with(*fields: str) -> types.ModuleType:
+        module = types.ModuleType("shapes")
+        cls = dataclasses.make_dataclass("Case", [(f, str) for f in fields])
+        cls.__module__ = "shapes"
+        module.Case = cls  # type: ignore[attr-defined]
+        return module
+
+    assert fingerprint(module_with("number")) == fingerprint(module_with("number"))
+    assert fingerprint(module_with("number")) != fingerprint(module_with("number", "judge"))
+    assert VALUE_FORMAT.startswith("v") and len(VALUE_FORMAT.split(".")[1]) == 10

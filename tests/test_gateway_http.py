@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -11,6 +12,8 @@ import pytest
 
 from gateway.app import GRAPHQL_RESPONSE, create_app
 from gateway.config import Settings
+from gateway.store.migrate import head_revision, upgrade_async
+from gateway.store.testing import postgres_schema, sqlite_url
 from simulators.cluster import SimulatorCluster
 from tests.conftest import GraphQLClient, serve_app
 
@@ -89,10 +92,12 @@ async def test_errors_never_leak_internals(gateway: GraphQLClient) -> None:
 
 
 POSTGRES_URL = os.environ.get("GATEWAY_TEST_POSTGRES_URL")
+REDIS_URL = os.environ.get("GATEWAY_TEST_REDIS_URL")
 
 
-async def _readyz_of(settings: Settings, database_url: str) -> tuple[int, dict[str, Any]]:
-    server, task, url = await serve_app(create_app(settings.model_copy(update={"database_url": database_url})))
+async def _readyz_of(settings: Settings, database_url: str, **overrides: Any) -> tuple[int, dict[str, Any]]:
+    app = create_app(settings.model_copy(update={"database_url": database_url, "change_poll_s": 0, **overrides}))
+    server, task, url = await serve_app(app)
     try:
         async with aiohttp.ClientSession() as session, session.get(url + "/readyz") as r:
             return r.status, await r.json()
@@ -103,14 +108,59 @@ async def _readyz_of(settings: Settings, database_url: str) -> tuple[int, dict[s
 
 @pytest.mark.skipif(not POSTGRES_URL, reason="GATEWAY_TEST_POSTGRES_URL is not set: PostgreSQL tests skipped")
 async def test_readyz_on_postgresql(settings: Settings, cluster: SimulatorCluster) -> None:
-    status, body = await _readyz_of(settings, str(POSTGRES_URL))
-    assert status == 200 and body["database"] == "ok"
+    async with postgres_schema(str(POSTGRES_URL)) as url:
+        await upgrade_async(url)
+        status, body = await _readyz_of(settings, url)
+        assert status == 200 and body["database"] == "ok"
+    async with postgres_schema(str(POSTGRES_URL)) as url:
+        await upgrade_async(url, "0008")
+        status, body = await _readyz_of(settings, url)
+        assert status == 503 and body["database"].startswith("migrations pending: at 0008")
+
+
+async def test_readyz_is_503_until_the_database_is_migrated_to_the_codes_head(
+    settings: Settings, cluster: SimulatorCluster, tmp_path: Path
+) -> None:
+    url = sqlite_url(tmp_path)
+    status, body = await _readyz_of(settings, url)
+    assert status == 503 and body["database"].startswith("not migrated")
+    await upgrade_async(url, "0008")
+    status, body = await _readyz_of(settings, url)
+    assert status == 503 and body["database"] == (
+        f"migrations pending: at 0008, this code needs {head_revision()} (run `court-gateway migrate`)"
+    )
+    await upgrade_async(url)
+    status, body = await _readyz_of(settings, url)
+    assert status == 200 and body["status"] == "ready" and body["database"] == "ok"
 
 
 async def test_readyz_is_503_when_the_database_is_unreachable(settings: Settings, cluster: SimulatorCluster) -> None:
     status, body = await _readyz_of(settings, "postgresql+asyncpg://nobody@127.0.0.1:1/none")
     assert status == 503 and body["status"] == "not ready" and body["database"].startswith("error")
     assert body["cache"] == "ok" and "粤0104" in body["courts"]
+
+
+@pytest.mark.skipif(not REDIS_URL, reason="GATEWAY_TEST_REDIS_URL is not set: Redis tests skipped")
+async def test_readyz_with_redis_as_the_cache(settings: Settings, cluster: SimulatorCluster) -> None:
+    status, body = await _readyz_of(settings, settings.database_url, cache_url=REDIS_URL)
+    assert status == 200 and body["status"] == "ready" and body["cache"] == "ok"
+
+
+async def test_readyz_is_503_when_redis_is_unreachable(settings: Settings, cluster: SimulatorCluster) -> None:
+    status, body = await _readyz_of(settings, settings.database_url, cache_url="redis://127.0.0.1:1/0")
+    assert status == 503 and body["database"] == "ok" and body["cache"].startswith("error")
+
+
+async def test_readyz_names_a_court_that_is_down_and_stays_ready(
+    gateway: GraphQLClient, sims: SimulatorCluster
+) -> None:
+    await sims.set_outage("粤0104", True)
+    body = await gateway.query("{ myCases(first: 5) { edges { node { caseNumber } } } }", as_="lawyer-chen")
+    assert [e["extensions"]["court"] for e in body["errors"]] == ["粤0104"]
+    status, _, text = await _get(_base(gateway) + "/readyz")
+    ready = orjson.loads(text)
+    assert status == 200 and ready["status"] == "ready"
+    assert "粤0104" in ready["degraded"] and ready["courts"]["粤0104"] != "HEALTHY"
 
 
 async def test_bodies_over_the_limit_are_refused_before_parsing(settings: Settings, cluster: SimulatorCluster) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -120,3 +121,29 @@ async def test_a_filing_handled_in_the_courts_own_system_reaches_the_filer_throu
     assert [m.text for m in receipts] == [
         f"【海珠法院】您好！您提交的{case.case_number}的材料法官已处理，请登录广州法院AOL电子诉讼服务中心或广州微法院小程序查看处理结果。"
     ]
+
+
+async def test_stopping_ends_the_follower_even_when_something_below_it_swallowed_the_cancellation(
+    settings: Settings,
+) -> None:
+    """Python 3.11's ``asyncio.wait_for`` (and SQLAlchemy closing a connection) can swallow a task's
+    cancellation: the gateway's shutdown once hung forever on a follower that kept polling."""
+    from gateway.adapters.registry import AdapterRegistry
+    from gateway.cache import Cache
+    from gateway.feeds.follower import ChangeFollower
+
+    follower = ChangeFollower(AdapterRegistry(settings.courts[:2]), Cache(), interval_s=0.05)
+
+    async def poll_swallowing_cancellation(adapter: object) -> list[object]:
+        with contextlib.suppress(asyncio.CancelledError):  # what a library below us may do
+            await asyncio.sleep(10)  # where stop() finds it
+        return []
+
+    follower.poll = poll_swallowing_cancellation  # type: ignore[method-assign, assignment]
+    follower.start()
+    await asyncio.sleep(0.2)
+    try:
+        await asyncio.wait_for(follower.stop(), timeout=2)
+    finally:
+        await follower.registry.aclose()
+    assert not follower.running
