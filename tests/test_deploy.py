@@ -29,6 +29,7 @@ from gateway.cli import build_parser
 from gateway.config import DEFAULT_COURT_FILES, Settings
 from gateway.security import production_problems
 from gateway.workers import STOP_GRACE_S
+from tests.seals import court_chain
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFESTS = ROOT / "deploy" / "kubernetes"
@@ -244,6 +245,15 @@ def pod_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fill: bool) ->
         **resource("Secret", "court-gateway-secrets")["stringData"],
     }
     env["GATEWAY_COURT_FILES"] = json.dumps([str(courts)])
+    if fill:  # the seal is a real certificate chain (not the demo's), the rest random keys
+        root, certificate, key = court_chain("广州市中级人民法院")
+        seals = {
+            "GATEWAY_SEAL_SIGNERS__DEFAULT__CERTIFICATE": certificate,
+            "GATEWAY_SEAL_SIGNERS__DEFAULT__KEY": key,
+            "GATEWAY_SEAL_TRUST_ROOTS": json.dumps([root]),
+        }
+        assert set(seals) <= set(env), "the Secret template names the seal settings"
+        env |= seals
     for name, value in env.items():
         if fill and PLACEHOLDER in value:
             value = value.replace(PLACEHOLDER, secrets.token_hex(32))
@@ -258,7 +268,7 @@ def test_the_secret_ships_placeholders_only() -> None:
 
 def test_production_refuses_the_secret_as_shipped(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     problems = " ".join(production_problems(pod_settings(monkeypatch, tmp_path, fill=False)))
-    assert "GATEWAY_DOWNLOAD_SECRET" in problems and "seal key" in problems
+    assert "GATEWAY_DOWNLOAD_SECRET" in problems and "GATEWAY_SEAL_SIGNERS" in problems
 
 
 def test_filled_in_the_pods_settings_pass_production_with_every_courts_credentials(
