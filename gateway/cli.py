@@ -328,7 +328,10 @@ def cmd_tickets_report(args: argparse.Namespace, settings: Settings) -> None:
 
     report = asyncio.run(run())
     print(f"12368 通报 {report.court_code} {report.start} – {report.end}")
-    header = f"{'':<24}{'received':>9}{'on time':>9}{'late':>6}{'overdue':>9}{'escalated':>11}{'mean h':>8}"
+    header = (
+        f"{'':<24}{'received':>9}{'on time':>9}{'late':>6}{'overdue':>9}{'escalated':>11}{'mean h':>8}"
+        f"{'closed unanswered':>19}"
+    )
     for title, rows in (("per division", report.by_division), ("per handler", report.by_handler)):
         print(f"\n{title}\n{header}")
         for row in rows:
@@ -342,6 +345,7 @@ def _report_line(label: str, f: Any) -> str:
     mean = "-" if f.mean_hours_to_settle is None else f"{f.mean_hours_to_settle:.1f}"
     return (
         f"{label:<24}{f.received:>9}{f.settled_on_time:>9}{f.settled_late:>6}{f.overdue:>9}{f.escalated:>11}{mean:>8}"
+        f"{f.closed_unanswered:>19}"
     )
 
 
