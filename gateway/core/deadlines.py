@@ -37,7 +37,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, and_, case, cast, func, null, or_, select, update
+from sqlalchemy import ColumnElement, Float, and_, case, cast, delete, func, null, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -224,6 +224,30 @@ async def settle(
         .values(settled_at=at, settlement=outcome.value, next_escalation_at=None)
         .execution_options(synchronize_session=False)
     )
+
+
+async def reassign(session: AsyncSession, *, subject_type: str, subject_id: str, handlers: Sequence[str]) -> None:
+    """Who must act on the item is now ``handlers`` (a case reassigned to another panel), inside the
+    caller's transaction; the deadline itself does not move. Reassigning an untracked subject does nothing."""
+    deadline_id = await session.scalar(
+        select(DeadlineRecord.id).where(
+            DeadlineRecord.subject_type == subject_type, DeadlineRecord.subject_id == subject_id
+        )
+    )
+    if deadline_id is None:
+        return
+    await session.execute(
+        delete(DeadlineHandler)
+        .where(DeadlineHandler.deadline_id == deadline_id)
+        .execution_options(synchronize_session=False)
+    )
+    unique = list(dict.fromkeys(h for h in handlers if h))
+    if unique:
+        await session.execute(
+            _insert(session, DeadlineHandler).values(
+                [{"deadline_id": deadline_id, "staff_id": h, "position": i} for i, h in enumerate(unique)]
+            )
+        )
 
 
 # -- reading ------------------------------------------------------------------------------------------
