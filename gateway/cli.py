@@ -364,7 +364,19 @@ STAFF_FIELDS = (
     "licence_number",
     "firm",
     "client_id_number",
+    "address_confirmed",
 )
+#: the staff fields whose values are a closed set
+STAFF_FIELD_OPTIONS: dict[str, dict[str, Any]] = {
+    "addressee_kind": {
+        "choices": ["PARTY", "LAWYER"],
+        "help": "serve-document: on a party (ID number) or a lawyer (licence number); default: as the case says",
+    },
+    "address_confirmed": {
+        "choices": ["true", "false"],
+        "help": "serve-document: whether the addressee gave or confirmed this electronic address (default true)",
+    },
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -474,7 +486,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["handle-filing", "serve-document", "schedule-hearing", "close-case", "archive-case", "add-agent"],
     )
     for name in STAFF_FIELDS:
-        staff.add_argument(f"--{name.replace('_', '-')}")
+        staff.add_argument(f"--{name.replace('_', '-')}", **STAFF_FIELD_OPTIONS.get(name, {}))
     staff.set_defaults(func=cmd_sims_staff)
     return parser
 
