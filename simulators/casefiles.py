@@ -65,15 +65,14 @@ def case_documents(seed: int, case: Case, now: datetime) -> tuple[ServedDocument
     for name, ref, role in recipients:
         notice = "受理案件通知书" if role in _STARTING_ROLES else "应诉通知书"
         plan: list[tuple[str, str, Callable[[random.Random], datetime]]] = [
-            (notice, notice, lambda rng: filed + timedelta(days=rng.randrange(1, 6), minutes=rng.randrange(600)))
+            (notice, notice, _after(filed, days=(1, 6), minutes=600))
         ]
         for hearing in case.hearings:
             title = f"传票（{hearing.starts_at:%Y年%m月%d日}{hearing.kind}）"
-            plan.append((title, "传票", lambda rng, h=hearing: h.starts_at - timedelta(days=rng.randrange(10, 20))))
+            plan.append((title, "传票", _before(hearing.starts_at, days=(10, 20))))
         if case.status in (CaseStatus.CLOSED, CaseStatus.ARCHIVED) and case.closed_on:
             title, doc_type = _judgment_title(case)
-            closed = datetime.combine(case.closed_on, time(15, 0), CHINA_TZ)
-            plan.append((title, doc_type, lambda rng, at=closed: at + timedelta(days=rng.randrange(1, 4))))
+            plan.append((title, doc_type, _after(datetime.combine(case.closed_on, time(15, 0), CHINA_TZ), days=(1, 4))))
         for title, doc_type, when in plan:
             fingerprint = _fingerprint(case, title, ref.number)
             rng = random.Random(f"{seed}:doc:{fingerprint}")
@@ -101,6 +100,23 @@ def case_documents(seed: int, case: Case, now: datetime) -> tuple[ServedDocument
                 )
             )
     return tuple(docs)
+
+
+def _after(at: datetime, *, days: tuple[int, int], minutes: int = 0) -> Callable[[random.Random], datetime]:
+    """A serving time some days (and minutes) after ``at``, drawn from the document's own generator."""
+
+    def when(rng: random.Random) -> datetime:
+        later = at + timedelta(days=rng.randrange(*days))
+        return later + timedelta(minutes=rng.randrange(minutes)) if minutes else later
+
+    return when
+
+
+def _before(at: datetime, *, days: tuple[int, int]) -> Callable[[random.Random], datetime]:
+    def when(rng: random.Random) -> datetime:
+        return at - timedelta(days=rng.randrange(*days))
+
+    return when
 
 
 def platform_copies(seed: int, platform_code: str, case: Case, now: datetime) -> tuple[ServedDocument, ...]:
