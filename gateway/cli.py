@@ -389,7 +389,10 @@ def cmd_tickets_report(args: argparse.Namespace, settings: Settings) -> None:
 
     report = asyncio.run(run())
     print(f"12368 通报 {report.court_code} {report.start} – {report.end}")
-    header = f"{'':<24}{'received':>9}{'on time':>9}{'late':>6}{'overdue':>9}{'escalated':>11}{'mean h':>8}"
+    header = (
+        f"{'':<24}{'received':>9}{'on time':>9}{'late':>6}{'overdue':>9}{'escalated':>11}{'mean h':>8}"
+        f"{'closed unanswered':>19}"
+    )
     for title, rows in (("per division", report.by_division), ("per handler", report.by_handler)):
         print(f"\n{title}\n{header}")
         for row in rows:
@@ -403,6 +406,7 @@ def _report_line(label: str, f: Any) -> str:
     mean = "-" if f.mean_hours_to_settle is None else f"{f.mean_hours_to_settle:.1f}"
     return (
         f"{label:<24}{f.received:>9}{f.settled_on_time:>9}{f.settled_late:>6}{f.overdue:>9}{f.escalated:>11}{mean:>8}"
+        f"{f.closed_unanswered:>19}"
     )
 
 
@@ -421,7 +425,19 @@ STAFF_FIELDS = (
     "licence_number",
     "firm",
     "client_id_number",
+    "address_confirmed",
 )
+#: the staff fields whose values are a closed set
+STAFF_FIELD_OPTIONS: dict[str, dict[str, Any]] = {
+    "addressee_kind": {
+        "choices": ["PARTY", "LAWYER"],
+        "help": "serve-document: on a party (ID number) or a lawyer (licence number); default: as the case says",
+    },
+    "address_confirmed": {
+        "choices": ["true", "false"],
+        "help": "serve-document: whether the addressee gave or confirmed this electronic address (default true)",
+    },
+}
 
 
 def _positive(text: str) -> int:
@@ -552,7 +568,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["handle-filing", "serve-document", "schedule-hearing", "close-case", "archive-case", "add-agent"],
     )
     for name in STAFF_FIELDS:
-        staff.add_argument(f"--{name.replace('_', '-')}")
+        staff.add_argument(f"--{name.replace('_', '-')}", **STAFF_FIELD_OPTIONS.get(name, {}))
     staff.set_defaults(func=cmd_sims_staff)
     return parser
 

@@ -214,7 +214,9 @@ class Settings(BaseSettings):
     escalation_second_working_days_by: dict[str, int] = Field(default_factory=dict)
 
     # -- case bindings (案件绑定申请, issue 5) --------------------------------------------------------------
-    #: working days the panel has to review a binding (在线诉讼规则 art. 10: bound within 3 days)
+    #: working days the panel has to review a binding: the court's own service target, tracked and escalated
+    #: like a 12368 ticket. Not 在线诉讼规则 art. 10, whose 三日 is the notified participant's time to link
+    #: the case (their act, not the court's review)
     binding_review_working_days: int = Field(default=3, ge=0)
     #: the binding outbox's backoff while a court cannot take the lawyer's entry
     binding_retry_base_s: float = 2.0

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import random
+from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from functools import lru_cache
 
@@ -45,8 +46,12 @@ def _fingerprint(case: Case, title: str, addressee: str) -> str:
 
 
 def case_documents(seed: int, case: Case, now: datetime) -> tuple[ServedDocument, ...]:
-    """Every document the court served in this case up to ``now``, in serving order."""
-    rng = random.Random(f"{seed}:docs:{case.court_code}:{case.case_id}")
+    """Every document the court served in this case up to ``now``, in serving order per addressee.
+
+    Each document's id, times and flags derive from the seed, the case and that document alone (its
+    addressee and title), never from what else the case holds: a hearing scheduled or a lawyer entered
+    later adds documents and changes none of those already served.
+    """
     recipients: list[tuple[str, PersonRef, PartyRole]] = [
         (p.name, PersonRef.party(p.id_number), p.role) for p in case.parties if p.kind == PartyKind.PERSON
     ]
@@ -59,31 +64,27 @@ def case_documents(seed: int, case: Case, now: datetime) -> tuple[ServedDocument
     docs: list[ServedDocument] = []
     for name, ref, role in recipients:
         notice = "受理案件通知书" if role in _STARTING_ROLES else "应诉通知书"
-        plan = [(notice, notice, filed + timedelta(days=rng.randrange(1, 6), minutes=rng.randrange(600)))]
+        plan: list[tuple[str, str, Callable[[random.Random], datetime]]] = [
+            (notice, notice, _after(filed, days=(1, 6), minutes=600))
+        ]
         for hearing in case.hearings:
             title = f"传票（{hearing.starts_at:%Y年%m月%d日}{hearing.kind}）"
-            plan.append((title, "传票", hearing.starts_at - timedelta(days=rng.randrange(10, 20))))
+            plan.append((title, "传票", _before(hearing.starts_at, days=(10, 20))))
         if case.status in (CaseStatus.CLOSED, CaseStatus.ARCHIVED) and case.closed_on:
             title, doc_type = _judgment_title(case)
-            plan.append(
-                (
-                    title,
-                    doc_type,
-                    datetime.combine(case.closed_on, time(15, 0), CHINA_TZ) + timedelta(days=rng.randrange(1, 4)),
-                )
-            )
-        for title, doc_type, served_at in plan:
+            plan.append((title, doc_type, _after(datetime.combine(case.closed_on, time(15, 0), CHINA_TZ), days=(1, 4))))
+        for title, doc_type, when in plan:
+            fingerprint = _fingerprint(case, title, ref.number)
+            rng = random.Random(f"{seed}:doc:{fingerprint}")
+            served_at = when(rng)
             if served_at > now:
                 continue
-            k = len(docs) + 1
-            signed = (
-                served_at + timedelta(hours=rng.randrange(1, 72))
-                if (now - served_at > timedelta(days=20) and rng.random() < 0.85)
-                else None
-            )
+            signed = served_at + timedelta(hours=rng.randrange(1, 72))
+            signs = rng.random() < 0.85
+            signed_at = signed if signs and now - served_at > timedelta(days=20) else None
             docs.append(
                 ServedDocument(
-                    document_id=f"{case.case_id}-D{k:03d}",
+                    document_id=f"{case.case_id}-D{fingerprint[:12]}",
                     source_code=case.court_code,
                     court_code=case.court_code,
                     case_number=case.case_number,
@@ -94,18 +95,36 @@ def case_documents(seed: int, case: Case, now: datetime) -> tuple[ServedDocument
                     channel=ServiceChannel.COURT_PLATFORM,
                     served_at=served_at,
                     address_confirmed=rng.random() < 0.75,
-                    signed_at=signed if signed is None or signed <= now else None,
-                    fingerprint=_fingerprint(case, title, ref.number),
+                    signed_at=signed_at if signed_at is None or signed_at <= now else None,
+                    fingerprint=fingerprint,
                 )
             )
     return tuple(docs)
 
 
+def _after(at: datetime, *, days: tuple[int, int], minutes: int = 0) -> Callable[[random.Random], datetime]:
+    """A serving time some days (and minutes) after ``at``, drawn from the document's own generator."""
+
+    def when(rng: random.Random) -> datetime:
+        later = at + timedelta(days=rng.randrange(*days))
+        return later + timedelta(minutes=rng.randrange(minutes)) if minutes else later
+
+    return when
+
+
+def _before(at: datetime, *, days: tuple[int, int]) -> Callable[[random.Random], datetime]:
+    def when(rng: random.Random) -> datetime:
+        return at - timedelta(days=rng.randrange(*days))
+
+    return when
+
+
 def platform_copies(seed: int, platform_code: str, case: Case, now: datetime) -> tuple[ServedDocument, ...]:
-    """The documents of this case that also went out through the national platform, unsigned there."""
-    rng = random.Random(f"{seed}:platform:{case.court_code}:{case.case_id}")
+    """The documents of this case that also went out through the national platform, unsigned there (each
+    copy's presence and time derive from its own document only, as in :func:`case_documents`)."""
     copies = []
     for doc in case_documents(seed, case, now):
+        rng = random.Random(f"{seed}:platform:{doc.fingerprint}")
         if doc.doc_type not in ("判决书", "裁定书", "传票") or rng.random() >= PLATFORM_SHARE:
             continue
         served_at = doc.served_at + timedelta(minutes=rng.randrange(-360, 2880))

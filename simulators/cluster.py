@@ -16,7 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.adapters.model import Agent, PersonRef
+from gateway.adapters.model import Agent, Case, IdentityKind, PersonRef
 from gateway.config import CourtConfig
 from simulators.base import FamilySimulator
 from simulators.generator import World
@@ -260,8 +260,13 @@ class SimulatorCluster:
             return _json(desk.handle_filing(body["receipt_number"], body.get("result", "已阅，材料已入卷")))
         case_id = body.get("case_id") or desk.state.case_by_number(body["case_number"]).case_id
         if action == "serve-document":
-            who = PersonRef(body.get("addressee_kind", "ID_NUMBER"), body["addressee_number"])
-            return _json(desk.serve_document(case_id, who, body["title"], body.get("doc_type", "通知书")))
+            who = addressee_ref(desk.state.case(case_id), body["addressee_number"], body.get("addressee_kind"))
+            confirmed = str(body.get("address_confirmed", "true")).lower() not in ("false", "0", "no")
+            return _json(
+                desk.serve_document(
+                    case_id, who, body["title"], body.get("doc_type", "通知书"), address_confirmed=confirmed
+                )
+            )
         if action == "schedule-hearing":
             return _json(
                 desk.schedule_hearing(case_id, datetime.fromisoformat(body["starts_at"]), body.get("room", "第1法庭"))
@@ -274,6 +279,26 @@ class SimulatorCluster:
             agent = Agent(body["name"], body["licence_number"], body.get("firm", ""), body["client_id_number"])
             return _json(desk.add_agent(case_id, agent))
         raise web.HTTPNotFound(text=f"unknown staff action {action}")
+
+
+#: ``--addressee-kind``: PARTY or LAWYER (the wire's own ID_NUMBER and LICENCE_NUMBER are taken too)
+ADDRESSEE_KINDS = {
+    "PARTY": IdentityKind.ID_NUMBER,
+    "LAWYER": IdentityKind.LICENCE_NUMBER,
+    "ID_NUMBER": IdentityKind.ID_NUMBER,
+    "LICENCE_NUMBER": IdentityKind.LICENCE_NUMBER,
+}
+
+
+def addressee_ref(case: Case, number: str, kind: str | None) -> PersonRef:
+    """Whom a document is served on: PARTY (an ID number) or LAWYER (a licence number); without a kind, the
+    case says which (a party's number or an agent's). Raises ValueError for a kind it does not know."""
+    if kind is None:
+        lawyer = any(a.licence_number == number for a in case.agents)
+        return PersonRef(IdentityKind.LICENCE_NUMBER if lawyer else IdentityKind.ID_NUMBER, number)
+    if kind.upper() not in ADDRESSEE_KINDS:
+        raise ValueError(f"addressee_kind is one of {', '.join(ADDRESSEE_KINDS)}, not {kind[:20]!r}")
+    return PersonRef(ADDRESSEE_KINDS[kind.upper()], number)
 
 
 def _default(value: object) -> object:

@@ -32,6 +32,7 @@ from gateway.adapters.model import (
     Filing,
     FilingReceipt,
     Hearing,
+    IdentityKind,
     PersonRef,
     ServedDocument,
     ServiceChannel,
@@ -420,9 +421,13 @@ class StaffDesk:
         address_confirmed: bool = True,
     ) -> ServedDocument:
         case = self.state.case(case_id)
-        names = {p.id_number: p.name for p in case.parties} | {a.licence_number: a.name for a in case.agents}
+        if addressee.kind == IdentityKind.LICENCE_NUMBER:
+            names = {a.licence_number: a.name for a in case.agents}
+        else:
+            names = {p.id_number: p.name for p in case.parties}
         if addressee.number not in names:
-            raise Refused(f"{addressee.number} is not a party or agent of {case.case_number}")
+            what = "an agent" if addressee.kind == IdentityKind.LICENCE_NUMBER else "a party"
+            raise Refused(f"{addressee.number} is not {what} of {case.case_number}")
         n = len(self.state.extra_documents) + 1
         doc = ServedDocument(
             document_id=f"{case.case_id}-S{n:03d}",

@@ -1,8 +1,11 @@
 """Archive applications (查阅档案申请) and who may read which case file, when (DESIGN §4 "Case-file access").
 
 Reading the main file (正卷) needs no application for a party or agent of record while the case is not
-archived. Everything else goes through an application: an archived case, or a lawyer not of record (a
-retrial being prepared, say). ``apply`` stores it and tells the court's archive administrators; one of
+archived. The archive office decides applications for archived cases only (its files): a party or agent
+of record, or a lawyer not of record (a retrial being prepared, say). A case not yet archived has its file
+with the panel, so a lawyer not of record is refused (NOT_ARCHIVED) and pointed to case binding, which
+the panel reviews (DESIGN §4: bindings are reviewed by the panel; the archive office reviews applications
+for archived cases). ``apply`` stores it and tells the court's archive administrators; one of
 them decides it (``decide``) within ``archive_review_working_days`` working days; an approval opens a
 reading window of ``archive_window_hours`` for the applicant alone; the decision reaches the applicant by
 SMS and in-app notice. :func:`reading_grant` is the one place that says how a viewer may read a case file
@@ -85,23 +88,36 @@ class NeedsApplication(NotPermitted):
 
 
 class WindowClosed(NotPermitted):
-    """The viewer has no open reading window for this case: it closed at ``closed_at``, or (None) their
-    application has not been approved (yet)."""
-
-    def __init__(self, closed_at: datetime | None, status: str | None = None) -> None:
-        if closed_at is not None:
-            message = (
-                f"your reading window closed at {closed_at.astimezone(CHINA_TZ):%Y-%m-%d %H:%M} (Beijing time); "
-                "apply again with applyForArchiveAccess to read more"
-            )
-        elif status == ApplicationStatus.REJECTED.value:
-            message = "your application to read this case file was rejected: apply again with more reasons"
-        else:
-            message = "your application to read this case file has not been approved yet"
-        super().__init__(message)
-        self.closed_at = closed_at
+    """The viewer has no open reading window for this case, and says what they can do about it
+    (``extensions.reason``): APPLICATION_PENDING (wait for the decision, due at ``dueAt``),
+    APPLICATION_REJECTED (apply again) or WINDOW_CLOSED (their window closed at ``closedAt``: apply again).
+    The code stays ACCESS_WINDOW_CLOSED for all three."""
 
     code = "ACCESS_WINDOW_CLOSED"
+
+    def __init__(self, closed_at: datetime | None, status: str | None = None, due_at: datetime | None = None) -> None:
+        details: dict[str, str] = {}
+        if status == ApplicationStatus.PENDING.value:
+            due = f" (due by {_beijing(due_at)} Beijing time)" if due_at else ""
+            message = f"your application to read this case file is waiting for the archive office's decision{due}"
+            details = {"reason": "APPLICATION_PENDING"} | (
+                {"dueAt": due_at.astimezone(CHINA_TZ).isoformat()} if due_at else {}
+            )
+        elif status == ApplicationStatus.REJECTED.value:
+            message = "your application to read this case file was rejected: apply again with applyForArchiveAccess"
+            details = {"reason": "APPLICATION_REJECTED"}
+        else:
+            when = f" at {_beijing(closed_at)} (Beijing time)" if closed_at else ""
+            message = f"your reading window closed{when}; apply again with applyForArchiveAccess to read more"
+            details = {"reason": "WINDOW_CLOSED"} | (
+                {"closedAt": closed_at.astimezone(CHINA_TZ).isoformat()} if closed_at else {}
+            )
+        super().__init__(message, **details)
+        self.closed_at = closed_at
+
+
+def _beijing(at: datetime | None) -> str:
+    return f"{at.astimezone(CHINA_TZ):%Y-%m-%d %H:%M}" if at else ""
 
 
 # -- what callers get ----------------------------------------------------------------------------------
@@ -220,11 +236,11 @@ async def reading_grant(
     if open_now:
         row = max(open_now, key=lambda r: r.window_closes_at or now)
         return ReadingGrant(Access.WINDOW, row.id, row.window_closes_at)
-    closed = [r.window_closes_at for r in approved if r.window_closes_at and r.window_closes_at <= now]
-    if closed:
-        raise WindowClosed(max(closed))
-    if applied:  # pending or rejected: no window before an approval
-        raise WindowClosed(None, applied[0].status)
+    if applied:  # what the newest application says is what the viewer can do next
+        latest = applied[0]
+        if latest.status == ApplicationStatus.APPROVED.value:
+            raise WindowClosed(latest.window_closes_at)
+        raise WindowClosed(None, latest.status, latest.due_at)
     if of_record:
         raise NeedsApplication(case.case_number)
     raise NoSuchCase(f"no case {case.case_number} whose file you may read")
@@ -233,7 +249,7 @@ async def reading_grant(
 def window_state(row: ArchiveApplicationRecord, now: datetime) -> WindowClosed | None:
     """Whether an approved application's window is still open at ``now`` (a link issued in it is used later)."""
     if row.status != ApplicationStatus.APPROVED.value or not row.window_closes_at or not row.window_opens_at:
-        return WindowClosed(None, row.status)
+        return WindowClosed(None, row.status, row.due_at)
     if not row.window_opens_at <= now < row.window_closes_at:
         return WindowClosed(row.window_closes_at)
     return None
@@ -306,7 +322,8 @@ class ArchiveService:
         self, viewer: Viewer, number: CaseNumber, reason: str, files: list[IncomingFile], *, now: datetime
     ) -> ApplicationView:
         """Store an application and tell the archive office. Raises InvalidInput (reason, files, a needless
-        or repeated application), NoSuchCase, and CourtError when the case's court cannot answer."""
+        or repeated application, NOT_ARCHIVED for a case whose file is still with the panel), NoSuchCase, and
+        CourtError when the case's court cannot answer."""
         from gateway.core.deadlines import calendar_for
 
         reason = reason.strip()
@@ -327,6 +344,13 @@ class ArchiveService:
                 "you are of record in this case and it is not archived: read its file without an application "
                 "(caseFile, downloadMaterial)",
                 "DIRECT_ACCESS",
+            )
+        if not of_record and case.status != CaseStatus.ARCHIVED:
+            raise InvalidInput(
+                f"{case.case_number} is not archived: its file is with the panel, not the archive office. A lawyer "
+                "for a party applies to be bound to the case (applyForCaseBinding, with the power of attorney; "
+                "the panel reviews it) and then reads the file without an application",
+                "NOT_ARCHIVED",
             )
         if not of_record and not checked:
             raise InvalidInput(
@@ -427,7 +451,8 @@ class ArchiveService:
         self, viewer: Viewer, application_id: str, *, approve: bool, note: str | None, now: datetime
     ) -> ApplicationView:
         """The archive office's decision; an approval opens the window at ``now``. Raises NoSuchApplication
-        (not this archivist's court), InvalidInput (NOTE_MISSING to reject, NOTE_TOO_LONG, ALREADY_DECIDED)."""
+        (not this archivist's court), InvalidInput (NOTE_MISSING to reject, NOTE_TOO_LONG, ALREADY_DECIDED,
+        NOT_ARCHIVED to approve an application made for a case that was not archived)."""
         note = (note or "").strip() or None
         if not approve and not note:
             raise InvalidInput("say why the application is rejected", "NOTE_MISSING")
@@ -443,6 +468,12 @@ class ArchiveService:
                 raise NoSuchApplication("no such archive application that you may see")
             if row.status != ApplicationStatus.PENDING.value:
                 raise InvalidInput(f"this application was already decided ({row.status})", "ALREADY_DECIDED")
+            if approve and row.case_status != CaseStatus.ARCHIVED.value:
+                raise InvalidInput(
+                    f"{row.case_number} was not archived when this was applied for: the archive office does not "
+                    "hold its file, and the panel decides who reads it (case binding); reject it with a note",
+                    "NOT_ARCHIVED",
+                )
             row.status = (ApplicationStatus.APPROVED if approve else ApplicationStatus.REJECTED).value
             row.decided_at = now
             row.decided_by = viewer.staff_id

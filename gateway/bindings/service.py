@@ -2,12 +2,18 @@
 
 ``apply`` checks the power of attorney (授权委托书, the same checks as filings' uploads), looks the case up
 at its own court only (the case number routes it; the applicant is not on the case yet, so no list of
-theirs would find it), and stores the application with its files, its 3-working-day review deadline
-(the shared engine, ``gateway.core.deadlines``, whose scheduler escalates it when it lapses), the
+theirs would find it), and stores the application with its files, the panel's review deadline
+(``binding_review_working_days`` working days, 3 by default: the court's own service target for the
+review, not a statutory period; the 三日 of 在线诉讼规则 art. 10 is the notified participant's time to link
+the case, which the gateway does not track; the shared engine, ``gateway.core.deadlines``, escalates it
+when it lapses), the
 panel's SMS and in-app notices and an audit record, in one transaction.
 
-``decide`` is for the case's judge or clerk (the panel, as the case named it when the application came
-in); anyone else, of this court or another, learns nothing (NoSuchBinding). Approval lists the case
+``decide`` is for the case's judge or clerk as the court names the panel at decision time (a case
+reassigned since the application goes to its new panel: the court is asked before the decision's
+transaction opens, and the application's reviewers and deadline handlers follow the panel; a court that
+cannot answer leaves the panel last recorded to decide); anyone else, of this court or another, learns
+nothing (NoSuchBinding). Approval lists the case
 among the applicant's cases at once: the gateway holds the binding (``approved_bindings`` feeds
 ``myCases`` and the case access check), so it shows even before the court records it, and at courts
 whose family cannot record it at all. Where the family can, the binding outbox
@@ -18,6 +24,7 @@ Courts are called before any write transaction opens.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,7 +34,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.adapters.errors import NotFoundAtCourt
+from gateway.adapters.errors import CourtError, NotFoundAtCourt
 from gateway.adapters.model import Case, IdentityKind, PersonRef, Staff, StaffRole
 from gateway.cases.service import BoundCase
 from gateway.core import deadlines
@@ -44,6 +51,8 @@ from gateway.store import Store, audit
 from gateway.store.bindings import BindingFile, BindingRecord, BindingStatus, CourtWrite
 from gateway.store.deadlines import DeadlineHandler, DeadlineRecord
 from gateway.work_queue.service import WorkItem, WorkKind, WorkSource
+
+log = logging.getLogger("gateway.bindings")
 
 #: the deadline engine's subject type, and the audit log's
 SUBJECT = "binding"
@@ -119,16 +128,28 @@ def reviewers_of(case: Case) -> list[Staff]:
     return sorted((s for s in case.panel if s.role in REVIEWER_ROLES), key=lambda s: REVIEWER_ROLES.index(s.role))
 
 
-def may_review(viewer: Viewer, row: BindingRecord) -> bool:
-    """The case's judge or clerk: staff of the case's court, in a panel role, on the panel the application
-    named (the court is not asked again, so a decision does not wait for a court that is down)."""
+def may_review(viewer: Viewer, row: BindingRecord, reviewers: Sequence[Staff] | None = None) -> bool:
+    """The case's judge or clerk: staff of the case's court, in a panel role, on ``reviewers`` (the panel as
+    the court names it now) or, without them, on the panel the application last recorded."""
+    if not is_panel_staff_of(viewer, row.court_code):
+        return False
+    if reviewers is not None:
+        return any(s.staff_id == viewer.staff_id for s in reviewers)
+    return any(r["staff_id"] == viewer.staff_id for r in row.reviewers)
+
+
+def is_panel_staff_of(viewer: Viewer, court_code: str) -> bool:
+    """Staff of ``court_code`` in a panel role: the only people worth asking the court about."""
     return (
         viewer.is_staff
-        and viewer.court_code == row.court_code
+        and viewer.court_code == court_code
         and bool(viewer.roles & PANEL_ROLES)
         and bool(viewer.staff_id)
-        and any(r["staff_id"] == viewer.staff_id for r in row.reviewers)
     )
+
+
+def _recorded(reviewers: Sequence[Staff]) -> list[dict[str, str]]:
+    return [{"staff_id": s.staff_id, "name": s.name, "role": s.role.value} for s in reviewers]
 
 
 def applicant_ref(viewer: Viewer) -> PersonRef | None:
@@ -285,18 +306,36 @@ class BindingService:
         self, viewer: Viewer, binding_id: str, *, approve: bool, note: str | None = None, now: datetime | None = None
     ) -> BindingView:
         """Approve or reject a pending application: settles its deadline, tells the applicant, and on approval
-        queues the court write where the family supports it. Raises NoSuchBinding and InvalidInput
+        queues the court write where the family supports it. Who may decide is the case's panel as the court
+        names it now (asked before the transaction opens); the application's reviewers and its deadline's
+        handlers are brought up to date with it; while the court cannot answer, the panel last recorded
+        decides (a decision does not wait for a court that is down). Raises NoSuchBinding and InvalidInput
         (NOTE_TOO_LONG, ALREADY_DECIDED)."""
         now = now or self.clock()
         note = (note or "").strip() or None
         if note and len(note) > MAX_NOTE:
             raise InvalidInput(f"the note is longer than {MAX_NOTE} characters", "NOTE_TOO_LONG")
+        try:
+            panel = await self._panel_now(viewer, binding_id)
+        except CourtError as e:  # the court cannot name its panel now: the one last recorded decides
+            log.warning(
+                "binding %s: %s cannot name the panel (%s); the recorded panel decides",
+                binding_id,
+                e.court_code,
+                e.code,
+            )
+            panel = None
         async with self.store.session() as session:
             row = await session.get(BindingRecord, binding_id, with_for_update=True)
-            if row is None or not may_review(viewer, row):
+            if row is None or not may_review(viewer, row, panel):
                 raise NoSuchBinding("no such case binding application for your panel")
             if row.status != BindingStatus.PENDING:
                 raise InvalidInput("this application has already been decided", "ALREADY_DECIDED")
+            if panel is not None and {r["staff_id"] for r in row.reviewers} != {s.staff_id for s in panel}:
+                row.reviewers = _recorded(panel)
+                await deadlines.reassign(
+                    session, subject_type=SUBJECT, subject_id=row.id, handlers=[s.staff_id for s in panel]
+                )
             row.status = BindingStatus.APPROVED if approve else BindingStatus.REJECTED
             row.open_key = None
             row.decided_at, row.decided_by, row.decided_by_name, row.decision_note = (
@@ -310,7 +349,9 @@ class BindingService:
                     row.court_write, row.next_attempt_at = CourtWrite.QUEUED, now
                 else:
                     row.court_write = CourtWrite.UNSUPPORTED
-            await deadlines.settle(session, subject_type=SUBJECT, subject_id=row.id, at=now)
+            await deadlines.settle(
+                session, subject_type=SUBJECT, subject_id=row.id, at=now, outcome=deadlines.Settlement.DECIDED
+            )
             await notify(
                 session,
                 kind=NotificationKind.BINDING_DECIDED,
@@ -364,14 +405,39 @@ class BindingService:
     # -- both ------------------------------------------------------------------------------------------
 
     async def get(self, viewer: Viewer, binding_id: str) -> BindingView | None:
-        """An application the viewer made, or reviews; None otherwise."""
+        """An application the viewer made, or reviews (on the panel it recorded, or on the case's panel as
+        the court names it now: a judge the case was reassigned to); None otherwise."""
         async with self.store.session(read_only=True) as session:
             row = await session.get(BindingRecord, binding_id)
-            if row is None or not (row.applicant_subject == viewer.subject or may_review(viewer, row)):
-                return None
+            if row is not None and (row.applicant_subject == viewer.subject or may_review(viewer, row)):
+                return await self._view_of(session, row)
+        if row is None or not is_panel_staff_of(viewer, row.court_code):
+            return None
+        try:
+            panel = await self._panel_now(viewer, binding_id)
+        except CourtError:
+            return None  # the court cannot say who is on the panel now: the recorded panel stands
+        if panel is None or not may_review(viewer, row, panel):
+            return None
+        async with self.store.session(read_only=True) as session:
             return await self._view_of(session, row)
 
     # -- helpers ---------------------------------------------------------------------------------------
+
+    async def _panel_now(self, viewer: Viewer, binding_id: str) -> list[Staff] | None:
+        """The reviewers of the application's case as its court names them now; None when the viewer is not
+        even panel staff of its court (then the court is not asked) or there is no such application.
+        Raises CourtError when the court cannot answer."""
+        async with self.store.session(read_only=True) as session:
+            found = await session.get(BindingRecord, binding_id)
+            if found is None or not is_panel_staff_of(viewer, found.court_code):
+                return None
+            number = found.case_number
+        try:
+            case = await self._case(number)
+        except NoSuchCase:
+            return None
+        return reviewers_of(case)
 
     async def _case(self, text: str) -> Case:
         """The case at its own court, by number (routed, never fanned out)."""
@@ -455,12 +521,16 @@ class BindingService:
 
 async def approved_bindings(store: Store, subject: str) -> list[BoundCase]:
     """The cases a person is bound to by approved bindings (for ``myCases`` and the case access check)."""
-    query = select(BindingRecord.court_code, BindingRecord.case_id, BindingRecord.case_number).where(
+    query = select(
+        BindingRecord.court_code, BindingRecord.case_id, BindingRecord.case_number, BindingRecord.client_id_number
+    ).where(
         BindingRecord.applicant_subject == subject,
         BindingRecord.status.in_([BindingStatus.APPROVED, BindingStatus.RECORDED]),
     )
     async with store.session(read_only=True) as session:
-        return [BoundCase(court, case_id, number) for court, case_id, number in await session.execute(query)]
+        return [
+            BoundCase(court, case_id, number, client) for court, case_id, number, client in await session.execute(query)
+        ]
 
 
 async def pending_for_reviewer(store: Store, viewer: Viewer) -> list[PendingBinding]:

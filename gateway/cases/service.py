@@ -80,10 +80,16 @@ class CaseList:
     resume_cursor: str | None = None
 
 
-def viewer_roles_in(viewer: Viewer, case: Case) -> set[PartyRole]:
-    """The viewer's side in the case: their own role, or (for a lawyer) their clients' roles."""
+def viewer_roles_in(viewer: Viewer, case: Case, bound: Sequence[BoundCase] = ()) -> set[PartyRole]:
+    """The viewer's side in the case: their own role, or (for a lawyer) their clients' roles, as the court
+    records them or as an approved binding names them (before, or without, the court's record)."""
     roles = {p.role for p in case.parties if p.id_number == viewer.id_number}
     clients = {a.client_id_number for a in case.agents if a.licence_number == viewer.licence_number}
+    clients |= {
+        b.client_id_number
+        for b in bound
+        if b.client_id_number and (b.court_code, b.case_id) == (case.court_code, case.case_id)
+    }
     return roles | {p.role for p in case.parties if p.id_number in clients}
 
 
@@ -95,6 +101,8 @@ class BoundCase:
     court_code: str
     case_id: str
     case_number: str
+    #: the party a lawyer is bound for (their side in the case), when the binding names one
+    client_id_number: str | None = None
 
 
 @dataclass(frozen=True)
@@ -239,7 +247,7 @@ class CaseService:
         if order == CaseOrder.LAST_ACTIVITY_DESC:
             return await self._my_cases_by_activity(viewer, first=first, after=after, filter=filter, bound=bound)
         sources = self.person_sources(viewer, filter.courts) + self.bound_sources(viewer, bound, filter.courts)
-        return await self.merged("myCases", sources, viewer, first=first, after=after, filter=filter)
+        return await self.merged("myCases", sources, viewer, first=first, after=after, filter=filter, bound=bound)
 
     async def court_cases(self, viewer: Viewer, *, first: int, after: str | None, filter: CaseFilter) -> CaseList:
         return await self.merged(
@@ -255,8 +263,10 @@ class CaseService:
         first: int,
         after: str | None,
         filter: CaseFilter,
+        bound: Sequence[BoundCase] = (),
     ) -> CaseList:
-        """One page of several court lists merged newest filing first; each court resumes where it was."""
+        """One page of several court lists merged newest filing first; each court resumes where it was.
+        ``bound``: the viewer's approved bindings, which give them their side in those cases."""
         positions = _positions(decode_cursor(kind, after)) if after else {}
         finished = {key: None for key, value in positions.items() if value is None}
         streams = [
@@ -285,7 +295,9 @@ class CaseService:
                 _, i = heapq.heappop(heap)
                 stream = live[i]
                 case = stream.pop()
-                if (case.court_code, case.case_id) not in seen and filter.accepts(case, viewer_roles_in(viewer, case)):
+                if (case.court_code, case.case_id) not in seen and filter.accepts(
+                    case, viewer_roles_in(viewer, case, bound)
+                ):
                     seen.add((case.court_code, case.case_id))
                     cases.append(case)
                     cursors.append(self._cursor(kind, streams, finished))
@@ -336,7 +348,7 @@ class CaseService:
         state = decode_cursor("myCasesByActivity", after) if after else {}
         every = await self.all_cases_of(viewer, filter.courts, bound)
         ordered = sorted(
-            (c for c in every.value if filter.accepts(c, viewer_roles_in(viewer, c))),
+            (c for c in every.value if filter.accepts(c, viewer_roles_in(viewer, c, bound))),
             key=lambda c: (c.last_activity_at or c.filed_on, c.court_code, c.case_id),
             reverse=True,
         )

@@ -5,11 +5,14 @@ A workflow (12368 tickets, case bindings, …) tells the engine what it tracks a
 - :func:`track` (in the workflow's own transaction, when the item is created) records who must act and
   by when: ``working_days`` working days on the State Council calendar (调休 included), ending when
   office hours end (``WorkingCalendar.deadline``);
-- :func:`settle` (in the transaction that answers or decides the item) stops the clock;
+- :func:`settle` (in the transaction that answers, decides or closes the item) stops the clock and records
+  how it was settled (:class:`Settlement`): the 通报 counts an item closed without an answer as such,
+  never as answered;
 - :class:`EscalationScheduler`, a background worker, walks every unsettled deadline: once it is overdue,
   level 1 goes to the head of the answerable division (庭长) by SMS and in-app notice; once it is
   ``escalation_second_working_days`` more working days overdue, level 2 goes to the court's leaders
-  (院领导). Each step is recorded (``deadline_escalations``, visible on the subject) and audited
+  (院领导). Nobody is asked to urge themselves: a rung whose recipient is one of the item's handlers
+  (a ticket routed to the 立案庭 head) goes to the next rung's people instead. Each step is recorded (``deadline_escalations``, visible on the subject) and audited
   (``<subject_type>.escalated``).
 
 The scheduler is idempotent across rounds and across processes: a level is sent by whichever scheduler
@@ -30,10 +33,11 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, and_, cast, func, null, select, update
+from sqlalchemy import ColumnElement, Float, and_, case, cast, delete, func, null, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -58,6 +62,21 @@ COURT_LEADER_LEVEL = 2
 TOP_LEVEL = COURT_LEADER_LEVEL
 
 
+class Settlement(StrEnum):
+    """How a deadline was settled (stored in ``deadlines.settlement``)."""
+
+    #: answered (a ticket): the requester got an answer
+    ANSWERED = "ANSWERED"
+    #: decided (a binding, an application): approved or rejected
+    DECIDED = "DECIDED"
+    #: closed without an answer: the clock stops, but nothing was done for the requester
+    CLOSED_UNANSWERED = "CLOSED_UNANSWERED"
+
+
+#: settlements that count as the item having been acted on (answered on time or late in the 通报)
+ACTED = (Settlement.ANSWERED, Settlement.DECIDED)
+
+
 # -- what callers get back ---------------------------------------------------------------------------
 
 
@@ -80,6 +99,10 @@ class TrackedDeadline:
     escalation_level: int
     case_number: str | None = None
     category: str | None = None
+    #: how it was settled (None while pending)
+    settlement: Settlement | None = None
+    #: a number a person can quote on the phone (a ticket's 12368 number), for the texts
+    reference: str | None = None
 
     def overdue(self, now: datetime) -> bool:
         """Unsettled past its deadline (a settled item is never overdue, however late it was settled)."""
@@ -121,6 +144,7 @@ async def track(
     calendar: WorkingCalendar,
     case_number: str | None = None,
     category: str | None = None,
+    reference: str | None = None,
 ) -> TrackedDeadline:
     """Start the clock on one item, inside the caller's transaction (it exists only if that commits).
 
@@ -130,7 +154,8 @@ async def track(
     ``handlers`` are the staff ids of who must act (they see it in their work queue and the report
     counts it for them). The deadline is the end of office hours on the ``working_days``-th working day
     after ``started_at``, on ``calendar``. ``case_number`` (canonical form) goes into the texts;
-    ``category`` refines the subject type for settings and wording (a ticket's category).
+    ``category`` refines the subject type for settings and wording (a ticket's category); ``reference``
+    is how a person names the item on the phone (a ticket's number), named in the texts too.
 
     Tracking the same subject twice keeps the first deadline and returns it (a retried request must not
     move a deadline).
@@ -150,6 +175,7 @@ async def track(
         "division": division,
         "case_number": case_number,
         "category": category,
+        "reference": reference,
         "started_at": started_at,
         "due_at": calendar.deadline(started_at, working_days),
         "working_days": working_days,
@@ -173,10 +199,18 @@ async def track(
     return found
 
 
-async def settle(session: AsyncSession, *, subject_type: str, subject_id: str, at: datetime) -> None:
-    """Stop the clock: the item was answered or decided at ``at`` (inside the caller's transaction).
+async def settle(
+    session: AsyncSession,
+    *,
+    subject_type: str,
+    subject_id: str,
+    at: datetime,
+    outcome: Settlement = Settlement.ANSWERED,
+) -> None:
+    """Stop the clock: the item was answered, decided or closed (``outcome``) at ``at`` (inside the
+    caller's transaction).
 
-    Settling twice keeps the first time; settling an untracked subject does nothing. A settled item is
+    Settling twice keeps the first time and outcome; settling an untracked subject does nothing. A settled item is
     never escalated again, and a scheduler that is escalating it concurrently either commits first (the
     escalation stands) or sees it settled and sends nothing.
     """
@@ -187,9 +221,33 @@ async def settle(session: AsyncSession, *, subject_type: str, subject_id: str, a
             DeadlineRecord.subject_id == subject_id,
             DeadlineRecord.settled_at.is_(None),
         )
-        .values(settled_at=at, next_escalation_at=None)
+        .values(settled_at=at, settlement=outcome.value, next_escalation_at=None)
         .execution_options(synchronize_session=False)
     )
+
+
+async def reassign(session: AsyncSession, *, subject_type: str, subject_id: str, handlers: Sequence[str]) -> None:
+    """Who must act on the item is now ``handlers`` (a case reassigned to another panel), inside the
+    caller's transaction; the deadline itself does not move. Reassigning an untracked subject does nothing."""
+    deadline_id = await session.scalar(
+        select(DeadlineRecord.id).where(
+            DeadlineRecord.subject_type == subject_type, DeadlineRecord.subject_id == subject_id
+        )
+    )
+    if deadline_id is None:
+        return
+    await session.execute(
+        delete(DeadlineHandler)
+        .where(DeadlineHandler.deadline_id == deadline_id)
+        .execution_options(synchronize_session=False)
+    )
+    unique = list(dict.fromkeys(h for h in handlers if h))
+    if unique:
+        await session.execute(
+            _insert(session, DeadlineHandler).values(
+                [{"deadline_id": deadline_id, "staff_id": h, "position": i} for i, h in enumerate(unique)]
+            )
+        )
 
 
 # -- reading ------------------------------------------------------------------------------------------
@@ -288,6 +346,8 @@ def _view(row: DeadlineRecord, handlers: Sequence[str]) -> TrackedDeadline:
         escalation_level=row.escalation_level,
         case_number=row.case_number,
         category=row.category,
+        settlement=Settlement(row.settlement) if row.settlement else None,
+        reference=row.reference,
     )
 
 
@@ -300,13 +360,17 @@ class DeadlineFigures:
 
     key: str | None  # the division, or the handler's staff id
     received: int
+    #: answered or decided by the deadline, and after it (closed without an answer counts in neither)
     settled_on_time: int
     settled_late: int
-    #: unsettled and past due at the report's ``now``
+    #: never acted on and past due: unsettled at the report's ``now``, or closed without an answer after
+    #: the deadline
     overdue: int
     escalated: int
-    #: mean wall-clock hours from start to settlement, over the settled ones; None when none is settled
+    #: mean wall-clock hours from start to answer or decision, over those; None when there is none
     mean_hours_to_settle: float | None
+    #: closed without an answer (whether before or after the deadline)
+    closed_unanswered: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -360,14 +424,17 @@ async def report(
 
 def _figures(session: AsyncSession, now: datetime) -> list[ColumnElement[Any]]:
     d = DeadlineRecord
-    settled = d.settled_at.is_not(None)
+    acted = and_(d.settled_at.is_not(None), d.settlement.in_([s.value for s in ACTED]))
+    dropped = and_(d.settled_at.is_not(None), d.settlement == Settlement.CLOSED_UNANSWERED.value)
+    acted_at = case((acted, d.settled_at), else_=None)
     return [
         func.count(),
-        func.count().filter(and_(settled, d.settled_at <= d.due_at)),
-        func.count().filter(and_(settled, d.settled_at > d.due_at)),
-        func.count().filter(and_(d.settled_at.is_(None), d.due_at < now)),
+        func.count().filter(and_(acted, d.settled_at <= d.due_at)),
+        func.count().filter(and_(acted, d.settled_at > d.due_at)),
+        func.count().filter(or_(and_(d.settled_at.is_(None), d.due_at < now), and_(dropped, d.settled_at > d.due_at))),
         func.count().filter(d.escalation_level > 0),
-        func.avg(_seconds_between(session, d.started_at, d.settled_at)),
+        func.avg(_seconds_between(session, d.started_at, acted_at)),
+        func.count().filter(dropped),
     ]
 
 
@@ -379,7 +446,7 @@ def _seconds_between(session: AsyncSession, start: Any, end: Any) -> ColumnEleme
 
 
 def _figures_of(row: Any) -> DeadlineFigures:
-    key, received, on_time, late, overdue, escalated, mean_s = row
+    key, received, on_time, late, overdue, escalated, mean_s, closed_unanswered = row
     return DeadlineFigures(
         key=key,
         received=received,
@@ -388,6 +455,7 @@ def _figures_of(row: Any) -> DeadlineFigures:
         overdue=overdue,
         escalated=escalated,
         mean_hours_to_settle=None if mean_s is None else round(float(mean_s) / 3600, 2),
+        closed_unanswered=closed_unanswered,
     )
 
 
@@ -475,11 +543,12 @@ def register_wording(
 
 
 def describe(deadline: TrackedDeadline) -> str:
-    """The subject as a text names it: （2026）粤0104民初12号的12368催办诉求."""
+    """The subject as a text names it: （2026）粤0104民初12号的12368催办诉求（编号：12368-粤0104-20261207-0001）."""
     wording = WORDING.get(deadline.subject_type, FALLBACK_WORDING)
     label = wording.categories.get(deadline.category or "", "")
     of_case = f"{deadline.case_number}的" if deadline.case_number else ""
-    return f"{of_case}{wording.prefix}{label}{wording.noun}"
+    numbered = f"（编号：{deadline.reference}）" if deadline.reference else ""
+    return f"{of_case}{wording.prefix}{label}{wording.noun}{numbered}"
 
 
 def china_clock(at: datetime) -> str:
@@ -496,20 +565,24 @@ RosterLookup = Callable[[str], Awaitable[Sequence[Staff]]]
 
 
 def escalation_targets(roster: Sequence[Staff], deadline: TrackedDeadline, level: int) -> list[Staff]:
-    """Level 1: the answerable division's head (the court leaders when it has none); level 2: the court
-    leaders."""
+    """Level 1: the answerable division's head (the court leaders when it has none, or when the head is
+    the one who is late: a handler is never asked to urge themselves); level 2: the court leaders (but
+    not one who is a handler, unless nobody else is left)."""
+    handlers = set(deadline.handlers)
     if level == DIVISION_HEAD_LEVEL:
         head = division_head(list(roster), deadline.division)
-        if head is not None:
+        if head is not None and head.staff_id not in handlers:
             return [head]
         log.warning(
-            "%s %s: no head of %r in %s's roster; escalating to the court leaders",
+            "%s %s: %s of %r in %s's roster; escalating to the court leaders",
             deadline.subject_type,
             deadline.subject_id,
+            "no head" if head is None else "the handler is the head",
             deadline.division,
             deadline.court_code,
         )
-    return court_leaders(list(roster))
+    leaders = court_leaders(list(roster))
+    return [s for s in leaders if s.staff_id not in handlers] or leaders
 
 
 class EscalationScheduler:

@@ -22,6 +22,7 @@ import hashlib
 import io
 import json
 import secrets
+from collections.abc import Sequence
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -37,7 +38,7 @@ from gateway.core.links import LinkClaims, SignedLinks
 from gateway.core.pdfsign import court_seals_for
 from gateway.core.runtime import Runtime
 from gateway.documents.service import ServedDocumentGroup
-from gateway.documents.service_time import EARLIEST_TEXT, RULE_TEXT, ServiceRule, copy_effective
+from gateway.documents.service_time import EARLIEST_TEXT, RULE_TEXT, ProceduralAct, ServiceRule, copy_effective
 from gateway.documents.signing import (
     CERTIFICATE_STAFF,
     SIGNING_LEVEL,
@@ -72,12 +73,17 @@ def _time(value: datetime | None) -> str | None:
 
 
 def certificate_facts(
-    group: ServedDocumentGroup, signature: SignatureRecord | None, courts: dict[str, CourtConfig]
+    group: ServedDocumentGroup,
+    signature: SignatureRecord | None,
+    courts: dict[str, CourtConfig],
+    acts: Sequence[ProceduralAct] = (),
 ) -> dict[str, Any]:
-    """Everything a certificate states, as plain JSON (stored with it, and hashed into its digest)."""
+    """Everything a certificate states, as plain JSON (stored with it, and hashed into its digest).
+    ``acts``: the person's procedural acts in the case; one that made service effective is named under
+    ``effective.act`` (absent otherwise, so earlier certificates' facts are unchanged)."""
     primary = group.primary
     signed = with_signature(group, signature)
-    effective = effective_of(group, signature)
+    effective = effective_of(group, signature, acts)
     court = courts.get(primary.court_code)
     number_kind = "执业证号" if primary.addressee.kind == IdentityKind.LICENCE_NUMBER else "身份证号码"
     return {
@@ -102,7 +108,7 @@ def certificate_facts(
                 "served_at": _time(c.served_at),
                 "address_confirmed": c.address_confirmed,
                 "signed_at": _time(c.signed_at),
-                "effective_at": _time(e.at) if (e := copy_effective(c)) else None,
+                "effective_at": _time(e.at) if (e := copy_effective(c, acts)) else None,
             }
             for c in signed.copies
         ],
@@ -123,7 +129,19 @@ def certificate_facts(
             "channel": effective.channel.value,
             "source_code": effective.source_code,
             "rule": effective.rule.value,
-        },
+        }
+        | ({} if effective.act is None else {"act": _act(effective.act)}),
+    }
+
+
+def _act(act: ProceduralAct) -> dict[str, Any]:
+    """The act that made service effective, as the certificate states it."""
+    return {
+        "kind": act.kind,
+        "description": act.description,
+        "at": _time(act.at),
+        "reference": act.reference,
+        "text": f"受送达人于{_shown(_time(act.at))}{act.description}，视为已收悉该文书",
     }
 
 

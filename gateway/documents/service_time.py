@@ -2,8 +2,9 @@
 
 A document served on a channel is effective on that channel at the time it reached the system of an
 electronic address the person gave or confirmed (art. 29, 31 ¶1). On an address the person did not
-confirm, it becomes effective only when the person replies, signs or acts on it (art. 31 ¶2); until
-then that copy proves nothing. When the same document went out on several channels, the earliest
+confirm, it becomes effective only when the person replies, signs or acts on it (art. 31 ¶2): the
+earliest of their signature and their procedural acts in the case (a filing, a reply, …) made after the
+copy reached them; until then that copy proves nothing. The act that made it effective is named. When the same document went out on several channels, the earliest
 effective copy counts. Appeal and reply deadlines run from this time, so it must be exactly this rule:
 no I/O here, so it can be tested as a table of cases.
 """
@@ -57,25 +58,48 @@ class ServiceCopy(Protocol):
 
 
 @dataclass(frozen=True)
+class ProceduralAct:
+    """Something the person served did in the document's case (art. 31 ¶2 "作出相应诉讼行为")."""
+
+    at: datetime
+    #: what kind of act: FILING (a filing through the gateway: 答辩状, 代理词, evidence, an application)
+    kind: str
+    #: how the act is named to a reader (the filing's kind and title)
+    description: str
+    #: the gateway's own record of it (a filing's id)
+    reference: str
+
+
+@dataclass(frozen=True)
 class EffectiveService:
-    """The moment service took effect, and on which channel under which rule."""
+    """The moment service took effect, on which channel under which rule, and the act that made it so
+    (None: a confirmed address, or the person's signature)."""
 
     at: datetime
     channel: ServiceChannel
     source_code: str
     rule: ServiceRule
+    act: ProceduralAct | None = None
 
 
-def copy_effective(copy: ServiceCopy) -> EffectiveService | None:
-    """When this one copy took effect, or None while it has not."""
+def copy_effective(copy: ServiceCopy, acts: Iterable[ProceduralAct] = ()) -> EffectiveService | None:
+    """When this one copy took effect, or None while it has not. ``acts``: the person's procedural acts in
+    the case; only those made once the copy had reached them count (the earliest, a signature first on a
+    tie)."""
     if copy.address_confirmed:
         return EffectiveService(copy.served_at, copy.channel, copy.source_code, ServiceRule.CONFIRMED_ADDRESS)
-    if copy.signed_at is not None:
-        return EffectiveService(copy.signed_at, copy.channel, copy.source_code, ServiceRule.SIGNED_OR_ACTED)
-    return None
+    candidates: list[tuple[datetime, int, ProceduralAct | None]] = (
+        [] if copy.signed_at is None else [(copy.signed_at, 0, None)]
+    )
+    candidates += [(a.at, 1, a) for a in acts if a.at >= copy.served_at]
+    if not candidates:
+        return None
+    at, _, act = min(candidates, key=lambda c: (c[0], c[1]))
+    return EffectiveService(at, copy.channel, copy.source_code, ServiceRule.SIGNED_OR_ACTED, act)
 
 
-def effective_service(copies: Iterable[ServiceCopy]) -> EffectiveService | None:
+def effective_service(copies: Iterable[ServiceCopy], acts: Iterable[ProceduralAct] = ()) -> EffectiveService | None:
     """The document's effective service: its earliest effective copy (the first listed on a tie), or None."""
-    effective = [e for e in (copy_effective(c) for c in copies) if e is not None]
+    done = list(acts)
+    effective = [e for e in (copy_effective(c, done) for c in copies) if e is not None]
     return min(effective, key=lambda e: e.at, default=None)

@@ -24,7 +24,7 @@ from gateway.core.errors import NotFoundError
 from gateway.core.federation import CourtFailure
 from gateway.core.runtime import Runtime
 from gateway.documents.service import DocumentService, ServedDocumentGroup, group_copies
-from gateway.documents.service_time import EffectiveService, effective_service
+from gateway.documents.service_time import EffectiveService, ProceduralAct, effective_service
 from gateway.identity import IdentityLevel, Role, Viewer
 from gateway.store import audit
 from gateway.store.signatures import SignatureRecord, SignatureStatus
@@ -70,9 +70,12 @@ def with_signature(group: ServedDocumentGroup, record: SignatureRecord | None) -
     return ServedDocumentGroup(copies)
 
 
-def effective_of(group: ServedDocumentGroup, record: SignatureRecord | None) -> EffectiveService | None:
-    """The document's effective service, counting the gateway's own signature."""
-    return effective_service(with_signature(group, record).copies)
+def effective_of(
+    group: ServedDocumentGroup, record: SignatureRecord | None, acts: Sequence[ProceduralAct] = ()
+) -> EffectiveService | None:
+    """The document's effective service, counting the gateway's own signature and the person's procedural
+    acts in the case (``gateway.documents.acts``)."""
+    return effective_service(with_signature(group, record).copies, acts)
 
 
 class SigningService:

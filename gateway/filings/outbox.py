@@ -5,7 +5,8 @@ the court does not have, makes the filing REJECTED without a call. The court get
 derived from the filing's id, as its ``Idempotency-Key``: a retry after a crash between the court's
 acceptance and our commit gets the same receipt instead of a second record. DELIVERED comes with the
 court's receipt, the clerk's and judge's FILING_RECEIVED notices and an audit record, in one
-transaction. Every failure is shown to the filer as a public code and wording (``lastErrorCode``,
+transaction; a FILING_HANDLED event the court sent before that (it accepted an earlier attempt whose
+answer a crash lost) was parked by the feed and is applied in the same transaction. Every failure is shown to the filer as a public code and wording (``lastErrorCode``,
 ``lastError``); the court's own text stays in the logs and the audit record.
 """
 
@@ -24,7 +25,7 @@ from gateway.adapters.model import Attachment, Case, Filing, FilingKind, FilingR
 from gateway.config import CourtConfig
 from gateway.core.outbox import LOCAL_CONFLICT, Failure, Outbox, RetryPolicy, court_adapter, utcnow
 from gateway.core.runtime import Runtime
-from gateway.filings.service import WORKER_NAME, FilingStatus, court_key, filer_ref
+from gateway.filings.service import WORKER_NAME, FilingStatus, apply_parked, court_key, filer_ref
 from gateway.notifications.service import NotificationKind, Recipient, notify, staff_key
 from gateway.store.filings import FilingFile, FilingRecord
 
@@ -112,7 +113,7 @@ class FilingOutbox(Outbox[FilingRecord, Delivery]):
             filing = court_filing(row, list(files), case, ref)
         return Delivery(adapter.court, case, ref, await adapter.submit_filing(filing))
 
-    async def delivered(self, session: AsyncSession, row: FilingRecord, result: Delivery) -> dict[str, Any]:
+    async def delivered(self, session: AsyncSession, row: FilingRecord, result: Delivery) -> dict[str, Any] | None:
         row.status = FilingStatus.DELIVERED.value
         row.receipt_number = result.receipt.receipt_number
         row.delivered_at = result.receipt.received_at
@@ -129,7 +130,16 @@ class FilingOutbox(Outbox[FilingRecord, Delivery]):
             dedupe_key=f"filing:{row.id}:received",
             now=self.clock(),
         )
-        return {"receipt_number": result.receipt.receipt_number, "attempts": row.attempts}
+        # the delivery's own audit record first, then a handled event that came before it (crash window)
+        await self._audit(
+            session,
+            row,
+            self.audit_actions[0],
+            {"receipt_number": result.receipt.receipt_number, "attempts": row.attempts},
+        )
+        await session.flush()
+        await apply_parked(session, row, now=self.clock(), court=result.court)
+        return None
 
     async def failed(self, session: AsyncSession, row: FilingRecord, failure: Failure) -> dict[str, Any]:
         code = public_code(failure)

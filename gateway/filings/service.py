@@ -18,10 +18,11 @@ import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -39,7 +40,7 @@ from gateway.identity import Viewer
 from gateway.notifications.service import NotificationKind, Recipient, notify, person_key
 from gateway.store import audit
 from gateway.store.audit import canonical_json
-from gateway.store.filings import FilingFile, FilingRecord
+from gateway.store.filings import FilingFile, FilingRecord, ParkedHandledEvent
 
 log = logging.getLogger("gateway.filings")
 
@@ -362,6 +363,10 @@ def view_of(row: FilingRecord, files: Sequence[FiledFile]) -> FilingView:
 # -- handled, from the court's change feed -------------------------------------------------------------
 
 
+#: how long a parked FILING_HANDLED event waits for a delivery to claim its receipt
+PARKED_FOR = timedelta(days=30)
+
+
 async def mark_handled(
     session: AsyncSession,
     court_code: str,
@@ -375,24 +380,90 @@ async def mark_handled(
     """Mark the filing with this receipt HANDLED and queue the filer's receipt SMS and in-app notice.
 
     Runs in the caller's transaction (the feed sync's, with its cursor). Idempotent: a filing already
-    HANDLED, or a receipt that is not one of ours (filed at the court's own counter), changes nothing
-    and returns False. ``court`` gives the SMS its 【court】 prefix; by default it is looked up in the
-    configured courts.
+    HANDLED changes nothing and returns False. A receipt no filing holds is either not one of ours (filed at
+    the court's own counter) or one of ours the gateway has not recorded yet (the court accepted a delivery
+    whose answer a crash lost): while any delivery to this court is unrecorded, the event is parked and the
+    redelivery, which the court answers with the same receipt, applies it (:func:`apply_parked`). ``court``
+    gives the SMS its 【court】 prefix; by default it is looked up in the configured courts.
     """
-    row = await session.scalar(
+    row = await _by_receipt(session, court_code, receipt_number)
+    if row is None:
+        # lock the deliveries that may hold this receipt: one recorded meanwhile is seen below, one recorded
+        # after this commits sees the parked event (the outbox locks its row before recording it)
+        unrecorded = await session.scalars(
+            select(FilingRecord.id)
+            .where(
+                FilingRecord.court_code == court_code,
+                FilingRecord.status == FilingStatus.SUBMITTED.value,
+                FilingRecord.attempts > 0,
+            )
+            .with_for_update()
+        )
+        if not list(unrecorded):
+            return False  # nothing of ours is in flight there: not our receipt
+        row = await _by_receipt(session, court_code, receipt_number)
+        if row is None:
+            await _park(session, court_code, receipt_number, result, occurred_at, now)
+            return False
+    if row.status != FilingStatus.DELIVERED:
+        return False
+    await _handled(session, row, result, occurred_at, now=now, court=court or configured_court(court_code))
+    return True
+
+
+async def apply_parked(session: AsyncSession, row: FilingRecord, *, now: datetime, court: CourtConfig) -> bool:
+    """In the transaction that records ``row`` DELIVERED: the court's FILING_HANDLED event for its receipt,
+    if one arrived first and was parked, is applied now and unparked. True when one was."""
+    if row.receipt_number is None:
+        return False
+    parked = await session.get(ParkedHandledEvent, (row.court_code, row.receipt_number), with_for_update=True)
+    if parked is None:
+        return False
+    await session.delete(parked)
+    await _handled(session, row, parked.result, parked.occurred_at, now=now, court=court)
+    return True
+
+
+async def _by_receipt(session: AsyncSession, court_code: str, receipt_number: str) -> FilingRecord | None:
+    return await session.scalar(
         select(FilingRecord)
         .where(FilingRecord.court_code == court_code, FilingRecord.receipt_number == receipt_number)
         .with_for_update()
     )
-    if row is None or row.status != FilingStatus.DELIVERED:
-        return False
+
+
+async def _park(
+    session: AsyncSession, court_code: str, receipt_number: str, result: str, occurred_at: datetime, now: datetime
+) -> None:
+    dialect = session.get_bind().dialect.name
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(ParkedHandledEvent)
+    await session.execute(
+        insert.values(
+            court_code=court_code,
+            receipt_number=receipt_number,
+            result=result,
+            occurred_at=occurred_at,
+            parked_at=now,
+        ).on_conflict_do_nothing()
+    )
+    await session.execute(
+        delete(ParkedHandledEvent)
+        .where(ParkedHandledEvent.court_code == court_code, ParkedHandledEvent.parked_at < now - PARKED_FOR)
+        .execution_options(synchronize_session=False)
+    )
+    log.info("%s: handled event for receipt %s parked until its delivery is recorded", court_code, receipt_number)
+
+
+async def _handled(
+    session: AsyncSession, row: FilingRecord, result: str, occurred_at: datetime, *, now: datetime, court: CourtConfig
+) -> None:
     row.status = FilingStatus.HANDLED.value
     row.handled_at = occurred_at
     row.result = result
     await notify(
         session,
         kind=NotificationKind.FILING_HANDLED,
-        court=court or configured_court(court_code),
+        court=court,
         case_number=row.case_number,
         recipients=[filer_recipient(row)],
         params={},
@@ -405,10 +476,9 @@ async def mark_handled(
         action="filing.handled",
         subject_type="filing",
         subject_id=row.id,
-        court_code=court_code,
-        details={"receipt_number": receipt_number, "result": result},
+        court_code=row.court_code,
+        details={"receipt_number": row.receipt_number, "result": result},
     )
-    return True
 
 
 @functools.cache

@@ -25,10 +25,11 @@ from gateway.adapters.model import PersonRef, ServedDocument
 from gateway.context import Context
 from gateway.core.errors import NotFoundError
 from gateway.core.federation import CourtFailure
+from gateway.documents.acts import ActKey, acts_in_cases
 from gateway.documents.certificate import LINK_KIND, certificate_facts
 from gateway.documents.outbox import SignatureOutbox
 from gateway.documents.service import DocumentPage, ServedDocumentGroup, group_copies
-from gateway.documents.service_time import EffectiveService
+from gateway.documents.service_time import EffectiveService, ProceduralAct
 from gateway.documents.signing import (
     CERTIFICATE_STAFF,
     SIGNING_LEVEL,
@@ -117,8 +118,22 @@ async def signature_of(info: Info[Context, None], group: ServedDocumentGroup) ->
     return await info.context.loader(load_signatures).load(group_key(group))
 
 
+async def load_acts(context: Context, keys: list[ActKey]) -> list[list[ProceduralAct]]:
+    """The served people's procedural acts in their documents' cases (a per-request DataLoader's batch)."""
+    found = await acts_in_cases(context.services.store, keys)
+    return [found[k] for k in keys]
+
+
+def act_key(group: ServedDocumentGroup) -> ActKey:
+    return (group.primary.addressee, group.primary.case_number)
+
+
 async def effective_service_of(info: Info[Context, None], group: ServedDocumentGroup) -> EffectiveService | None:
-    return effective_of(group, await signature_of(info, group))
+    """Counting the viewer's signature and their acts in the case (在线诉讼规则 art. 31 ¶2), batched."""
+    signature, acts = await asyncio.gather(
+        signature_of(info, group), info.context.loader(load_acts).load(act_key(group))
+    )
+    return effective_of(group, signature, acts)
 
 
 # -- certificates ---------------------------------------------------------------------------------------
@@ -161,7 +176,8 @@ async def service_certificate(
         reason = f"{failure.court_code} is not answering: a certificate needs every channel's record"
         raise CourtFailureError(failure.code, failure.court_code, reason)
     signature = await service.signature(group_key(group))
-    facts = certificate_facts(group, signature, {c.code: c for c in services.settings.courts})
+    acts = (await acts_in_cases(services.store, [act_key(group)]))[act_key(group)]
+    facts = certificate_facts(group, signature, {c.code: c for c in services.settings.courts}, acts)
     certificates = services.certificates
     record = await certificates.issue(viewer.subject, group, facts)
     token, expires_at = await certificates.link(record, viewer)

@@ -293,7 +293,8 @@ class ArchiveMutation:
         "case, or a party's application for someone else's case), INVALID_CASE_NUMBER, FORBIDDEN (identity "
         "level, role), and BAD_USER_INPUT with `extensions.reason`: REASON_MISSING, REASON_TOO_LONG, NO_FILES, "
         "TOO_MANY_FILES, FILE_TYPE, FILE_EMPTY, FILE_TOO_LARGE, FILES_TOO_LARGE, DIRECT_ACCESS (you may read it "
-        "without applying), ALREADY_PENDING, WINDOW_OPEN."
+        "without applying), NOT_ARCHIVED (a lawyer not of record, case not archived: its file is with the panel; "
+        "apply to be bound with `applyForCaseBinding`), ALREADY_PENDING, WINDOW_OPEN."
     )
     async def apply_for_archive_access(
         self,
@@ -312,7 +313,8 @@ class ArchiveMutation:
         description="Archive administrators: approve or reject an application of your court (NOT_FOUND for another "
         "court's). An approval opens the applicant's reading window now. The applicant is told by SMS and in-app "
         "notice. BAD_USER_INPUT with `extensions.reason`: NOTE_MISSING (a rejection needs a note), NOTE_TOO_LONG, "
-        "ALREADY_DECIDED."
+        "ALREADY_DECIDED, NOT_ARCHIVED (an approval of an application made for a case not archived: its panel "
+        "decides who reads it)."
     )
     async def decide_archive_access(
         self,

@@ -66,7 +66,9 @@ class CaseBindingApplication(Node):
     status: CaseBindingStatus = strawberry.field(description="Where the application stands.")
     applied_at: datetime = strawberry.field(description="When the gateway stored it.")
     due_at: datetime | None = strawberry.field(
-        description="When the review falls due: 3 working days later (在线诉讼规则 art. 10), end of office hours."
+        description="When the panel's review falls due: the court's own review target (3 working days by default, "
+        "configured per gateway), end of office hours. Not a statutory period: the 三日 of 在线诉讼规则 art. 10 is "
+        "the notified participant's time to link the case, not the court's time to review it."
     )
     decided_at: datetime | None = strawberry.field(description="When the panel decided.")
     decided_by_name: str | None = strawberry.field(description="Who decided.")

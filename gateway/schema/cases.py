@@ -230,7 +230,9 @@ class Case(Node):
         description="The case file volumes and materials you may read: 正卷 published materials only "
         "(staff of the court: everything); download one with `downloadMaterial`. Needs a REAL_NAME or FACE "
         "identity (FORBIDDEN otherwise). An archived case needs an approved application first "
-        "(APPLICATION_REQUIRED; ACCESS_WINDOW_CLOSED after its reading window). Every listing is audited. Null "
+        "(APPLICATION_REQUIRED; ACCESS_WINDOW_CLOSED without an open reading window, with `extensions.reason`: "
+        "APPLICATION_PENDING and `dueAt` (wait for the decision), APPLICATION_REJECTED or WINDOW_CLOSED and "
+        "`closedAt` (apply again)). Every listing is audited. Null "
         "if the court could not be reached."
     )
     async def case_file(self, info: Info[Context, None]) -> list[CaseFileVolume] | None:

@@ -65,6 +65,16 @@ class ServedDocument(Node):
         effective = await resolvers.effective_service_of(info, self.group)
         return ServiceRule(effective.rule.value) if effective else None
 
+    @strawberry.field(
+        description="The procedural act of yours in the case that made service effective (在线诉讼规则 art. 31 ¶2: "
+        "on an address you had not confirmed, a filing or other act after it reached you counts as service at "
+        "that moment); null when service took effect otherwise (a confirmed address, your signature) or not yet."
+    )
+    async def effective_by_act(self, info: Info[Context, None]) -> ServiceAct | None:
+        effective = await resolvers.effective_service_of(info, self.group)
+        act = effective.act if effective else None
+        return None if act is None else ServiceAct(kind=act.kind, description=act.description, at=china_time(act.at))
+
     @strawberry.field(description="Your signature made through the gateway, and its delivery to the court.")
     async def signature(self, info: Info[Context, None]) -> DocumentSignature | None:
 
@@ -169,6 +179,15 @@ class DocumentSignature:
             attempts=record.attempts,
             last_error=record.last_error if record.status != SignatureStatus.DELIVERED.value else None,
         )
+
+
+@strawberry.type(
+    description="A procedural act of the person served, in the document's case, that made service effective."
+)
+class ServiceAct:
+    kind: str = strawberry.field(description="What kind of act: FILING (a filing submitted through the gateway).")
+    description: str = strawberry.field(description="The act as the certificate names it (提交答辩状《…》).")
+    at: datetime = strawberry.field(description="When the person acted: the moment service took effect.")
 
 
 @strawberry.type(description="An electronic service certificate (电子送达凭证) and a link to download it as PDF.")

@@ -104,6 +104,10 @@ class Ticket(Node):
     escalations: list[Escalation] = strawberry.field(
         description="Each escalation while it was overdue, lowest level first."
     )
+    number: str = strawberry.field(
+        description="The ticket's number, as texts name it and a person quotes it on the phone to 12368: "
+        "12368-<court>-<date received, China time>-<n>, e.g. 12368-粤0104-20261207-0001."
+    )
 
     @classmethod
     def from_view(cls, view: service.TicketView, services: Services, now: datetime | None = None) -> Ticket:
@@ -133,6 +137,7 @@ class Ticket(Node):
             rating_comment=view.rating_comment,
             rated_at=china_time(view.rated_at),
             escalations=[Escalation.from_model(e) for e in view.escalations],
+            number=view.number,
         )
 
 
@@ -167,12 +172,18 @@ class TicketReportRow:
     staff_id: str | None = strawberry.field(description="The handler's staff id (rows per handler only).")
     name: str | None = strawberry.field(description="The handler's name (rows per handler only).")
     received: int = strawberry.field(description="Tickets received in the period.")
-    answered_on_time: int = strawberry.field(description="Of those, answered (or closed) by their deadline.")
-    answered_late: int = strawberry.field(description="Answered (or closed) after their deadline.")
-    overdue: int = strawberry.field(description="Still unanswered, past their deadline, now.")
+    answered_on_time: int = strawberry.field(description="Of those, answered by their deadline.")
+    answered_late: int = strawberry.field(description="Answered after their deadline.")
+    overdue: int = strawberry.field(
+        description="Never answered and past their deadline: still open now, or closed without an answer after it."
+    )
     escalated: int = strawberry.field(description="Escalated at least once (to the division head or beyond).")
     mean_hours_to_answer: float | None = strawberry.field(
         description="Mean hours (wall clock) from receipt to answer, over the answered ones; null when none is."
+    )
+    closed_unanswered: int = strawberry.field(
+        description="Closed without an answer (never counted as answered; counted in `overdue` too when closed "
+        "after the deadline)."
     )
 
     @classmethod
@@ -188,6 +199,7 @@ class TicketReportRow:
             overdue=f.overdue,
             escalated=f.escalated,
             mean_hours_to_answer=f.mean_hours_to_settle,
+            closed_unanswered=f.closed_unanswered,
         )
 
 

@@ -1,4 +1,4 @@
-"""Tables of tracked deadlines and their escalations (models; see migration 0007).
+"""Tables of tracked deadlines and their escalations (models; see migrations 0007 and 0011).
 
 Any workflow with a deadline in working days (a 12368 ticket, a case binding to review) tracks it as
 one ``deadlines`` row, keyed by what it is about (``subject_type``, ``subject_id``), with the staff who
@@ -44,8 +44,13 @@ class DeadlineRecord(Base):
     #: the deadline: the end of office hours on the ``working_days``-th working day after ``started_at``
     due_at: Mapped[datetime]
     working_days: Mapped[int] = mapped_column(Integer)
-    #: when the subject was answered or decided; NULL while it is pending
+    #: when the subject was answered, decided or closed; NULL while it is pending
     settled_at: Mapped[datetime | None]
+    #: how it was settled: ANSWERED, DECIDED or CLOSED_UNANSWERED (``gateway.core.deadlines.Settlement``);
+    #: NULL while pending (migration 0012; only ``settle`` writes it)
+    settlement: Mapped[str | None] = mapped_column(String(24))
+    #: how a person names the subject on the phone (a ticket's 12368 number), for the texts
+    reference: Mapped[str | None] = mapped_column(String(64))
     #: the highest escalation level recorded so far (0: none)
     escalation_level: Mapped[int] = mapped_column(Integer, default=0)
     #: when the next level falls due (the deadline itself for level 1); NULL once settled or at the top of

@@ -6,6 +6,10 @@ outbox worker then delivers it and moves it on. The row is its own outbox entry:
 
 Files are stored with their bytes: the court may be down for a day, and the upload must still be
 there when it comes back.
+
+``filing_events_parked`` keeps a court's "filing handled" event whose receipt no filing holds yet while
+one of our deliveries to that court is unrecorded (the court accepted it, the gateway crashed before
+recording the receipt): the redelivery, answered with the same receipt, applies it (migration 0013).
 """
 
 from __future__ import annotations
@@ -94,3 +98,19 @@ class FilingFile(Base):
     content: Mapped[bytes] = mapped_column(LargeBinary)
 
     __table_args__ = (UniqueConstraint("filing_id", "position"),)
+
+
+class ParkedHandledEvent(Base):
+    """A FILING_HANDLED event waiting for the delivery that will record its receipt."""
+
+    __tablename__ = "filing_events_parked"
+
+    court_code: Mapped[str] = mapped_column(String(20), primary_key=True)
+    receipt_number: Mapped[str] = mapped_column(String(64), primary_key=True)
+    result: Mapped[str] = mapped_column(Text)
+    #: when the court says the filing was handled
+    occurred_at: Mapped[datetime]
+    #: when the gateway parked it (parked events no delivery claims are dropped after a while)
+    parked_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_filing_events_parked_age", "court_code", "parked_at"),)

@@ -1,8 +1,14 @@
-"""Table of 12368 tickets (model; see migration 0007).
+"""Tables of 12368 tickets and their numbers (models; see migrations 0007 and 0012).
 
 A ticket is what a party or lawyer asked a court, whom it was routed to, and the answer and rating.
 Its deadline and escalations are not here: they are the ``deadlines`` row of subject ``ticket`` (the
 one engine every workflow with a deadline shares, ``gateway.store.deadlines``).
+
+Every ticket has a number a person can quote on the phone, ``12368-<court>-<China date>-<n>``, n counted
+per court and day from 1. ``ticket_number_counters`` holds the last n handed out: one upsert
+(``INSERT … ON CONFLICT DO UPDATE SET last = last + 1 RETURNING last``) in the ticket's own transaction
+allocates the next, so two tickets never share a number (the row lock serialises PostgreSQL writers,
+SQLite has one writer at a time) and a rolled-back ticket gives its number back.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ class TicketRecord(Base):
 
     #: uuid4 hex
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    #: the number a person quotes on the phone: 12368-粤0104-20261207-0001 (unique)
+    number: Mapped[str] = mapped_column(String(64))
     #: who asked: the token's subject, their name, and where the answer goes (SMS, in-app)
     requester_subject: Mapped[str] = mapped_column(String(255))
     requester_name: Mapped[str] = mapped_column(String(100))
@@ -61,4 +69,18 @@ class TicketRecord(Base):
         # myTickets: mine, newest first; courtTickets: a court's, by status, newest first
         Index("ix_tickets_requester", "requester_subject", "created_at"),
         Index("ix_tickets_court", "court_code", "status", "created_at"),
+        Index("ux_tickets_number", "number", unique=True),
     )
+
+
+class TicketNumberCounter(Base):
+    """The last ticket number handed out at a court on a day (China time)."""
+
+    __tablename__ = "ticket_number_counters"
+
+    court_code: Mapped[str] = mapped_column(String(20), primary_key=True)
+    #: YYYYMMDD, China time
+    day: Mapped[str] = mapped_column(String(8), primary_key=True)
+    last: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (CheckConstraint("last >= 1", name="last_positive"),)

@@ -6,6 +6,11 @@ and in-app notice, and the deadline (working days per court and category, defaul
 Council calendar) is tracked by the shared engine (``gateway.core.deadlines``), whose scheduler
 escalates an unanswered ticket to the division head and then the court leaders.
 
+Every ticket gets a number a person can quote on the phone (``12368-粤0104-20261207-0001``, see
+``gateway.store.tickets``), allocated in the ticket's own transaction; every text about a ticket names it
+by that number (and by its case number when it has a case). Closing an open ticket stops its clock as
+CLOSED_UNANSWERED: the 通报 never counts it as answered.
+
 Staff act within their court and their scope: a ticket's handlers, the head of its division, and the
 court's leaders. Staff of another court learn nothing (NoSuchTicket, as for a ticket that does not
 exist); staff of the same court outside that scope are refused (NotInScope). The requester sees the
@@ -24,6 +29,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 
 from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.adapters.errors import NotFoundAtCourt
@@ -43,7 +49,7 @@ from gateway.identity import Role, Viewer
 from gateway.notifications.service import NotificationKind, Recipient, notify, person_key, staff_key
 from gateway.store import Store, audit
 from gateway.store.deadlines import DeadlineHandler, DeadlineRecord
-from gateway.store.tickets import TicketRecord
+from gateway.store.tickets import TicketNumberCounter, TicketRecord
 from gateway.work_queue.service import WorkItem, WorkKind, WorkSource
 
 #: the deadline engine's subject type for tickets
@@ -102,6 +108,8 @@ class TicketView:
     """A ticket as the requester and staff see it (a detached copy of its rows)."""
 
     id: str
+    #: what a person quotes on the phone: 12368-粤0104-20261207-0001
+    number: str
     court_code: str
     category: TicketCategory
     content: str
@@ -242,6 +250,7 @@ class TicketService:
             raise InvalidInput(f"{court.name} names nobody to answer this ticket; call 12368", "NO_HANDLER")
         row = TicketRecord(
             id=uuid.uuid4().hex,
+            number="",  # allocated in the transaction below
             requester_subject=viewer.subject,
             requester_name=viewer.name,
             requester_phone=viewer.phone,
@@ -258,6 +267,7 @@ class TicketService:
             created_at=now,
         )
         async with self.store.session() as session:
+            row.number = await allocate_number(session, court.code, now)
             session.add(row)
             await session.flush()
             deadline = await deadlines.track(
@@ -272,6 +282,7 @@ class TicketService:
                 calendar=self.calendar,
                 case_number=number,
                 category=category.value,
+                reference=row.number,
             )
             await notify(
                 session,
@@ -281,7 +292,7 @@ class TicketService:
                 recipients=[Recipient(s.name, s.phone, staff_key(court.code, s.staff_id)) for s in handlers],
                 params={
                     "category": CATEGORY_LABELS[category.value],
-                    "of_case": _of_case(number),
+                    "of_case": _named(row),
                     "requester": viewer.name,
                     "due": deadlines.china_clock(deadline.due_at),
                 },
@@ -296,6 +307,7 @@ class TicketService:
                 subject_id=row.id,
                 court_code=court.code,
                 details={
+                    "number": row.number,
                     "category": category.value,
                     "case_number": number,
                     "division": division,
@@ -367,7 +379,7 @@ class TicketService:
                 court=self._court(row.court_code),
                 case_number=row.case_number,
                 recipients=[Recipient(row.requester_name, row.requester_phone, row.requester_key)],
-                params={"category": CATEGORY_LABELS[row.category], "of_case": _of_case(row.case_number)},
+                params={"category": CATEGORY_LABELS[row.category], "of_case": _named(row)},
                 dedupe_key=f"ticket:{row.id}:answered",
                 now=now,
             )
@@ -383,7 +395,8 @@ class TicketService:
             return await self._view_of(session, row)
 
     async def close(self, viewer: Viewer, ticket_id: str, *, now: datetime | None = None) -> TicketView:
-        """Close a ticket (answered, or needing no answer); an open one's deadline is settled by closing.
+        """Close a ticket (answered, or needing no answer); an open one's deadline is settled by closing, as
+        closed without an answer (the 通报 counts it so, and as overdue when it was closed past its deadline).
 
         Raises NoSuchTicket, NotInScope, InvalidInput (ALREADY_CLOSED).
         """
@@ -395,7 +408,13 @@ class TicketService:
             was = row.status
             row.status = TicketStatus.CLOSED.value
             row.closed_at, row.closed_by = now, viewer.staff_id
-            await deadlines.settle(session, subject_type=SUBJECT, subject_id=row.id, at=now)
+            await deadlines.settle(
+                session,
+                subject_type=SUBJECT,
+                subject_id=row.id,
+                at=now,
+                outcome=deadlines.Settlement.CLOSED_UNANSWERED,
+            )
             await audit.append(
                 session,
                 actor=viewer.subject,
@@ -621,8 +640,33 @@ def _check_text(text: str, field: str, limit: int, what: str) -> None:
         raise InvalidInput(f"{what} is longer than {limit} characters", f"{field}_TOO_LONG")
 
 
-def _of_case(case_number: str | None) -> str:
-    return f"（案号：{case_number}）" if case_number else ""
+def _named(row: TicketRecord) -> str:
+    """How a text names the ticket: by its number, and its case's number when it has a case."""
+    if row.case_number:
+        return f"（案号：{row.case_number}，编号：{row.number}）"
+    return f"（编号：{row.number}）"
+
+
+def ticket_number(court_code: str, day: str, n: int) -> str:
+    return f"12368-{court_code}-{day}-{n:04d}"
+
+
+async def allocate_number(session: AsyncSession, court_code: str, at: datetime) -> str:
+    """The next ticket number of ``court_code`` on ``at``'s day (China time), in the caller's transaction:
+    one atomic upsert of the day's counter, so concurrent tickets never share a number."""
+    day = at.astimezone(CHINA_TZ).strftime("%Y%m%d")
+    dialect = session.get_bind().dialect.name
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(TicketNumberCounter)
+    statement = (
+        insert.values(court_code=court_code, day=day, last=1)
+        .on_conflict_do_update(
+            index_elements=[TicketNumberCounter.court_code, TicketNumberCounter.day],
+            set_={"last": TicketNumberCounter.last + 1},
+        )
+        .returning(TicketNumberCounter.last)
+    )
+    n = (await session.execute(statement)).scalar_one()
+    return ticket_number(court_code, day, n)
 
 
 def _summary(content: str, limit: int = 30) -> str:
@@ -632,6 +676,7 @@ def _summary(content: str, limit: int = 30) -> str:
 def _view(row: TicketRecord, deadline: TrackedDeadline | None, escalations: Sequence[Escalation]) -> TicketView:
     return TicketView(
         id=row.id,
+        number=row.number,
         court_code=row.court_code,
         category=TicketCategory(row.category),
         content=row.content,

@@ -318,8 +318,13 @@ async def test_a_lawyer_applies_for_an_archived_case_reads_in_the_window_and_not
     # applying twice while it waits is refused
     again = await apply(gateway, case.case_number, "再次申请", [("授权委托书.pdf", PDF, "application/pdf")])
     assert reasons(again) == ["ALREADY_PENDING"]
-    # before the decision: no window
-    assert codes(await gateway.query(DOWNLOAD, material, as_="lawyer-li")) == ["ACCESS_WINDOW_CLOSED"]
+    # before the decision: no window, and the error says to wait for the decision, due when
+    waiting_body = await gateway.query(DOWNLOAD, material, as_="lawyer-li")
+    assert codes(waiting_body) == ["ACCESS_WINDOW_CLOSED"]
+    assert reasons(waiting_body) == ["APPLICATION_PENDING"]
+    assert datetime.fromisoformat(waiting_body["errors"][0]["extensions"]["dueAt"]) == datetime.fromisoformat(
+        application["dueAt"]
+    )
     waiting_file = await gateway.query(APPLICATION_FILE, {"id": app_id}, as_="lawyer-li")
     assert "errors" not in waiting_file and waiting_file["data"]["archiveApplication"]["caseFile"] is None
     # the archive office of 粤0104 sees it; 粤01's does not, and may not decide it; nor may the applicant
@@ -581,3 +586,104 @@ async def test_two_archivists_deciding_at_once_decide_once_and_notify_once(
         key = f"archive:{view.id}:decided"
         assert len(list(await session.scalars(select(SmsMessage).where(SmsMessage.dedupe_key == key)))) == 1
         assert (await verify(session)).ok
+
+
+# -- errors that say what the user can do; the archive office decides archived cases only ------------------
+
+
+def in_trial_cases_at_0104_not_of(cluster: SimulatorCluster, world: World, login: str) -> list[Case]:
+    """Public cases of 粤0104 still in trial where ``login`` (a lawyer) is not of record."""
+    licence = world.demo[login].number
+    state = cluster.court_state("粤0104")
+    cases = [state.case(case_id) for case_id in sorted(world.courts["粤0104"].cases)]
+    return [
+        c
+        for c in cases
+        if c.status == CaseStatus.IN_TRIAL and c.public_hearing and all(a.licence_number != licence for a in c.agents)
+    ]
+
+
+async def test_case_file_errors_say_what_the_reader_can_do_next(
+    stack: Services, cluster: SimulatorCluster, world: World
+) -> None:
+    """A window that closed, then a new application pending: "wait for the decision (due …)", not "apply
+    again" (which answers ALREADY_PENDING); rejected: "apply again", and applying again works."""
+    settings = stack.settings
+    service = stack.archive
+    lawyer = viewer_of(world, settings, "lawyer-li")
+    archivist = viewer_of(world, settings, "archivist-0104")
+    case = archived_cases_at_0104_not_of(cluster, world, "lawyer-li")[4]
+    number = stack.parser.parse(case.case_number)
+    files = [IncomingFile("授权委托书.pdf", "application/pdf", PDF)]
+    first_at = datetime(2026, 11, 2, 9, 0, tzinfo=CHINA_TZ)
+    first = await service.apply(lawyer, number, "再审", files, now=first_at)
+    await service.decide(archivist, first.id, approve=True, note=None, now=first_at + timedelta(hours=1))
+    after_window = first_at + timedelta(hours=80)
+    with pytest.raises(WindowClosed) as closed:
+        await reading_grant(stack.store, lawyer, case, now=after_window)
+    assert closed.value.details["reason"] == "WINDOW_CLOSED" and "apply again" in str(closed.value)
+
+    second = await service.apply(lawyer, number, "再审补充", files, now=after_window)
+    with pytest.raises(WindowClosed) as pending:
+        await reading_grant(stack.store, lawyer, case, now=after_window + timedelta(minutes=5))
+    assert pending.value.details == {"reason": "APPLICATION_PENDING", "dueAt": "2026-11-09T17:30:00+08:00"}
+    assert datetime.fromisoformat(pending.value.details["dueAt"]) == second.due_at
+    assert "apply again" not in str(pending.value) and "waiting for the archive office" in str(pending.value)
+    with pytest.raises(InvalidInput) as again:
+        await service.apply(lawyer, number, "再审补充", files, now=after_window + timedelta(minutes=6))
+    assert again.value.reason == "ALREADY_PENDING", "what the error says agrees with what applying does"
+
+    await service.decide(archivist, second.id, approve=False, note="材料不全", now=after_window + timedelta(hours=1))
+    with pytest.raises(WindowClosed) as rejected:
+        await reading_grant(stack.store, lawyer, case, now=after_window + timedelta(hours=2))
+    assert rejected.value.details == {"reason": "APPLICATION_REJECTED"} and "apply again" in str(rejected.value)
+    third = await service.apply(lawyer, number, "再审，补充材料", files, now=after_window + timedelta(hours=3))
+    assert third.status == ApplicationStatus.PENDING
+
+
+async def test_a_case_still_in_trial_is_not_the_archive_offices_to_open(
+    stack: Services, cluster: SimulatorCluster, world: World
+) -> None:
+    """A lawyer not of record applying for a case in trial is pointed to case binding (the panel reviews
+    it); an application for such a case already stored cannot be approved by the archive office."""
+    settings = stack.settings
+    lawyer = viewer_of(world, settings, "lawyer-li")
+    archivist = viewer_of(world, settings, "archivist-0104")
+    case = in_trial_cases_at_0104_not_of(cluster, world, "lawyer-li")[0]
+    now = datetime(2026, 11, 2, 9, 0, tzinfo=CHINA_TZ)
+    files = [IncomingFile("授权委托书.pdf", "application/pdf", PDF)]
+    with pytest.raises(InvalidInput) as refused:
+        await stack.archive.apply(lawyer, stack.parser.parse(case.case_number), "了解案情", files, now=now)
+    assert refused.value.reason == "NOT_ARCHIVED" and "applyForCaseBinding" in str(refused.value)
+    async with stack.store.session(read_only=True) as session:
+        assert list(await session.scalars(select(ArchiveApplicationRecord))) == []
+
+    # one stored before this rule: the archive office may only reject it
+    legacy = ArchiveApplicationRecord(
+        id="legacy-in-trial",
+        applicant_subject=lawyer.subject,
+        applicant_name=lawyer.name,
+        applicant_phone=lawyer.phone,
+        applicant_kind="LICENCE_NUMBER",
+        applicant_number=world.demo["lawyer-li"].number,
+        of_record=False,
+        court_code=case.court_code,
+        case_number=case.case_number,
+        case_id=case.case_id,
+        case_status=CaseStatus.IN_TRIAL.value,
+        reason="了解案情",
+        status=ApplicationStatus.PENDING.value,
+        submitted_at=now,
+        due_at=now + timedelta(days=2),
+    )
+    async with stack.store.session() as session:
+        session.add(legacy)
+    with pytest.raises(InvalidInput) as not_theirs:
+        await stack.archive.decide(archivist, legacy.id, approve=True, note=None, now=now + timedelta(hours=1))
+    assert not_theirs.value.reason == "NOT_ARCHIVED"
+    with pytest.raises(WindowClosed):
+        await reading_grant(stack.store, lawyer, case, now=now + timedelta(hours=2))
+    rejected = await stack.archive.decide(
+        archivist, legacy.id, approve=False, note="请通过案件绑定申请", now=now + timedelta(hours=1)
+    )
+    assert rejected.status == ApplicationStatus.REJECTED and rejected.window_opens_at is None

@@ -15,6 +15,7 @@ import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -597,3 +598,103 @@ async def test_two_applications_at_once_store_one(
     assert outcomes == ["DUPLICATE_APPLICATION"] * 3 + ["stored"]
     assert await count(stack, BindingRecord, BindingRecord.applicant_subject == li.subject) == 1
     assert await count(stack, DeadlineRecord, DeadlineRecord.subject_type == "binding") == 1
+
+
+# -- loose ends: role filters, the panel at decision time, what the deadline is ---------------------------
+
+MY_CASES_AS = """
+query ($roles: [PartyRole!], $order: CaseOrder!) {
+  myCases(first: 100, filter: {roles: $roles}, orderBy: $order) { edges { node { caseNumber } } }
+}"""
+
+
+async def test_an_approved_binding_counts_for_role_filters_in_the_very_next_request(
+    gateway: GraphQLClient,
+    sims: SimulatorCluster,
+    world: World,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Approved, not yet recorded at the court: myCases filtered by her client's role lists the case at
+    once (in both orders); filtered by a role her client does not have, it does not."""
+    clerk = demo_claims(world, settings.seed_file, "clerk-0104")
+    case = fresh_case(sims, world, JSONRPC, staff_id=clerk["staff_id"])
+    client = case.parties[0]
+    other_roles = sorted({p.role.value for p in case.parties if p.role != client.role}) or ["THIRD_PARTY"]
+    li = li_token(world, settings)
+    application = await applied(gateway, li, case)
+    with held(outbox_of(services_of(gateway)), monkeypatch):
+        body = await gateway.query(DECIDE, {"id": application["id"], "approve": True}, as_="clerk-0104")
+        assert body["data"]["decideCaseBinding"]["courtWrite"] == "QUEUED"
+        for order in ("FILED_DESC", "LAST_ACTIVITY_DESC"):
+            mine = await gateway.query(MY_CASES_AS, {"roles": [client.role.value], "order": order}, token=li)
+            assert "errors" not in mine, mine
+            numbers = [e["node"]["caseNumber"] for e in mine["data"]["myCases"]["edges"]]
+            assert numbers.count(case.case_number) == 1, f"{order}: her client's side counts before the court's record"
+            other = await gateway.query(MY_CASES_AS, {"roles": other_roles, "order": order}, token=li)
+            assert case.case_number not in [e["node"]["caseNumber"] for e in other["data"]["myCases"]["edges"]]
+        assert not [r for r in sims.court_state(JSONRPC).agent_writes.values() if r.case_id == case.case_id]
+
+
+async def test_the_panel_at_decision_time_reviews_not_the_one_at_application_time(
+    stack: Services, sims: SimulatorCluster, world: World, settings: Settings
+) -> None:
+    """The case is reassigned after the application: its old clerk may no longer decide (nor see it), the
+    new clerk may, and the application's reviewers and its deadline's handlers follow the new panel."""
+    old_clerk = viewer_of(world, settings, "clerk-0104")
+    case = fresh_case(sims, world, JSONRPC, staff_id=old_clerk.staff_id)
+    li = viewer_of(world, settings, "lawyer-li", sub=f"li-{uuid.uuid4().hex[:6]}")
+    bindings = binding_service(stack)
+    view = await bindings.apply(
+        li, case_number=case.case_number, files=attorney(), client_name=case.parties[0].name, now=FRIDAY
+    )
+    assert old_clerk.staff_id in {r.staff_id for r in view.reviewers}
+
+    roster = sims.court_state(JSONRPC).staff()
+    on_panel = {s.staff_id for s in case.panel}
+    new_clerk = next(
+        s for s in roster if s.role == StaffRole.CLERK and s.division == case.division and s.staff_id not in on_panel
+    )
+    reassigned = replace(case, panel=tuple(new_clerk if s.staff_id == old_clerk.staff_id else s for s in case.panel))
+    state = sims.court_state(JSONRPC)
+    state.overrides[case.case_id] = reassigned
+    try:
+        new = viewer_from_claims(
+            {
+                "sub": f"staff-{new_clerk.staff_id}",
+                "name": new_clerk.name,
+                "phone": new_clerk.phone,
+                "roles": ["CLERK"],
+                "level": "FACE",
+                "staff_id": new_clerk.staff_id,
+                "court": JSONRPC,
+                "division": new_clerk.division,
+            }
+        )
+        with pytest.raises(service.NoSuchBinding):
+            await bindings.decide(old_clerk, view.id, approve=True, now=FRIDAY + timedelta(days=1))
+        seen = await bindings.get(new, view.id)
+        assert seen is not None and seen.id == view.id, "on the case now: they may open it before deciding"
+        decided = await bindings.decide(new, view.id, approve=True, now=FRIDAY + timedelta(days=1))
+    finally:
+        state.overrides[case.case_id] = case
+    assert decided.status == "APPROVED" and decided.decided_by_name == new_clerk.name
+    assert new_clerk.staff_id in {r.staff_id for r in decided.reviewers}
+    assert old_clerk.staff_id not in {r.staff_id for r in decided.reviewers}
+    async with stack.store.session(read_only=True) as session:
+        tracked = await deadlines.deadline_of(session, "binding", view.id)
+    assert tracked is not None and new_clerk.staff_id in tracked.handlers
+    assert old_clerk.staff_id not in tracked.handlers
+    assert tracked.settlement == deadlines.Settlement.DECIDED and tracked.due_at == view.due_at, "the deadline stays"
+
+
+def test_the_binding_deadline_is_labelled_as_the_courts_review_target_not_art_10() -> None:
+    """在线诉讼规则 art. 10's 三日 is the notified participant's time to link the case; what the gateway
+    tracks is the panel's review of the application, the court's own configured target."""
+    from gateway.schema import schema
+
+    field = schema._schema.type_map["CaseBindingApplication"].fields["dueAt"]  # type: ignore[union-attr]
+    description = field.description or ""
+    assert "review target" in description and "participant's time to link the case" in description
+    assert "3 working days later (在线诉讼规则 art. 10)" not in description
+    assert Settings.model_fields["binding_review_working_days"].default == 3

@@ -438,3 +438,67 @@ async def test_certificates_are_issued_once_per_facts_and_downloads_audited(stac
     assert await count(stack.store, AuditRecord, AuditRecord.actor == "someone-else") == 0
     async with stack.store.session(read_only=True) as session:
         assert (await verify(session)).ok
+
+
+DOCUMENT_SERVICE = """
+query ($id: ID!) {
+  node(id: $id) {
+    ... on ServedDocument { id effectiveServiceAt effectiveRule effectiveByAct { kind description at } }
+  }
+}"""
+
+
+async def test_a_filing_after_an_unconfirmed_service_is_service_by_action(
+    gateway: GraphQLClient, http_services: Services, cluster: SimulatorCluster, world: World
+) -> None:
+    """lawyer-li: a 应诉通知书 reaches an address she never confirmed; she files a 答辩状 in the case; service
+    took effect when she filed (SIGNED_OR_ACTED, naming the filing), before she ever signed, and the
+    certificate's facts say so."""
+    from sqlalchemy import select
+
+    from gateway.schema.common import parse_global_id
+    from gateway.store.filings import FilingRecord
+    from gateway.store.signatures import CertificateRecord
+    from tests.filings.test_filings import PDF as FILING_PDF
+    from tests.filings.test_filings import upload
+
+    court = "粤0104"
+    doc = serve_fresh(cluster, world, court, "lawyer-li")
+    await http_services.cache.bump(court)
+    before = await gateway.query(DOCUMENT_SERVICE, {"id": doc_id(doc)}, as_="lawyer-li")
+    assert "errors" not in before, before
+    assert before["data"]["node"]["effectiveServiceAt"] is None, "an unconfirmed address: not yet effective"
+    assert before["data"]["node"]["effectiveByAct"] is None
+
+    filed = await upload(gateway, doc.case_number, [("答辩状.pdf", FILING_PDF, "")], as_="lawyer-li", title="答辩状")
+    assert "errors" not in filed, filed
+    filing_id = parse_global_id(filed["data"]["submitFiling"]["id"])[1]
+    async with http_services.store.session(read_only=True) as session:
+        row = await session.get(FilingRecord, filing_id)
+        assert row is not None
+        submitted_at = row.submitted_at
+
+    after = (await gateway.query(DOCUMENT_SERVICE, {"id": doc_id(doc)}, as_="lawyer-li"))["data"]["node"]
+    assert datetime.fromisoformat(after["effectiveServiceAt"]) == submitted_at
+    assert after["effectiveRule"] == "SIGNED_OR_ACTED"
+    assert after["effectiveByAct"]["kind"] == "FILING" and "答辩状" in after["effectiveByAct"]["description"]
+    assert datetime.fromisoformat(after["effectiveByAct"]["at"]) == submitted_at
+
+    body = await gateway.query(CERTIFICATE, {"id": doc_id(doc)}, as_="lawyer-li")
+    assert "errors" not in body, body
+    certificate = body["data"]["serviceCertificate"]
+    assert certificate["effectiveRule"] == "SIGNED_OR_ACTED"
+    assert datetime.fromisoformat(certificate["effectiveServiceAt"]) == submitted_at
+    async with http_services.store.session(read_only=True) as session:
+        record = await session.scalar(
+            select(CertificateRecord).where(CertificateRecord.number == certificate["number"])
+        )
+    assert record is not None
+    act = record.facts["effective"]["act"]
+    assert (act["kind"], act["reference"]) == ("FILING", filing_id)
+    assert "答辩状" in act["text"] and act["text"].startswith("受送达人于")
+    assert [c["effective_at"] for c in record.facts["channels"] if c["source_code"] == court] == [
+        record.facts["effective"]["at"]
+    ]
+    status, _, content = await fetch(gateway, certificate["downloadUrl"])
+    assert status == 200 and shown(submitted_at) in pdf_text(content)

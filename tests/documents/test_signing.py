@@ -27,7 +27,7 @@ from gateway.config import Settings
 from gateway.core.outbox import RetryPolicy
 from gateway.documents.outbox import SignatureOutbox
 from gateway.documents.service import ServedDocumentGroup
-from gateway.documents.service_time import ServiceRule, copy_effective, effective_service
+from gateway.documents.service_time import ProceduralAct, ServiceRule, copy_effective, effective_service
 from gateway.documents.signing import effective_of, group_key, with_signature
 from gateway.identity import IdentityLevel, Role, Viewer
 from gateway.notifications.service import person_key
@@ -127,6 +127,26 @@ def test_the_earliest_effective_channel_counts() -> None:
         PLATFORM,
     )
     assert effective_service([]) is None
+
+
+def test_an_act_in_the_case_after_the_document_reached_an_unconfirmed_address_is_service() -> None:
+    """Art. 31 ¶2: a filing (or other act) after the document reached the person counts as service then;
+    one before it reached them does not; whichever of signature and act came first counts."""
+    unsigned = copy(served=at(2), confirmed=False)
+    before = ProceduralAct(at(1), "FILING", "提交答辩状《答辩状》", "F0")
+    filed = ProceduralAct(at(3, 9), "FILING", "提交答辩状《答辩状》", "F1")
+    assert effective_service([unsigned], [before]) is None, "an act before the document reached them is no reply"
+    effective = effective_service([unsigned], [before, filed])
+    assert effective is not None
+    assert (effective.at, effective.rule, effective.act) == (at(3, 9), ServiceRule.SIGNED_OR_ACTED, filed)
+    signed_later = replace(unsigned, signed_at=at(4))
+    assert effective_service([signed_later], [filed]) == effective, "the act came first"
+    signed_first = replace(unsigned, signed_at=at(3, 8))
+    by_signature = effective_service([signed_first], [filed])
+    assert by_signature is not None and (by_signature.at, by_signature.act) == (at(3, 8), None)
+    confirmed = copy(served=at(2), confirmed=True)
+    by_address = effective_service([confirmed], [filed])
+    assert by_address is not None and (by_address.at, by_address.act) == (at(2), None), "a confirmed address wins"
 
 
 def test_the_gateways_own_signature_counts_until_the_court_records_its_time() -> None:

@@ -686,3 +686,72 @@ def test_backoff_doubles_up_to_the_cap_with_jitter() -> None:
 
 def test_global_ids_of_filings_round_trip() -> None:
     assert parse_global_id(global_id("Filing", "abc")) == ("Filing", "abc")
+
+
+async def test_a_handled_event_inside_the_crash_window_is_applied_once_the_delivery_is_recorded(
+    own: Services, cluster: SimulatorCluster, world: World, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The court accepts, the gateway dies before recording the receipt, the clerk handles the filing and
+    the feed reports it: the event waits (nothing is lost), and the redelivery, which the court answers with
+    the same receipt, records it DELIVERED and HANDLED in one go (nothing is applied twice)."""
+    from gateway.feeds.effects import FeedSync
+    from gateway.feeds.follower import ChangeFollower
+    from gateway.store.filings import ParkedHandledEvent
+
+    chen = viewer(world, settings, "lawyer-chen")
+    case = cases_of(cluster, world, "lawyer-chen", SOAP_GBK)[1]
+    adapter = own.registry[SOAP_GBK]
+    follower = ChangeFollower(
+        own.registry, own.cache, store=own.store, sync=FeedSync({c.code: c for c in own.settings.courts})
+    )
+    await follower.poll(adapter)  # the feed's end: only what happens from here on counts
+    filing = await service(own).submit(chen, request_for(case, unique("答辩状")))
+    outbox = FilingOutbox(own)
+    recorded = outbox.delivered
+
+    async def crash(*args: Any) -> None:
+        raise ConnectionError("the gateway died before its commit")
+
+    monkeypatch.setattr(outbox, "delivered", crash)
+    assert await outbox.run_once() == 1
+    record = cluster.court_state(SOAP_GBK).filings[court_key(filing.id)]
+    assert (await current(own, chen, filing)).status == FilingStatus.SUBMITTED
+
+    cluster.desk(SOAP_GBK).handle_filing(record.receipt.receipt_number, "已阅，已转合议庭")
+    events = await follower.poll(adapter)
+    assert [e.filing_receipt_number for e in events if e.kind.value == "FILING_HANDLED"] == [
+        record.receipt.receipt_number
+    ]
+    assert (await current(own, chen, filing)).status == FilingStatus.SUBMITTED, "not ours yet: it waits"
+    async with own.store.session(read_only=True) as session:
+        parked = list(await session.scalars(select(ParkedHandledEvent)))
+    assert [(p.court_code, p.receipt_number) for p in parked] == [(SOAP_GBK, record.receipt.receipt_number)]
+    assert await sms_for(own, f"filing:{filing.id}:handled") == []
+
+    monkeypatch.setattr(outbox, "delivered", recorded)
+    outbox.clock = lambda: datetime.now(UTC) + timedelta(seconds=own.settings.filing_claim_lease_s + 1)
+    assert await outbox.run_once() == 1
+    done = await current(own, chen, filing)
+    assert done.status == FilingStatus.HANDLED and done.result == "已阅，已转合议庭"
+    assert done.receipt_number == record.receipt.receipt_number and record.deliveries == 2
+    assert len(await sms_for(own, f"filing:{filing.id}:handled")) == 1
+    assert len(await sms_for(own, f"filing:{filing.id}:received")) == 2, "the clerk and the judge, once"
+
+    # the event again (a replayed feed) changes nothing; nothing stays parked; a receipt that is not ours,
+    # with nothing of ours in flight at the court, is not kept either
+    async with own.store.session() as session:
+        assert not await mark_handled(
+            session, SOAP_GBK, record.receipt.receipt_number, "x", datetime.now(UTC), now=datetime.now(UTC)
+        )
+        assert not await mark_handled(session, SOAP_GBK, "SC-counter", "x", datetime.now(UTC), now=datetime.now(UTC))
+    assert (await current(own, chen, filing)).result == "已阅，已转合议庭"
+    async with own.store.session(read_only=True) as session:
+        assert list(await session.scalars(select(ParkedHandledEvent))) == []
+        actions = [
+            r.action
+            for r in await session.scalars(
+                select(AuditRecord).where(AuditRecord.subject_id == filing.id).order_by(AuditRecord.seq)
+            )
+        ]
+        assert actions == ["filing.submitted", "filing.delivered", "filing.handled"]
+        assert (await verify(session)).ok

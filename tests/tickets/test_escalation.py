@@ -246,11 +246,12 @@ async def test_overdue_tickets_escalate_to_the_division_head_then_the_court_lead
     head = head_of(world, YUEXIU, case.division)
     handlers = "、".join(s.name for s in panel_handlers(case))
     level_one = await sms_of(own, f"deadline:{await deadline_id(own, ticket)}:escalated:1")
+    assert ticket.number == "12368-粤0104-20260930-0001"
     assert [(m.phone, m.text) for m in level_one] == [
         (
             head.phone,
-            f"【越秀法院】{case.case_number}的12368催办诉求已于10月9日17:30到期仍未办结（承办人：{handlers}），"
-            "请督促办理。详情请登录审判管理系统查看。",
+            f"【越秀法院】{case.case_number}的12368催办诉求（编号：{ticket.number}）已于10月9日17:30到期仍未办结"
+            f"（承办人：{handlers}），请督促办理。详情请登录审判管理系统查看。",
         )
     ]
     seen = await current(own, chen, ticket)
@@ -265,8 +266,8 @@ async def test_overdue_tickets_escalate_to_the_division_head_then_the_court_lead
     level_two = await sms_of(own, f"deadline:{await deadline_id(own, ticket)}:escalated:2")
     assert sorted(m.phone for m in level_two) == sorted(s.phone or "" for s in leaders)
     assert all(
-        m.text == f"【越秀法院】{case.case_number}的12368催办诉求已于10月9日17:30到期仍未办结（承办人：{handlers}），"
-        "逾期已超过1个工作日，经庭长督办仍未办结，请督促办理。详情请登录审判管理系统查看。"
+        m.text == f"【越秀法院】{case.case_number}的12368催办诉求（编号：{ticket.number}）已于10月9日17:30到期仍未办结"
+        f"（承办人：{handlers}），逾期已超过1个工作日，经庭长督办仍未办结，请督促办理。详情请登录审判管理系统查看。"
         for m in level_two
     )
     assert await scheduler.run_once(at("2026-10-30 09:00")) == 0, "the ladder has two rungs"
@@ -341,10 +342,14 @@ async def test_two_schedulers_racing_send_each_level_once(
     assert await count(own, AuditRecord, AuditRecord.action == "ticket.escalated") == 2 * len(tickets)
     leaders = leaders_of(world, YUEXIU)
     texts = await count(own, SmsMessage, SmsMessage.kind == "DEADLINE_ESCALATED")
-    assert texts == len(tickets) * (1 + len(leaders)), "one division head and every leader, once each"
+    # the panel tickets: their division head, then every leader; the 立案庭 ticket is handled by the 立案庭
+    # head, who is not asked to urge themselves: every leader at both levels
+    assert texts == 2 * (1 + len(leaders)) + 2 * len(leaders), "each level's recipients once each"
     no_case = await current(own, chen, tickets[2])
     assert no_case.division == FILING_DIVISION
-    assert [r.staff_id for r in no_case.escalations[0].recipients] == [head_of(world, YUEXIU, FILING_DIVISION).staff_id]
+    filing_head = head_of(world, YUEXIU, FILING_DIVISION)
+    assert [h.staff_id for h in no_case.handlers] == [filing_head.staff_id]
+    assert sorted(r.staff_id for r in no_case.escalations[0].recipients) == sorted(s.staff_id for s in leaders)
 
 
 # -- subjects the scheduler does not know ------------------------------------------------------------
@@ -525,9 +530,109 @@ async def test_cli_runs_a_round_at_a_given_time_and_prints_the_report(
     out = capsys.readouterr().out
     assert out.startswith(f"12368 通报 {YUEXIU} 2026-09-01 – 2026-09-30")
     division_line = next(line for line in out.splitlines() if line.startswith(case.division))
-    assert division_line.split() == [case.division, "1", "0", "0", "1", "1", "-"]
+    assert division_line.split() == [case.division, "1", "0", "0", "1", "1", "-", "0"]
     total = next(line for line in out.splitlines() if line.startswith("total"))
-    assert total.split() == ["total", "1", "0", "0", "1", "1", "-"]
+    assert total.split() == ["total", "1", "0", "0", "1", "1", "-", "0"]
+    assert "closed unanswered" in out
+
+
+# -- loose ends: closed unanswered, the head who is late, numbers to quote -----------------------------
+
+
+async def test_a_ticket_closed_without_an_answer_is_never_counted_as_answered(
+    own: Services, cluster: SimulatorCluster, world: World, settings: Settings
+) -> None:
+    """Week of Mon Nov 2 2026, all due Wed Nov 4 17:30: E closed unanswered on time, F closed unanswered
+    after its deadline, G answered on time and then closed; reported on Nov 10."""
+    chen = viewer(world, settings, "lawyer-chen")
+    case = panel_case(cluster, world, "lawyer-chen", YUEXIU)
+    clerk = staff_viewer(next(s for s in panel_handlers(case) if s.role == StaffRole.CLERK), YUEXIU)
+    e = await urge(own, chen, case, "2026-11-02 09:00")
+    f = await urge(own, chen, case, "2026-11-02 10:00")
+    g = await urge(own, chen, case, "2026-11-02 11:00")
+    await own.tickets.close(clerk, e.id, now=at("2026-11-03 09:00"))
+    await own.tickets.close(clerk, f.id, now=at("2026-11-06 09:00"))
+    await own.tickets.answer(clerk, g.id, "已答复。", now=at("2026-11-02 15:00"))
+    await own.tickets.close(clerk, g.id, now=at("2026-11-09 09:00"))
+
+    async with own.store.session(read_only=True) as session:
+        settled = await deadlines.deadlines_of(session, "ticket", [e.id, f.id, g.id])
+    assert [settled[t.id].settlement for t in (e, f, g)] == [
+        deadlines.Settlement.CLOSED_UNANSWERED,
+        deadlines.Settlement.CLOSED_UNANSWERED,
+        deadlines.Settlement.ANSWERED,
+    ]
+    report = await court_report(
+        own.store, YUEXIU, at("2026-11-01 00:00").date(), at("2026-11-07 00:00").date(), now=at("2026-11-10 12:00")
+    )
+    total = report.total
+    assert (total.received, total.settled_on_time, total.settled_late, total.closed_unanswered, total.overdue) == (
+        3,
+        1,
+        0,
+        2,
+        1,
+    ), "only G was answered; F was overdue when it was closed"
+    assert total.mean_hours_to_settle == 4.0, "over the answered one only"
+    for member in panel_handlers(case):
+        row = next(r for r in report.by_handler if r.staff_id == member.staff_id).figures
+        assert (row.settled_on_time, row.closed_unanswered, row.overdue) == (1, 2, 1)
+
+
+async def test_a_ticket_handled_by_the_filing_division_head_escalates_past_them(
+    own: Services, cluster: SimulatorCluster, world: World, settings: Settings
+) -> None:
+    """A ticket without a case goes to the 立案庭 head; when it lapses, "请督促办理" goes to the court
+    leaders, never to the head who is late, and the ladder still sends each level once."""
+    chen = viewer(world, settings, "lawyer-chen")
+    ticket = await urge(own, chen, None, "2026-11-02 09:00")
+    filing_head = head_of(world, YUEXIU, FILING_DIVISION)
+    assert [h.staff_id for h in ticket.handlers] == [filing_head.staff_id]
+    scheduler = EscalationScheduler(own)
+    assert await scheduler.run_once(at("2026-11-04 18:00")) == 1
+    leaders = leaders_of(world, YUEXIU)
+    level_one = await sms_of(own, f"deadline:{await deadline_id(own, ticket)}:escalated:1")
+    assert sorted(m.phone for m in level_one) == sorted(s.phone or "" for s in leaders)
+    assert filing_head.phone not in {m.phone for m in level_one}
+    assert all(f"（承办人：{filing_head.name}）" in m.text for m in level_one), "it names the one who is late"
+    assert await scheduler.run_once(at("2026-11-06 09:00")) == 1
+    seen = await current(own, chen, ticket)
+    assert [(e.level, sorted(r.staff_id for r in e.recipients)) for e in seen.escalations] == [
+        (1, sorted(s.staff_id for s in leaders)),
+        (2, sorted(s.staff_id for s in leaders)),
+    ]
+    assert filing_head.staff_id not in {r.staff_id for e in seen.escalations for r in e.recipients}
+
+
+async def test_tickets_get_numbers_to_quote_once_each_even_when_created_at_once(
+    own: Services, cluster: SimulatorCluster, world: World, settings: Settings
+) -> None:
+    """Twelve tickets at once at one court on one day: 0001 … 0012, none twice; the next day starts again;
+    the texts about a ticket without a case name it by its number."""
+    chen = viewer(world, settings, "lawyer-chen")
+    created = await asyncio.gather(*(urge(own, chen, None, "2026-12-07 10:00") for _ in range(12)))
+    assert sorted(t.number for t in created) == [f"12368-粤0104-20261207-{n:04d}" for n in range(1, 13)]
+    late_evening = await urge(own, chen, None, "2026-12-07 23:59")
+    assert late_evening.number == "12368-粤0104-20261207-0013", "the day is China's"
+    next_day = await urge(own, chen, None, "2026-12-08 00:01")
+    assert next_day.number == "12368-粤0104-20261208-0001"
+    assert (await current(own, chen, next_day)).number == next_day.number
+
+    head = head_of(world, YUEXIU, FILING_DIVISION)
+    [assigned] = await sms_of(own, f"ticket:{next_day.id}:assigned")
+    assert assigned.phone == head.phone
+    assert f"您有一件新的12368催办诉求（编号：{next_day.number}）" in assigned.text
+    answered = await own.tickets.answer(staff_viewer(head, YUEXIU), next_day.id, "已答复。", now=at("2026-12-08 09:00"))
+    [text] = await sms_of(own, f"ticket:{answered.id}:answered")
+    assert text.text == (
+        f"【越秀法院】您好！您提交的12368催办诉求（编号：{next_day.number}）已答复，"
+        "请登录广州法院AOL电子诉讼服务中心或广州微法院小程序查看答复并评价。"
+    )
+    await EscalationScheduler(own).run_once(at("2026-12-10 18:00"))
+    escalated = await sms_of(own, f"deadline:{await deadline_id(own, created[0])}:escalated:1")
+    assert escalated and all(
+        m.text.startswith(f"【越秀法院】12368催办诉求（编号：{created[0].number}）") for m in escalated
+    )
 
 
 async def test_the_gateways_clock_stamps_tickets_and_times_the_escalation_rounds(

@@ -27,7 +27,7 @@ from tests.conftest import GraphQLClient, background_paused, mint
 from tests.tickets.test_escalation import YUEXIU, cases_of, head_of, leaders_of, panel_case
 
 TICKET_FIELDS = """
-  id courtCode category content caseNumber division status requesterName createdAt dueAt overdue
+  id number courtCode category content caseNumber division status requesterName createdAt dueAt overdue
   workingHoursLeft answer answeredAt answeredByName closedAt rating ratingComment ratedAt
   handlers { staffId name role division }
   escalations { level at recipients { staffId name role } }
@@ -60,9 +60,11 @@ REPORT = """
 query ($court: String!, $from: Date!, $to: Date!) {
   ticketReport(court: $court, from: $from, to: $to) {
     courtCode from to generatedAt
-    byDivision { division received answeredOnTime answeredLate overdue escalated meanHoursToAnswer }
-    byHandler { division staffId name received answeredOnTime answeredLate overdue escalated meanHoursToAnswer }
-    total { received answeredOnTime answeredLate overdue escalated meanHoursToAnswer }
+    byDivision { division received answeredOnTime answeredLate overdue escalated meanHoursToAnswer closedUnanswered }
+    byHandler {
+      division staffId name received answeredOnTime answeredLate overdue escalated meanHoursToAnswer closedUnanswered
+    }
+    total { received answeredOnTime answeredLate overdue escalated meanHoursToAnswer closedUnanswered }
   }
 }"""
 NOTICES = """{ notifications(first: 50) { edges { node { kind title body caseNumber } } } }"""
@@ -151,8 +153,10 @@ async def test_a_ticket_is_routed_to_the_panel_answered_rated_and_closed(
     texts = await sms_for(services, f"ticket:{key_of(ticket)}:assigned")
     assert sorted(m.phone for m in texts) == sorted(s.phone or "" for s in handlers)
     due = china(ticket["dueAt"])
+    assert ticket["number"].startswith(f"12368-{YUEXIU}-{created:%Y%m%d}-")
     assert all(
-        m.text == f"【越秀法院】您有一件新的12368催办诉求（案号：{case.case_number}）（来件人：陈志明），"
+        m.text
+        == f"【越秀法院】您有一件新的12368催办诉求（案号：{case.case_number}，编号：{ticket['number']}）（来件人：陈志明），"
         f"请于{due.month}月{due.day}日17:30前登录审判管理系统答复。"
         for m in texts
     )
@@ -180,7 +184,7 @@ async def test_a_ticket_is_routed_to_the_panel_answered_rated_and_closed(
     [text] = await sms_for(services, f"ticket:{key_of(ticket)}:answered")
     assert text.phone == world.demo["lawyer-chen"].phone
     assert text.text == (
-        f"【越秀法院】您好！您提交的12368催办诉求（案号：{case.case_number}）已答复，"
+        f"【越秀法院】您好！您提交的12368催办诉求（案号：{case.case_number}，编号：{ticket['number']}）已答复，"
         "请登录广州法院AOL电子诉讼服务中心或广州微法院小程序查看答复并评价。"
     )
     assert text.recipient_key == person_key(world_ref(world, "lawyer-chen"))
@@ -239,7 +243,9 @@ async def test_a_ticket_without_a_case_goes_to_the_filing_division(
     assert ticket["division"] == FILING_DIVISION and ticket["caseNumber"] is None
     assert [(h["staffId"], h["role"]) for h in ticket["handlers"]] == [(head.staff_id, "DIVISION_HEAD")]
     [text] = await sms_for(services_of(gateway), f"ticket:{key_of(ticket)}:assigned")
-    assert text.phone == head.phone and text.text.startswith("【越秀法院】您有一件新的12368咨询诉求（来件人：王芳）")
+    assert text.phone == head.phone and text.text.startswith(
+        f"【越秀法院】您有一件新的12368咨询诉求（编号：{ticket['number']}）（来件人：王芳）"
+    ), "a ticket without a case is named by its number"
 
     # staff scope: the court's leaders may act, a division head of another division may not
     assert codes(await gateway.query(ANSWER, {"id": ticket["id"], "answer": "x"}, as_="head-0104")) == ["FORBIDDEN"]
@@ -290,6 +296,17 @@ async def test_the_ladder_end_to_end_as_the_demo_walks_it(
     assert figures["courtCode"] == YUEXIU and figures["total"]["escalated"] >= 1
     division = next(r for r in figures["byDivision"] if r["division"] == case.division)
     assert division["received"] >= 1 and division["escalated"] >= 1
+
+    # closed without an answer: counted as such (and as overdue, closed after the deadline), never answered
+    before = figures["total"]
+    closed = (await gateway.query(CLOSE, {"id": ticket["id"]}, as_="leader-0104"))["data"]["closeTicket"]
+    assert closed["status"] == "CLOSED" and closed["answer"] is None
+    after = (await gateway.query(REPORT, {"court": YUEXIU, "from": str(today), "to": str(today)}, as_="leader-0104"))[
+        "data"
+    ]["ticketReport"]["total"]
+    assert after["closedUnanswered"] == before["closedUnanswered"] + 1
+    assert (after["answeredOnTime"], after["answeredLate"]) == (before["answeredOnTime"], before["answeredLate"])
+    assert after["overdue"] == before["overdue"], "overdue when it was closed, so still overdue"
     assert any(r["staffId"] == panel_handlers(case)[0].staff_id for r in figures["byHandler"])
 
 
