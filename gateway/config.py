@@ -187,6 +187,8 @@ class Settings(BaseSettings):
     # -- case bindings (案件绑定申请, issue 5) --------------------------------------------------------------
     #: working days the panel has to review a binding (在线诉讼规则 art. 10: bound within 3 days)
     binding_review_working_days: int = Field(default=3, ge=0)
+    #: applications one applicant may make in any 24 hours (each texts a panel); more are RATE_LIMITED
+    binding_applications_per_day: int = Field(default=10, ge=1)
     #: the binding outbox's backoff while a court cannot take the lawyer's entry
     binding_retry_base_s: float = 2.0
     binding_retry_cap_s: float = 600.0
