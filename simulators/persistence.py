@@ -36,7 +36,7 @@ log = logging.getLogger("simulators")
 FORMAT = 1
 #: the records each kind of backend keeps beyond the seeded world
 BACKEND_RECORDS = ("events", "signatures", "extra_documents")
-COURT_RECORDS = (*BACKEND_RECORDS, "overrides", "extra_people", "filings", "agent_writes")
+COURT_RECORDS = (*BACKEND_RECORDS, "overrides", "extra_people", "filings", "agent_writes", "receipts_issued")
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,9 +7,9 @@ its own system and appends change events to the feed. A lawyer entered online an
 clerk take the same path (``CourtState.enter_agent``): same checks, same event.
 
 Every change to these records ends in ``changed()``, which calls ``on_change`` when one is set (the demo's
-courts save their records there, ``simulators.persistence``). Receipt numbers and event ids follow from
-the records themselves (one per filing, one per event: neither is ever removed), so records reloaded
-after a restart carry on numbering where they stopped.
+courts save their records there, ``simulators.persistence``). Event ids follow from the feed (never
+shortened) and receipt numbers from ``receipts_issued``, a record too, so records reloaded after a restart
+carry on numbering where they stopped.
 """
 
 from __future__ import annotations
@@ -241,6 +241,8 @@ class CourtState(BackendState):
         self.extra_people: dict[str, list[str]] = {}  # person → case ids added since start
         self.filings: dict[str, FilingRecord] = {}
         self.agent_writes: dict[str, AgentRecord] = {}
+        #: how many receipt numbers the court has handed out (the next one is this plus one)
+        self.receipts_issued = 0
         self._scope_index: dict[str, list[str]] | None = None
 
     # -- cases ---------------------------------------------------------------------------------------
@@ -338,7 +340,8 @@ class CourtState(BackendState):
             self.changed()
             return existing.receipt
         digits = "".join(ch for ch in self.code if ch.isdigit())
-        receipt = FilingReceipt(f"SC{digits}{self.now():%Y%m%d}{len(self.filings) + 1:05d}", self.now())
+        self.receipts_issued += 1
+        receipt = FilingReceipt(f"SC{digits}{self.now():%Y%m%d}{self.receipts_issued:05d}", self.now())
         self.filings[filing.idempotency_key] = FilingRecord(filing, receipt)
         self.changed()
         return receipt
