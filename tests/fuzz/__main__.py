@@ -13,6 +13,8 @@ import os
 import sys
 import tempfile
 import time
+import traceback
+from collections import Counter
 from pathlib import Path
 
 import graphql
@@ -28,6 +30,23 @@ from tests.fuzz.fuzzer import EDGE_CATEGORIES, ROLES, generate, interleaved, sen
 
 def say(message: str) -> None:
     print(f"[fuzz] {message}", flush=True)
+
+
+class Unexpected(logging.Handler):
+    """Counts what the gateway masked as INTERNAL_SERVER_ERROR, by exception and the innermost gateway frame
+    (the gateway runs in this process, so its log says where each one came from)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.seen: Counter[str] = Counter()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not record.exc_info or record.exc_info[1] is None:
+            return
+        error = record.exc_info[1]
+        frames = [f for f in traceback.extract_tb(error.__traceback__) if "/gateway/" in f.filename]
+        where = f"{frames[-1].filename.split('/gateway/')[-1]}:{frames[-1].lineno}" if frames else "?"
+        self.seen[f"{type(error).__name__}: {str(error)[:80]} at gateway/{where}"] += 1
 
 
 async def main() -> int:
@@ -46,7 +65,9 @@ async def main() -> int:
 
     settings = loopback_settings()
     logging.getLogger("gateway").setLevel(logging.CRITICAL)  # the gateway's own log of refusals is noise here
-    logging.getLogger("strawberry").setLevel(logging.CRITICAL)
+    unexpected = Unexpected()
+    logging.getLogger("strawberry.execution").addHandler(unexpected)
+    logging.getLogger("strawberry.execution").propagate = False
     world = generate_world(settings.courts, SeedConfig.load(settings.seed_file))
     cluster = SimulatorCluster(settings.courts, world)
     await cluster.start()
@@ -64,6 +85,8 @@ async def main() -> int:
         await cluster.stop()
     for line in report.lines():
         say(line)
+    for where, n in unexpected.seen.most_common():
+        say(f"gateway log, unexpected: {n:,} × {where}")
     report.save(out)
     failing = report.failing()
     if failing:
