@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: demo test lint sims bench load-sqlite edge-bench install clean
+.PHONY: demo test lint sims bench load-sqlite edge-bench fuzz install clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("court-gateway needs Python 3.11, found " + sys.version.split()[0]) if sys.version_info[:2] != (3, 11) else None'
@@ -33,6 +33,10 @@ load-sqlite: $(STAMP)
 # what hostile documents (1 MB, 10 MB, 400 KB case number, 1,000 distinct ones) cost a gateway process
 edge-bench: $(STAMP)
 	$(BIN)/python -m bench.edge
+
+# schema-generated queries and mutations as six kinds of caller (FUZZ_QUERIES, FUZZ_MUTATIONS, FUZZ_SEED)
+fuzz: $(STAMP)
+	$(BIN)/python -m tests.fuzz
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -11,6 +11,8 @@ import asyncio
 import json
 import sys
 from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from gateway.config import Settings
@@ -35,7 +37,7 @@ def cmd_sims(args: argparse.Namespace, settings: Settings) -> None:
         from simulators.generator import SeedConfig
 
         size = SeedConfig.load(settings.seed_file).bench_cases_per_court
-    asyncio.run(run_simulators(settings, size))
+    asyncio.run(run_simulators(settings, size, state_dir=args.state_dir))
 
 
 def cmd_sims_status(args: argparse.Namespace, settings: Settings) -> None:
@@ -179,15 +181,57 @@ def _require_migrated(database_url: str) -> None:
         )
 
 
+def _database_file(settings: Settings) -> Path | None:
+    """The gateway's SQLite database file, or None (PostgreSQL, in-memory)."""
+    from sqlalchemy.engine import make_url
+
+    from gateway.store.sqlite import sqlite_file
+
+    return sqlite_file(make_url(settings.database_url)) if settings.database_url.startswith("sqlite") else None
+
+
+def demo_state_dir(settings: Settings) -> Path:
+    """Where the demo's courts keep their records: beside the gateway's SQLite database (``.data/sims`` by
+    default), so that one ``make clean`` (or one deleted directory) forgets both together."""
+    database = _database_file(settings)
+    return database.with_name("sims") if database is not None else Path(".data/sims")
+
+
+def start_database_afresh(settings: Settings) -> str | None:
+    """The courts start from their seed (no records of an earlier run): a gateway database kept from one
+    would hold filings and receipt numbers the courts never saw, so it is moved aside (not deleted).
+    Returns what was done, for the console."""
+    database = _database_file(settings)
+    if database is None:
+        if settings.database_url.startswith("sqlite"):
+            return None
+        return "the gateway's database is not a file: if it holds an earlier run, its filings may not match the courts"
+    if not database.exists():
+        return None
+    aside = database.with_name(f"{database.stem}-{datetime.now():%Y%m%d-%H%M%S}{database.suffix}")
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        part = database.with_name(database.name + suffix)
+        if part.exists():
+            part.rename(aside.with_name(aside.name + suffix))
+    return f"the gateway's database of an earlier run was moved to {aside}: the gateway starts afresh too"
+
+
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> None:
-    """The simulated courts and the gateway in one process, on the embedded defaults (and demo secrets)."""
+    """The simulated courts and the gateway in one process, on the embedded defaults (and demo secrets).
+
+    The courts keep their records beside the gateway's database (``demo_state_dir``), so a restarted demo
+    carries on where it stopped, as a court's system would; when they start from their seed instead, the
+    gateway does too (``start_database_afresh``), and the console says so.
+    """
     from gateway.store.migrate import upgrade_async
     from simulators.identities import demo_logins
     from simulators.runner import run_simulators
 
     settings = settings.model_copy(update={"mode": "demo"})  # the demo runs on the demo secrets, whatever the env
 
-    async def ready(cluster: Any, world: Any) -> None:
+    async def ready(cluster: Any, world: Any, restored: Any) -> None:
+        if not restored.loaded and (done := start_database_afresh(settings)):
+            print(done)
         revision = await upgrade_async(settings.database_url)
         print(f"gateway database: {settings.database_url} at revision {revision}")
         gateway = asyncio.create_task(_serve_gateway(settings, graphiql=True))
@@ -203,7 +247,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> None:
         print(EXAMPLE_QUERY)
         print("\nCtrl-C stops everything.", flush=True)
 
-    asyncio.run(run_simulators(settings, args.cases_per_court, ready=ready))
+    asyncio.run(run_simulators(settings, args.cases_per_court, ready=ready, state_dir=demo_state_dir(settings)))
 
 
 def demo_token(settings: Settings, login: str, *, level: str | None = None, ttl_s: int = 8 * 3600) -> str:
@@ -536,6 +580,9 @@ def build_parser() -> argparse.ArgumentParser:
     sims = commands.add_parser("sims", help="run and operate the simulated legacy courts")
     sims.add_argument("--cases-per-court", type=int, default=None, help="world size (default: the seed's demo size)")
     sims.add_argument("--bench", action="store_true", help="use the seed's bench size")
+    sims.add_argument(
+        "--state-dir", type=Path, default=None, help="keep the courts' records here across restarts (default: forget)"
+    )
     sims.set_defaults(func=cmd_sims)
     sims_ops = sims.add_subparsers(dest="sims_command")
 

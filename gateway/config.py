@@ -218,6 +218,8 @@ class Settings(BaseSettings):
     #: like a 12368 ticket. Not 在线诉讼规则 art. 10, whose 三日 is the notified participant's time to link
     #: the case (their act, not the court's review)
     binding_review_working_days: int = Field(default=3, ge=0)
+    #: applications one applicant may make in any 24 hours (each texts a panel); more are RATE_LIMITED
+    binding_applications_per_day: int = Field(default=10, ge=1)
     #: the binding outbox's backoff while a court cannot take the lawyer's entry
     binding_retry_base_s: float = 2.0
     binding_retry_cap_s: float = 600.0

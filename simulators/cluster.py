@@ -12,6 +12,7 @@ import json
 import logging
 from collections.abc import Iterable
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -20,6 +21,7 @@ from gateway.adapters.model import Agent, Case, IdentityKind, PersonRef
 from gateway.config import CourtConfig
 from simulators.base import FamilySimulator
 from simulators.generator import World
+from simulators.persistence import Restored, StateFiles
 from simulators.state import BackendState, Conflict, CourtState, Missing, PlatformState, Refused, StaffDesk
 
 log = logging.getLogger("simulators")
@@ -105,6 +107,11 @@ class SimulatorCluster:
         if desk is None:
             raise KeyError(f"{key} has no staff side")
         return desk
+
+    def remember(self, directory: Path) -> Restored:
+        """Keep every backend's records in ``directory``: reload an earlier run's (all or none), then save
+        after every change. Call before ``start``."""
+        return StateFiles(directory, self.world).attach(b.state for b in self.backends.values())
 
     async def start(self) -> None:
         for backend in self.backends.values():

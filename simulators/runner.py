@@ -6,10 +6,12 @@ import asyncio
 import signal
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from gateway.config import Settings
 from simulators.cluster import SimulatorCluster
 from simulators.generator import SeedConfig, World, generate_world
+from simulators.persistence import Restored
 
 
 def build_world(settings: Settings, cases_per_court: int | None = None) -> tuple[World, float]:
@@ -33,14 +35,22 @@ async def run_simulators(
     settings: Settings,
     cases_per_court: int | None = None,
     *,
-    ready: Callable[[SimulatorCluster, World], Awaitable[None]] | None = None,
+    ready: Callable[[SimulatorCluster, World, Restored | None], Awaitable[None]] | None = None,
+    state_dir: Path | None = None,
 ) -> None:
-    """Start every configured backend and the control API; serve until SIGINT/SIGTERM."""
+    """Start every configured backend and the control API; serve until SIGINT/SIGTERM. With ``state_dir``
+    the courts keep their records there across restarts (``simulators.persistence``)."""
     world, seconds = build_world(settings, cases_per_court)
     print(
         f"generated {world.case_count():,} cases in {len(world.courts)} courts in {seconds:.1f} s (seed {world.seed})"
     )
     cluster = SimulatorCluster(settings.courts, world, settings.host)
+    restored = cluster.remember(state_dir) if state_dir is not None else None
+    if restored is not None:
+        print(
+            f"the courts' records: {restored.reason}"
+            + ("" if restored.loaded else "; the courts start from their seed")
+        )
     await cluster.start()
     await cluster.serve_control(settings.host, settings.sim_control_port)
     print(describe(cluster, settings), flush=True)
@@ -50,7 +60,7 @@ async def run_simulators(
         loop.add_signal_handler(sig, stop.set)
     try:
         if ready is not None:
-            await ready(cluster, world)
+            await ready(cluster, world, restored)
         await stop.wait()
     finally:
         await cluster.stop()

@@ -5,17 +5,22 @@ Writes (filings, signatures, lawyers entered online) are recorded here with thei
 tests can check what the court itself saw; the staff side (``StaffDesk``) acts as the court would inside
 its own system and appends change events to the feed. A lawyer entered online and one entered by the
 clerk take the same path (``CourtState.enter_agent``): same checks, same event.
+
+Every change to these records ends in ``changed()``, which calls ``on_change`` when one is set (the demo's
+courts save their records there, ``simulators.persistence``). Event ids follow from the feed (never
+shortened) and receipt numbers from ``receipts_issued``, a record too, so records reloaded after a restart
+carry on numbering where they stopped.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import itertools
 import random
 import secrets
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, timedelta
 
@@ -162,7 +167,8 @@ class BackendState:
         self.signatures: dict[str, SignatureRecord] = {}
         self.extra_documents: dict[str, ServedDocument] = {}
         self.time_offset = timedelta()
-        self._event_ids = itertools.count(1)
+        #: called after every change to the records (set by ``simulators.persistence``)
+        self.on_change: Callable[[], None] | None = None
 
     def now(self) -> datetime:
         """The backend's clock for what happens at run time (the seeded history is pinned to the
@@ -172,11 +178,16 @@ class BackendState:
     def count(self, operation: str) -> None:
         self.counters[operation] += 1
 
+    def changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
+
     def emit(self, kind: ChangeKind, case: Case, **details: str | None) -> ChangeEvent:
         event = ChangeEvent(
-            f"{next(self._event_ids)}", kind, self.code, case.case_id, case.case_number, self.now(), **details
+            f"{len(self.events) + 1}", kind, self.code, case.case_id, case.case_number, self.now(), **details
         )
         self.events.append(event)
+        self.changed()
         return event
 
     def events_after(self, event_id: str | None) -> list[ChangeEvent]:
@@ -212,10 +223,12 @@ class BackendState:
         record = self.signatures.get(doc.document_id)
         if record:
             record.deliveries += 1
+            self.changed()
             return record.receipt
         signed_at = (doc.signed_at or signature.signed_at).replace(microsecond=0)
         receipt = SignatureReceipt(doc.document_id, signed_at)
         self.signatures[doc.document_id] = SignatureRecord(signature, receipt)
+        self.changed()
         return receipt
 
 
@@ -229,7 +242,8 @@ class CourtState(BackendState):
         self.extra_people: dict[str, list[str]] = {}  # person → case ids added since start
         self.filings: dict[str, FilingRecord] = {}
         self.agent_writes: dict[str, AgentRecord] = {}
-        self._receipts = itertools.count(1)
+        #: how many receipt numbers the court has handed out (the next one is this plus one)
+        self.receipts_issued = 0
         self._scope_index: dict[str, list[str]] | None = None
 
     # -- cases ---------------------------------------------------------------------------------------
@@ -324,10 +338,13 @@ class CourtState(BackendState):
             if filing_digest(existing.filing) != filing_digest(filing):
                 raise Conflict(f"idempotency key {filing.idempotency_key} reused with different content")
             existing.deliveries += 1
+            self.changed()
             return existing.receipt
         digits = "".join(ch for ch in self.code if ch.isdigit())
-        receipt = FilingReceipt(f"SC{digits}{self.now():%Y%m%d}{next(self._receipts):05d}", self.now())
+        self.receipts_issued += 1
+        receipt = FilingReceipt(f"SC{digits}{self.now():%Y%m%d}{self.receipts_issued:05d}", self.now())
         self.filings[filing.idempotency_key] = FilingRecord(filing, receipt)
+        self.changed()
         return receipt
 
     def enter_agent(self, case_id: str, agent: Agent) -> Case:
@@ -358,10 +375,12 @@ class CourtState(BackendState):
             if agent_digest(existing.case_id, existing.agent) != agent_digest(case_id, agent):
                 raise Conflict(f"idempotency key {idempotency_key} reused for a different lawyer entry")
             existing.deliveries += 1
+            self.changed()
             return existing.receipt
         self.enter_agent(case_id, agent)
         receipt = AgentReceipt(case_id, agent.licence_number, self.now())
         self.agent_writes[idempotency_key] = AgentRecord(case_id, agent, receipt)
+        self.changed()
         return receipt
 
     def filing_by_receipt(self, receipt_number: str) -> FilingRecord:

@@ -240,7 +240,7 @@ NOTIFICATION = "mutation ($ids: [ID!]) { markNotificationsRead(ids: $ids) }"
 @pytest.mark.parametrize(
     ("login", "query", "variables", "reason"),
     [
-        ("lawyer-chen", 'mutation { verifyDocumentSeal(file: "x") { valid } }', {}, "UPLOAD"),
+        ("lawyer-chen", 'mutation { verifyDocumentSeal(file: "x") { valid } }', {}, "NOT_A_FILE"),
         ("lawyer-chen", "{ myCases(first: 1, after: $a) { totalCount } }", {"a": "garbage!!"}, "CURSOR"),
         (
             "lawyer-chen",

@@ -9,6 +9,11 @@ the case, which the gateway does not track; the shared engine, ``gateway.core.de
 when it lapses), the
 panel's SMS and in-app notices and an audit record, in one transaction.
 
+No oracle: whether the client a lawyer names is one of the case's parties is the panel's question (it
+reads the power of attorney anyway), so the application is stored and answered alike either way, and only
+its reviewers see ``client_on_case``. Each application texts a panel, so an applicant may make at most
+``binding_applications_per_day`` in any 24 hours (RateLimited, with the time the next one is accepted).
+
 ``decide`` is for the case's judge or clerk as the court names the panel at decision time (a case
 reassigned since the application goes to its new panel: the court is asked before the decision's
 transaction opens, and the application's reviewers and deadline handlers follow the panel; a court that
@@ -28,7 +33,7 @@ import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.exc import IntegrityError
@@ -40,7 +45,7 @@ from gateway.cases.service import BoundCase
 from gateway.core import deadlines
 from gateway.core.access import PANEL_ROLES, is_party_or_agent
 from gateway.core.cursors import Keyset
-from gateway.core.errors import NotFoundError
+from gateway.core.errors import NotFoundError, Refusal
 from gateway.core.runtime import Runtime
 from gateway.core.uploads import IncomingFile, InvalidInput, check_files
 from gateway.core.workdays import WorkingCalendar
@@ -60,6 +65,9 @@ SUBJECT = "binding"
 WORKER_NAME = "bindings"
 MAX_NOTE = 500
 MAX_FIRM = 200
+MAX_CLIENT = 100  # the column's width
+#: the window ``binding_applications_per_day`` counts applications in
+RATE_WINDOW = timedelta(days=1)
 #: who on a panel reviews bindings: its clerks and judges (not the people's assessors)
 REVIEWER_ROLES = (StaffRole.CLERK, StaffRole.PRESIDING_JUDGE, StaffRole.JUDGE)
 
@@ -70,6 +78,21 @@ class NoSuchCase(NotFoundError):
 
 class NoSuchBinding(NotFoundError):
     """No such application, or not one the viewer may see or decide (the two are indistinguishable)."""
+
+
+class RateLimited(Refusal):
+    """The applicant made as many applications as a day allows; ``retryAt`` says when the next is accepted
+    and ``retryAfterSeconds`` how long that is from now."""
+
+    code = "RATE_LIMITED"
+
+    def __init__(self, limit: int, retry_at: datetime, now: datetime) -> None:
+        wait = max(1, int((retry_at - now).total_seconds()) + 1)
+        super().__init__(
+            f"at most {limit} case binding applications in 24 hours; try again after {deadlines.china_clock(retry_at)}",
+            retryAt=retry_at.astimezone(UTC).isoformat(timespec="seconds"),
+            retryAfterSeconds=str(wait),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +112,8 @@ class BindingView:
     applicant_name: str
     applicant_kind: IdentityKind
     client_name: str | None
+    #: reviewers only (None for the applicant): whether the named client is one of the case's parties
+    client_on_case: bool | None
     note: str | None
     files: tuple[FiledFile, ...]
     reviewers: tuple[Reviewer, ...]
@@ -188,18 +213,23 @@ class BindingService:
 
         A lawyer's law firm is ``law_firm``, else the identity provider's ``firm`` claim (courts record it).
 
-        Raises InvalidInput (the uploads' reasons; NOTE_TOO_LONG, CLIENT_MISSING, CLIENT_NOT_A_PARTY, FIRM_MISSING,
-        ALREADY_ON_CASE, ALREADY_BOUND, DUPLICATE_APPLICATION, NO_REVIEWER), InvalidCaseNumber, NoSuchCase,
-        or CourtError when the case's court cannot say.
+        A client who is not one of the case's parties is stored all the same (see the module docstring).
+
+        Raises RateLimited, InvalidInput (the uploads' reasons; NOTE_TOO_LONG, CLIENT_MISSING, CLIENT_TOO_LONG,
+        FIRM_MISSING, ALREADY_ON_CASE, ALREADY_BOUND, DUPLICATE_APPLICATION, NO_REVIEWER), InvalidCaseNumber,
+        NoSuchCase, or CourtError when the case's court cannot say.
         """
         now = now or self.clock()
         note = (note or "").strip() or None
         if note and len(note) > MAX_NOTE:
             raise InvalidInput(f"the note is longer than {MAX_NOTE} characters", "NOTE_TOO_LONG")
         checked = check_files(files, upload_limits(self.settings))
+        if client_name and len(client_name.strip()) > MAX_CLIENT:
+            raise InvalidInput(f"the client's name is longer than {MAX_CLIENT} characters", "CLIENT_TOO_LONG")
         ref = applicant_ref(viewer)
         if ref is None:
             raise InvalidInput("only a party or a lawyer can apply to be bound to a case", "NOT_A_PERSON")
+        await self._refuse_over_limit(viewer, now)
         case = await self._case(case_number)
         if is_party_or_agent(viewer, case):
             raise InvalidInput(f"you are already on {case.case_number}", "ALREADY_ON_CASE")
@@ -294,11 +324,12 @@ class BindingService:
                 f"you already have an application for {case.case_number} waiting for review", "DUPLICATE_APPLICATION"
             ) from None
         files_out = tuple(FiledFile(f.name, f.content_type, f.size, f.sha256) for f in checked)
-        return _view(row, files_out, deadline.due_at)
+        return _view(row, files_out, deadline.due_at, reviewer=False)
 
     async def mine(self, viewer: Viewer, *, first: int, after: str | None) -> BindingPage:
         """The viewer's applications, newest first. Raises InvalidCursor."""
-        return await self._page("myCaseBindings", [BindingRecord.applicant_subject == viewer.subject], first, after)
+        scope = [BindingRecord.applicant_subject == viewer.subject]
+        return await self._page("myCaseBindings", scope, first, after, reviewer=False)
 
     # -- the panel -------------------------------------------------------------------------------------
 
@@ -376,7 +407,7 @@ class BindingService:
                     "court_write": row.court_write,
                 },
             )
-            view = await self._view_of(session, row)
+            view = await self._view_of(session, row, reviewer=True)
         if approve:
             await self.cache.bump(row.court_code)  # the applicant's lists at this court now include the case
         return view
@@ -400,7 +431,7 @@ class BindingService:
             scope.append(BindingRecord.id.is_(None))  # nothing
         if status is not None:
             scope.append(BindingRecord.status == status)
-        return await self._page("caseBindingApplications", scope, first, after)
+        return await self._page("caseBindingApplications", scope, first, after, reviewer=True)
 
     # -- both ------------------------------------------------------------------------------------------
 
@@ -410,7 +441,7 @@ class BindingService:
         async with self.store.session(read_only=True) as session:
             row = await session.get(BindingRecord, binding_id)
             if row is not None and (row.applicant_subject == viewer.subject or may_review(viewer, row)):
-                return await self._view_of(session, row)
+                return await self._view_of(session, row, reviewer=may_review(viewer, row))
         if row is None or not is_panel_staff_of(viewer, row.court_code):
             return None
         try:
@@ -420,7 +451,7 @@ class BindingService:
         if panel is None or not may_review(viewer, row, panel):
             return None
         async with self.store.session(read_only=True) as session:
-            return await self._view_of(session, row)
+            return await self._view_of(session, row, reviewer=True)
 
     # -- helpers ---------------------------------------------------------------------------------------
 
@@ -454,16 +485,29 @@ class BindingService:
 
     @staticmethod
     def _client(ref: PersonRef, case: Case, client_name: str | None) -> tuple[str | None, str | None]:
-        """A lawyer names the party the power of attorney is from (委托人): one of the case's parties."""
+        """A lawyer names the party the power of attorney is from (委托人): their id number when exactly one
+        of the case's parties has that name, else None (the panel sees it; the applicant is not told)."""
         name = (client_name or "").strip()
         if ref.kind == IdentityKind.ID_NUMBER and not name:
             return None, None
         if not name:
             raise InvalidInput("name your client (委托人), as the power of attorney does", "CLIENT_MISSING")
         found = [p for p in case.parties if p.name == name]
-        if len(found) != 1:
-            raise InvalidInput(f"{name} is not a party of {case.case_number}", "CLIENT_NOT_A_PARTY")
-        return found[0].id_number, name
+        return (found[0].id_number if len(found) == 1 else None), name
+
+    async def _refuse_over_limit(self, viewer: Viewer, now: datetime) -> None:
+        """At most ``binding_applications_per_day`` applications in any 24 hours, decided or not."""
+        limit = self.settings.binding_applications_per_day
+        query = (
+            select(BindingRecord.applied_at)
+            .where(BindingRecord.applicant_subject == viewer.subject, BindingRecord.applied_at > now - RATE_WINDOW)
+            .order_by(BindingRecord.applied_at)
+            .limit(limit)
+        )
+        async with self.store.session(read_only=True) as session:
+            recent = list(await session.scalars(query))
+        if len(recent) >= limit:
+            raise RateLimited(limit, recent[0] + RATE_WINDOW, now)
 
     async def _refuse_repeats(self, session: AsyncSession, viewer: Viewer, case_number: str) -> None:
         statuses = await session.scalars(
@@ -487,14 +531,14 @@ class BindingService:
             return False
         return row.court_code in self.registry and self.registry[row.court_code].supports_agent_writes
 
-    async def _view_of(self, session: AsyncSession, row: BindingRecord) -> BindingView:
+    async def _view_of(self, session: AsyncSession, row: BindingRecord, *, reviewer: bool) -> BindingView:
         await session.flush()
         deadline = await deadlines.deadline_of(session, SUBJECT, row.id)
         files = await files_of(session, [row.id])
-        return _view(row, tuple(files[row.id]), deadline.due_at if deadline else None)
+        return _view(row, tuple(files[row.id]), deadline.due_at if deadline else None, reviewer=reviewer)
 
     async def _page(
-        self, kind: str, scope: Sequence[ColumnElement[bool]], first: int, after: str | None
+        self, kind: str, scope: Sequence[ColumnElement[bool]], first: int, after: str | None, *, reviewer: bool
     ) -> BindingPage:
         keyset = Keyset(kind, BindingRecord.applied_at, BindingRecord.id)
         where = list(scope)
@@ -509,7 +553,9 @@ class BindingService:
             due = await deadlines.deadlines_of(session, SUBJECT, ids)
             files = await files_of(session, ids)
         return BindingPage(
-            bindings=[_view(r, tuple(files[r.id]), due[r.id].due_at if r.id in due else None) for r in page],
+            bindings=[
+                _view(r, tuple(files[r.id]), due[r.id].due_at if r.id in due else None, reviewer=reviewer) for r in page
+            ],
             cursors=[keyset.cursor(r.applied_at, r.id) for r in page],
             has_next_page=len(rows) > first,
             total=total or 0,
@@ -618,7 +664,8 @@ def _rejected(note: str | None) -> str:
     return f"未获通过（理由：{note}）" if note else "未获通过"
 
 
-def _view(row: BindingRecord, files: tuple[FiledFile, ...], due_at: datetime | None) -> BindingView:
+def _view(row: BindingRecord, files: tuple[FiledFile, ...], due_at: datetime | None, *, reviewer: bool) -> BindingView:
+    """``reviewer``: the viewer reviews it, and so may learn whether the named client is a party."""
     return BindingView(
         id=row.id,
         court_code=row.court_code,
@@ -626,6 +673,7 @@ def _view(row: BindingRecord, files: tuple[FiledFile, ...], due_at: datetime | N
         applicant_name=row.applicant_name,
         applicant_kind=IdentityKind(row.applicant_kind),
         client_name=row.client_name,
+        client_on_case=(row.client_id_number is not None) if reviewer and row.client_name else None,
         note=row.note,
         files=files,
         reviewers=tuple(Reviewer(r["staff_id"], r["name"], StaffRole(r["role"])) for r in row.reviewers),

@@ -49,7 +49,7 @@ from gateway.errors import (
 )
 from gateway.filings.service import upload_limits
 from gateway.identity import IdentityLevel, Role
-from gateway.schema.common import PERSON_ROLES, UploadedFile, check_upload, read_uploads
+from gateway.schema.common import PERSON_ROLES, UploadedFile, read_uploads, uploaded
 from gateway.services import Services
 
 #: where material links point; the token follows
@@ -213,7 +213,7 @@ async def verify_document_seal(info: Info[Context, None], file: UploadedFile) ->
     thread), a file of the earlier form against the legacy keys."""
     context = info.context
     context.require_viewer()
-    data = await check_upload(file).read(MAX_SEALED_FILE_BYTES + 1)
+    data = await uploaded(file).read(MAX_SEALED_FILE_BYTES + 1)
     if len(data) > MAX_SEALED_FILE_BYTES:
         raise BadUserInput(f"the file is larger than {MAX_SEALED_FILE_BYTES} bytes", reason="FILE_TOO_LARGE")
     return await asyncio.to_thread(court_seals_for(context.services.settings).verify, data)

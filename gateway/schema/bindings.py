@@ -58,6 +58,11 @@ class CaseBindingApplication(Node):
     applicant_name: str = strawberry.field(description="Who applied.")
     as_lawyer: bool = strawberry.field(description="True when a lawyer applied (else a party).")
     client_name: str | None = strawberry.field(description="The party the lawyer acts for (委托人).")
+    client_on_case: bool | None = strawberry.field(
+        description="Reviewers only (null for the applicant): whether exactly one of the case's parties bears the "
+        "client's name, as the court listed them when the application came in. The applicant is never told: the "
+        "application is stored and answered alike either way, and the panel decides."
+    )
     note: str | None = strawberry.field(description="The applicant's note to the panel.")
     power_of_attorney: list[FilingFile] = strawberry.field(
         description="The power of attorney (授权委托书) as uploaded, in order (descriptions, not contents)."
@@ -88,6 +93,7 @@ class CaseBindingApplication(Node):
             applicant_name=view.applicant_name,
             as_lawyer=view.applicant_kind.value == "LICENCE_NUMBER",
             client_name=view.client_name,
+            client_on_case=view.client_on_case,
             note=view.note,
             power_of_attorney=[
                 FilingFile(name=f.name, content_type=f.content_type, size=f.size, sha256=f.sha256) for f in view.files
@@ -181,10 +187,12 @@ class BindingsMutation:
         description="Apply to be linked to a case you are not on yet (案件绑定申请), attaching the power of attorney "
         "(授权委托书; GraphQL multipart request spec; PDF, JPEG or PNG, checked by content). Needs a REAL_NAME or "
         "FACE identity. A lawyer names their client (委托人), one of the case's parties. The case's judge and "
-        "clerk are told by SMS and review it within 3 working days. Errors: NOT_FOUND (no such case), "
-        "INVALID_CASE_NUMBER, FORBIDDEN (identity level), and BAD_USER_INPUT with `extensions.reason`: the "
-        "uploads' reasons (NO_FILES, FILE_TYPE, …), ALREADY_ON_CASE, ALREADY_BOUND, DUPLICATE_APPLICATION (one "
-        "is already waiting), CLIENT_MISSING, CLIENT_NOT_A_PARTY, FIRM_MISSING, NOTE_TOO_LONG, NO_REVIEWER."
+        "clerk are told by SMS and review it within 3 working days (whether the client is a party is theirs to "
+        "judge: the answer is the same either way). Errors: NOT_FOUND (no such case), INVALID_CASE_NUMBER, "
+        "FORBIDDEN (identity level), RATE_LIMITED (too many applications in 24 hours; `extensions.retryAt` and "
+        "`retryAfterSeconds` say when to try again), and BAD_USER_INPUT with `extensions.reason`: the uploads' "
+        "reasons (NO_FILES, FILE_TYPE, …), ALREADY_ON_CASE, ALREADY_BOUND, DUPLICATE_APPLICATION (one is already "
+        "waiting), CLIENT_MISSING, CLIENT_TOO_LONG, FIRM_MISSING, NOTE_TOO_LONG, NO_REVIEWER."
     )
     async def apply_for_case_binding(
         self,

@@ -17,7 +17,7 @@ import strawberry
 from strawberry.types import Info
 
 from gateway.adapters.model import CHINA_TZ
-from gateway.core.uploads import IncomingFile, UploadLimits, check_count
+from gateway.core.uploads import IncomingFile, InvalidInput, UploadLimits, check_count
 from gateway.errors import BadUserInput
 from gateway.identity import Role
 
@@ -126,23 +126,22 @@ class UploadedFile(Protocol):
     async def read(self, size: int = -1) -> bytes: ...
 
 
-def check_upload(value: object) -> UploadedFile:
-    """``value`` if it is a file sent as a multipart part; BAD_USER_INPUT (UPLOAD) for anything else, such
-    as a string given where an ``Upload`` goes (the scalar itself accepts any value)."""
+def uploaded(value: object) -> UploadedFile:
+    """``value`` as a file part; InvalidInput NOT_A_FILE for anything else (an ``Upload`` argument given inline,
+    as a string or number, rather than mapped to a part of a multipart request)."""
     if not callable(getattr(value, "read", None)):
-        raise BadUserInput(
-            "an Upload must be a file sent as a part of a multipart request (GraphQL multipart request spec)",
-            reason="UPLOAD",
+        raise InvalidInput(
+            "files travel as parts of a multipart request (GraphQL multipart request spec)", "NOT_A_FILE"
         )
     return value  # type: ignore[return-value]
 
 
 async def read_uploads(files: list[UploadedFile], limits: UploadLimits, *, required: bool = True) -> list[IncomingFile]:
     """The uploads as the services check them, reading no more of each file than it takes to know it is too
-    large; InvalidInput for too many (or, when ``required``, none), BAD_USER_INPUT for what is not a file."""
+    large; InvalidInput for too many (or, when ``required``, none) and for what is not a file part."""
     if files or required:
         check_count(len(files), limits)
-    uploads = [check_upload(f) for f in files]
+    parts = [uploaded(f) for f in files]
     return [
-        IncomingFile(f.filename or "", f.content_type or "", await f.read(limits.max_file_bytes + 1)) for f in uploads
+        IncomingFile(f.filename or "", f.content_type or "", await f.read(limits.max_file_bytes + 1)) for f in parts
     ]
