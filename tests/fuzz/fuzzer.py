@@ -11,9 +11,8 @@ log), or when the body leaks internals: tracebacks, source paths, SQL, exception
 addresses or ports, the courts' hosts. Text the request itself contains does not count as a leak (errors
 may quote a short, canonical part of the input).
 
-Each failure is filed under a category; ``EDGE_CATEGORIES`` are the GraphQL edge's (the request never ran:
-parse, validation and variable errors), which other work fixes in ``gateway/app.py`` and
-``gateway/schema/__init__.py``.
+Each failure is filed under a category (``edge-untyped-request-error``: the request never ran, a parse,
+validation or variable error without a code).
 """
 
 from __future__ import annotations
@@ -49,7 +48,6 @@ SKIPPED_FIELDS: frozenset[str] = frozenset()
 NEGATIVE_SHARE = 10
 
 #: request-level errors (no path: the operation never ran) that carry no code yet: the GraphQL edge's
-EDGE_CATEGORIES = frozenset({"edge-untyped-request-error"})
 
 LEAKS = {
     "traceback": re.compile(r"Traceback \(most recent call last\)|File \"[^\"]+\", line \d+"),
