@@ -96,7 +96,7 @@ async def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dic
             return r.status, {k.lower(): v for k, v in r.headers.items()}, await r.text()
 
 
-async def post(client: GraphQLClient, body: dict[str, Any], headers: dict[str, str]) -> tuple[int, dict[str, str], Any]:
+async def post(client: GraphQLClient, body: Any, headers: dict[str, str]) -> tuple[int, dict[str, str], Any]:
     with suppress_http_instrumentation():
         async with aiohttp.ClientSession() as session, session.post(client.url, json=body, headers=headers) as r:
             return r.status, {k.lower(): v for k, v in r.headers.items()}, await r.json(content_type=None)

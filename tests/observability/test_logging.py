@@ -62,9 +62,7 @@ async def test_the_access_line_names_the_court_that_failed_and_the_anonymous_cal
     observed: GraphQLClient, caplog: pytest.LogCaptureFixture, sims: object
 ) -> None:
     caplog.set_level(logging.INFO, logger="gateway.access")
-    status, _, body = await post(
-        observed, {"query": "query Anon { viewer { name } }"}, {"X-Request-Id": "access-line-2"}
-    )
+    status, _, _ = await post(observed, {"query": "query Anon { viewer { name } }"}, {"X-Request-Id": "access-line-2"})
     assert status == 200
     [line] = access_lines(caplog, "access-line-2")
     assert line["principal"] is None and line["courts"] == [] and line["operation"] == "Anon"

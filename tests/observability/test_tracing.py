@@ -89,9 +89,10 @@ async def test_every_answer_has_a_request_id_the_clients_own_when_it_is_sane(obs
     _, first, _ = await get(base + "/healthz")
     _, second, _ = await get(base + "/readyz")
     assert first["x-request-id"] != second["x-request-id"]
-    # refusals before any GraphQL runs carry one too
-    status, headers, _ = await post(observed, {"query": "{ viewer { name } }", "extensions": []}, {})  # type: ignore[dict-item]
-    assert "x-request-id" in headers
+    # a refusal before any GraphQL runs (a batch: BAD_REQUEST) carries one too
+    status, headers, body = await post(observed, [{"query": "{ __typename }"}], {"X-Request-Id": "batch-1"})
+    assert status == 400 and body["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+    assert headers["x-request-id"] == "batch-1"
 
 
 async def test_the_watermark_carries_the_trace_id_of_the_request_that_issued_the_link(
