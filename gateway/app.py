@@ -356,7 +356,7 @@ def create_app(settings: Settings | None = None, *, graphiql: bool | None = None
     )
     # observability outermost: the request id and access line cover every answer, the trace everything
     app.add_middleware(RequestObservation, hash_key=settings.log_hash_key)
-    tracing.instrument(app, store.engine)
+    tracing.instrument(app, store.engine, secret_paths=(DOWNLOAD_PATH, MATERIAL_DOWNLOAD_PATH))
     app.state.services = services
     app.state.store = store
     app.state.changes = follower

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
+from urllib.parse import urlencode
 
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
 from gateway.observability.tracing import current_trace_id
+from gateway.resolvers.archive import DOWNLOAD_PATH as MATERIAL_DOWNLOAD_PATH
 from simulators.cluster import SimulatorCluster
 from simulators.generator import World
 from tests.archive.test_archive import DOWNLOAD, cases_of, fetch, main_material, page_texts
@@ -54,6 +57,31 @@ async def test_a_my_cases_request_is_one_trace_with_one_span_per_court_call(
     )
     # the store's statements are spans of the same trace (the SQLAlchemy instrumentation)
     assert any("db.system" in (s.attributes or {}) or "db.system.name" in (s.attributes or {}) for s in mine)
+
+
+async def test_spans_carry_no_personal_data_and_no_link_token(
+    observed: GraphQLClient, spans: InMemorySpanExporter, world: World
+) -> None:
+    """Courts are asked by licence or ID number in the query string, and a GET request's variables are in
+    its URL: neither reaches a span; nor does a download link's token."""
+    services = observed.app.state.services  # type: ignore[attr-defined]
+    await services.cache.clear()
+    licence, id_number = world.demo["lawyer-chen"].number, world.demo["party-wang"].number
+    trace_id, header = traceparent()
+    auth = {"Authorization": f"Bearer {observed.tokens['lawyer-chen']}", "traceparent": header}
+    status, _, _ = await post(observed, {"query": MY_CASES}, auth)
+    assert status == 200
+    query = "query($n: String!) { case(caseNumber: $n) { caseNumber } }"
+    url = observed.url + "?" + urlencode({"query": query, "variables": json.dumps({"n": id_number})})
+    status, _, _ = await get(url, auth)
+    assert status == 200
+    token = "eyJzZWNyZXQiOiJsaW5rIn0.c2lnbmF0dXJl"
+    await get(observed.url.removesuffix("/graphql") + MATERIAL_DOWNLOAD_PATH + token, {"traceparent": header})
+    mine = [s for s in spans.get_finished_spans() if format(s.context.trace_id, "032x") == trace_id]
+    assert any(s.kind is SpanKind.CLIENT and "http.url" in (s.attributes or {}) for s in mine), "court HTTP spans"
+    shown = " ".join(f"{k}={v}" for s in mine for k, v in (s.attributes or {}).items())
+    for secret in (licence, id_number, token):
+        assert secret not in shown, [a for a in shown.split(" ") if secret in a]
 
 
 async def test_a_court_call_that_fails_is_a_span_with_its_error_code(
