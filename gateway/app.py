@@ -1,8 +1,10 @@
 """The ASGI app: Starlette routes, the lifespan that owns every long-lived resource, and auth.
 
 ``/graphql`` (POST and GET per GraphQL over HTTP; GraphiQL only when enabled; rate-limited per principal,
-``gateway.demand.ratelimit``), ``/healthz`` (the process is up) and ``/readyz`` (the store answers, and how
-each court is doing).
+``gateway.demand.ratelimit``), ``/healthz`` (the process is up), ``/readyz`` (the store answers, and how
+each court is doing) and ``/metrics`` (Prometheus, operators only: ``gateway.observability.exposition``).
+Every answer carries ``X-Request-Id`` and ends with one JSON access line; with tracing on, W3C trace
+context comes in and goes out (``gateway.observability``).
 
 Every refusal at ``/graphql`` is a GraphQL-shaped body with ``extensions.code``, logged as one line: a
 body that is not one JSON object (``BAD_REQUEST``), a document over its ceiling
@@ -41,12 +43,17 @@ from strawberry.types.unset import UNSET, UnsetType
 from gateway.body_limit import BodyLimit, document_too_large
 from gateway.config import DEMO_JWT_HS256_SECRET, Settings
 from gateway.context import Context
+from gateway.core.outbox import Outbox
 from gateway.core.pdfsign import court_seals_for
 from gateway.demand.ratelimit import RateLimiter, build_rate_limiter, rate_limited
 from gateway.errors import BAD_REQUEST, RequestRefused
 from gateway.feeds.effects import FeedSync
 from gateway.feeds.follower import ChangeFollower
 from gateway.identity import AuthError, TokenVerifier, Viewer
+from gateway.observability import record, tracing
+from gateway.observability.exposition import metrics_endpoint
+from gateway.observability.logging import configure_logging
+from gateway.observability.middleware import RequestObservation
 from gateway.readiness import readiness
 from gateway.resolvers.archive import DOWNLOAD_PATH as MATERIAL_DOWNLOAD_PATH
 from gateway.resolvers.archive import material_download
@@ -200,6 +207,7 @@ class GraphQLApp(GraphQL[Context, None]):
 
     async def get_context(self, request: Any, response: Any = None) -> Context:
         viewer, error = await self._authenticate(request.headers.get("authorization", ""))
+        record.note_principal(viewer.subject if viewer is not None else None)
         return Context(services=self.services, viewer=viewer, auth_error=error)
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
@@ -258,6 +266,7 @@ def _check_operation(data: object) -> None:
 def _refusal_response(refused: RequestRefused) -> Response:
     """A refusal before any GraphQL ran, as a GraphQL error body; a client error, logged as one line."""
     log.info("refused %s (HTTP %d): %.200s", refused.code, refused.status_code, refused.reason)
+    record.note_error(refused.code)
     return Response(refused.body(), status_code=refused.status_code, media_type="application/json")
 
 
@@ -270,6 +279,8 @@ def _never_executed(response: GraphQLHTTPResponse) -> bool:
 def create_app(settings: Settings | None = None, *, graphiql: bool | None = None) -> Starlette:
     settings = settings or Settings()
     check_production(settings)  # before anything is built: production never runs on a public secret
+    configure_logging(settings.log_level)
+    tracing.setup_tracing(settings)  # before any HTTP session exists: the aiohttp instrumentation wraps them
     services = build_services(settings)
     build_workers(services)
     limiter = build_rate_limiter(settings.cache_url, settings.rate_limit_per_s, settings.rate_limit_burst)
@@ -291,6 +302,14 @@ def create_app(settings: Settings | None = None, *, graphiql: bool | None = None
     )
 
     store = services.store
+    metrics_scrape = metrics_endpoint(
+        token=settings.metrics_token,
+        authenticate=graphql._authenticate,
+        registry=services.registry,
+        cache=services.cache,
+        outboxes=lambda: [w for w in services.workers.workers if isinstance(w, Outbox)],
+        follower=follower,
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -324,6 +343,7 @@ def create_app(settings: Settings | None = None, *, graphiql: bool | None = None
             WebSocketRoute(GRAPHQL_PATH, graphql),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/metrics", metrics_scrape),
             # 电子送达凭证: the PDF behind a short-lived signed link issued by `serviceCertificate`
             Route(DOWNLOAD_PATH + "{token}", certificate_download(services)),
             # 电子阅卷: a case-file material, watermarked and sealed, behind a link issued by `downloadMaterial`
@@ -334,6 +354,9 @@ def create_app(settings: Settings | None = None, *, graphiql: bool | None = None
             Middleware(BodyLimit, max_bytes=settings.max_request_bytes, max_document_bytes=settings.max_document_bytes)
         ],
     )
+    # observability outermost: the request id and access line cover every answer, the trace everything
+    app.add_middleware(RequestObservation, hash_key=settings.log_hash_key)
+    tracing.instrument(app, store.engine, secret_paths=(DOWNLOAD_PATH, MATERIAL_DOWNLOAD_PATH))
     app.state.services = services
     app.state.store = store
     app.state.changes = follower

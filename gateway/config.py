@@ -14,7 +14,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -172,6 +172,34 @@ class Settings(BaseSettings):
     #: cache_url is Redis; rate_limit_per_s = 0 turns rate limiting off
     rate_limit_per_s: float = Field(default=20.0, ge=0)
     rate_limit_burst: int = Field(default=100, ge=1)
+
+    # -- observability (gateway.observability) -----------------------------------------------------------
+    #: the bearer token a Prometheus server sends to read /metrics (at least 32 characters); unset: only
+    #: identity provider tokens with the OPERATOR role may read it
+    metrics_token: str = Field(default="", repr=False)
+    #: OpenTelemetry traces: W3C traceparent in, traceresponse out, spans for requests, court calls,
+    #: their HTTP attempts and SQL statements; exported only when tracing_otlp_endpoint is set
+    tracing: bool = False
+    #: an OTLP/HTTP traces endpoint (e.g. http://otel-collector:4318/v1/traces)
+    tracing_otlp_endpoint: str = ""
+    tracing_service_name: str = "court-gateway"
+    #: the root logger's level; every line is JSON on stderr
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    #: the key of the principal hash in access lines (the same on every replica); unset: derived from
+    #: download_secret, which production sets
+    log_hash_secret: str = Field(default="", repr=False)
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _long_enough(cls, value: str) -> str:
+        if value and len(value) < 32:
+            raise ValueError("metrics_token must be at least 32 characters (or unset)")
+        return value
+
+    @property
+    def log_hash_key(self) -> bytes:
+        """The principal hash's key (``log_hash_secret``, else one derived from ``download_secret``)."""
+        return (self.log_hash_secret or f"principal-log:{self.download_secret}").encode()
 
     #: the simulated legacy world
     seed_file: Path = DEFAULT_SEED_FILE

@@ -33,6 +33,8 @@ class Role(StrEnum):
     DIVISION_HEAD = "DIVISION_HEAD"
     COURT_LEADER = "COURT_LEADER"
     ARCHIVE_ADMIN = "ARCHIVE_ADMIN"
+    #: runs the gateway (sees ``/metrics``); not in STAFF_ROLES: the role opens no court's cases
+    OPERATOR = "OPERATOR"
 
 
 STAFF_ROLES = frozenset({Role.CLERK, Role.JUDGE, Role.DIVISION_HEAD, Role.COURT_LEADER, Role.ARCHIVE_ADMIN})

@@ -11,7 +11,8 @@ contract call goes through one path (``ResilientAdapter._call``):
 4. retryable errors are retried with exponential backoff and full jitter, honouring a court's
    ``retry_after``, but never sleeping past the deadline.
 
-The outcome feeds the breaker and the court's health, which ``health()`` reports without any I/O.
+The outcome feeds the breaker and the court's health, which ``health()`` reports without any I/O, and
+is observed as a whole (``gateway.observability.courts``: a span, the call and latency series).
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ from gateway.adapters.model import (
     Staff,
 )
 from gateway.config import CourtConfig
+from gateway.observability.courts import court_call
 
 log = logging.getLogger("gateway.resilience")
 
@@ -253,6 +255,10 @@ class ResilientAdapter(CourtAdapter):
 
     async def _call(self, op: str, fn: Callable[[], Awaitable[T]], *, idempotent: bool) -> T:
         """Run ``fn`` under the breaker and the deadline, retrying what may be retried, and record the outcome."""
+        with court_call(self.court.slug, op):
+            return await self._guarded(op, fn, idempotent=idempotent)
+
+    async def _guarded(self, op: str, fn: Callable[[], Awaitable[T]], *, idempotent: bool) -> T:
         epoch = self.breaker.admit()
         if epoch is None:
             raise CourtUnavailable(self.court.code, "circuit open")

@@ -4,7 +4,9 @@ download itself (the court's PDF, watermarked on every page for its reader, then
 
 A download is authorised when its link is issued, over GraphQL with the reader's token: the link's row
 (``material_links``) records who (with their identity claims), what and under which access, and its
-``trace_id`` goes on every page and into the seal. The link itself carries only the ``trace_id`` and the
+``trace_id`` goes on every page and into the seal: the trace id of the request that issued the link when
+a trace is active (``gateway.observability.tracing``), so a leaked page leads to the request's logs and
+trace; a random one otherwise, or when another link already has it. The link itself carries only the ``trace_id`` and the
 subject, never a name or an ID number (``gateway.core.links``). At download time the same rule that issued
 the link is asked again for the same reader (:func:`reading_grant`, then :func:`readable`): a case since
 archived, a party or agent since removed, a window since closed, a material since withdrawn each refuse
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.adapters.model import Case, CaseFileVolume, Material, VolumeKind
 from gateway.archive.service import Access, ArchiveService, NoSuchCase, ReadingGrant, reading_grant
@@ -33,6 +36,7 @@ from gateway.core.links import LinkClaims, SignedLinks
 from gateway.core.pdfsign import CourtSeals, court_seals_for, trace_reason
 from gateway.core.runtime import Runtime
 from gateway.identity import Viewer, viewer_from_claims
+from gateway.observability.tracing import current_trace_id
 from gateway.store import Store, audit
 from gateway.store.archive import MaterialLinkRecord
 
@@ -150,8 +154,22 @@ class ReadingService:
 
     async def issue(self, viewer: Viewer, case: Case, grant: ReadingGrant, material: Material) -> IssuedLink:
         """Record a link for ``viewer`` to download ``material`` and audit it (``material.link_issued``)."""
-        trace_id = secrets.token_hex(16)
-        token, expires_at = self.links.issue(LINK_KIND, trace_id, viewer.subject)
+        async with self.store.session() as session:
+            trace_id = await _unused_trace_id(session)
+            token, expires_at = self.links.issue(LINK_KIND, trace_id, viewer.subject)
+            await self._record_link(session, viewer, case, grant, material, trace_id, expires_at)
+        return IssuedLink(trace_id, token, expires_at, material, case.case_number, grant.access)
+
+    async def _record_link(
+        self,
+        session: AsyncSession,
+        viewer: Viewer,
+        case: Case,
+        grant: ReadingGrant,
+        material: Material,
+        trace_id: str,
+        expires_at: datetime,
+    ) -> None:
         now = self.clock()
         row = MaterialLinkRecord(
             trace_id=trace_id,
@@ -170,24 +188,22 @@ class ReadingService:
             downloads=0,
             identity=viewer.access_claims(),
         )
-        async with self.store.session() as session:
-            session.add(row)
-            await session.flush()
-            await audit.append(
-                session,
-                actor=viewer.subject,
-                action="material.link_issued",
-                subject_type="material",
-                subject_id=f"{case.case_number}|{material.material_id}",
-                court_code=case.court_code,
-                details={
-                    "access": grant.access.value,
-                    "application_id": grant.application_id,
-                    "trace_id": trace_id,
-                    "title": material.title,
-                },
-            )
-        return IssuedLink(trace_id, token, expires_at, material, case.case_number, grant.access)
+        session.add(row)
+        await session.flush()
+        await audit.append(
+            session,
+            actor=viewer.subject,
+            action="material.link_issued",
+            subject_type="material",
+            subject_id=f"{case.case_number}|{material.material_id}",
+            court_code=case.court_code,
+            details={
+                "access": grant.access.value,
+                "application_id": grant.application_id,
+                "trace_id": trace_id,
+                "title": material.title,
+            },
+        )
 
     def verify_link(self, token: str) -> LinkClaims:
         """The link's claims; LinkInvalid or LinkExpired from ``gateway.core.links``."""
@@ -267,3 +283,12 @@ class ReadingService:
         except NoSuchMaterial:
             raise AccessLost("you may no longer read this material") from None
         return grant
+
+
+async def _unused_trace_id(session: AsyncSession) -> str:
+    """The active trace's id, unless a link already has it (a request that issues two links, a client that
+    sends one ``traceparent`` twice): then, as without a trace, a random one."""
+    active = current_trace_id()
+    if active is not None and await session.get(MaterialLinkRecord, active) is None:
+        return active
+    return secrets.token_hex(16)

@@ -44,6 +44,7 @@ class BindingOutbox(Outbox[BindingRecord, AgentReceipt]):
     name = WORKER_NAME
     model = BindingRecord
     pending = BindingRecord.court_write == CourtWrite.QUEUED
+    queued_at = BindingRecord.decided_at
     audit_subject = SUBJECT
     audit_actions = ("recorded", "not_recorded")
 

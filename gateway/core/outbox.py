@@ -34,7 +34,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -146,6 +146,8 @@ class Outbox(abc.ABC, Generic[Row, Result]):
     model: ClassVar[type[Any]]
     #: which rows wait for delivery (the engine adds "due"); also part of the fence when recording
     pending: ClassVar[ColumnElement[bool]]
+    #: when a row joined the queue (the kind's own column): the age of the backlog's oldest row
+    queued_at: ClassVar[Any]
     #: the audit subject type (None: no audit), and the actions of a success and of a final failure
     audit_subject: ClassVar[str | None] = None
     audit_actions: ClassVar[tuple[str, str]] = ("delivered", "rejected")
@@ -208,6 +210,18 @@ class Outbox(abc.ABC, Generic[Row, Result]):
         """After a success is committed (cache bumps: a reader must not re-cache the old state)."""
 
     # -- the engine ----------------------------------------------------------------------------------
+
+    async def backlog(self) -> tuple[int, datetime | None]:
+        """How many rows wait for delivery, and since when the oldest has waited (``/metrics``): one
+        aggregate over the pending rows, which every kind's ``(pending column, next_attempt_at)`` index
+        finds without reading the rest of the table."""
+        table, queued_at = self.model, type(self).queued_at  # from the class: an instance would read it as a value
+        query = select(func.count(table.id), func.min(queued_at)).where(self.pending)
+        async with self.store.session(read_only=True) as session:
+            rows, oldest = (await session.execute(query)).one()
+        if isinstance(oldest, datetime) and oldest.tzinfo is None:
+            oldest = oldest.replace(tzinfo=UTC)
+        return int(rows), oldest
 
     async def run_once(self) -> int:
         """Claim what is due and deliver it; returns how many rows were attempted."""

@@ -22,6 +22,7 @@ from strawberry.extensions import SchemaExtension
 
 from gateway.demand.cost import Cost, operation_cost
 from gateway.errors import GatewayError
+from gateway.observability import metrics
 
 #: the request extension a client sets to get the cost back
 ASK = "cost"
@@ -67,6 +68,7 @@ class DemandControl(SchemaExtension):
             self.budget = settings.cost_budget
             self.cost = self._cost(settings.cost_assumed_list_size)
             if self.cost.total > self.budget and run.result is None:
+                metrics.COST_REFUSED.inc()
                 run.result = GraphQLExecutionResult(data=None, errors=[self._refusal(self.cost)])
         yield
 

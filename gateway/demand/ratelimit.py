@@ -35,6 +35,7 @@ from redis.exceptions import RedisError
 from starlette.responses import JSONResponse, Response
 
 from gateway.identity import Viewer
+from gateway.observability import metrics, record
 
 REDIS_TIMEOUT_S = 0.25
 REDIS_PAUSE_S = 5.0
@@ -42,6 +43,7 @@ WARN_EVERY_S = 60.0
 #: memory buckets kept before full (idle) ones are swept
 MAX_MEMORY_KEYS = 100_000
 log = logging.getLogger("gateway.ratelimit")
+RATE_LIMITED = "RATE_LIMITED"
 
 #: the key a request is counted under
 KeyFunction = Callable[[Viewer | None, str], str]
@@ -196,7 +198,11 @@ class RateLimiter:
         self.key = key
 
     async def check(self, viewer: Viewer | None, client_host: str) -> Decision:
-        return await self.buckets.take(self.key(viewer, client_host))
+        decision = await self.buckets.take(self.key(viewer, client_host))
+        if not decision.allowed:
+            metrics.RATE_LIMITED.labels("token" if viewer is not None else "address").inc()
+            record.note_error(RATE_LIMITED)
+        return decision
 
     async def close(self) -> None:
         await self.buckets.close()
@@ -215,6 +221,6 @@ def rate_limited(decision: Decision) -> Response:
     """HTTP 429: a GraphQL error body (nothing was executed) and the headers saying when to come back."""
     error = {
         "message": f"too many requests: try again in {decision.retry_after_s} s",
-        "extensions": {"code": "RATE_LIMITED", "retryAfter": decision.retry_after_s},
+        "extensions": {"code": RATE_LIMITED, "retryAfter": decision.retry_after_s},
     }
     return JSONResponse({"errors": [error]}, status_code=429, headers=decision.headers())

@@ -45,6 +45,7 @@ class SignatureOutbox(Outbox[SignatureRecord, SignatureReceipt]):
     name = "signatures"
     model = SignatureRecord
     pending = SignatureRecord.status == SignatureStatus.PENDING
+    queued_at = SignatureRecord.signed_at
     audit_subject = "signature"
 
     def __init__(

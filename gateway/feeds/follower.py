@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from datetime import UTC, datetime
 
 from gateway.adapters.errors import CourtError
@@ -59,6 +60,8 @@ class ChangeFollower:
         self.leases = FeedLeases(store, ttl_s=ttl_s) if store is not None else None
         #: where this follower is in the feeds it follows now (only those whose lease it holds)
         self.cursors: dict[str, str] = {}
+        #: when (monotonic) this follower last read each feed it follows to its end: the feed lag's origin
+        self.read_at: dict[str, float] = {}
         self._epochs: dict[str, int] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
@@ -95,6 +98,7 @@ class ChangeFollower:
     def _let_go(self, code: str) -> None:
         self._epochs.pop(code, None)
         self.cursors.pop(code, None)
+        self.read_at.pop(code, None)
 
     async def poll(self, adapter: ResilientAdapter) -> list[ChangeEvent]:
         """Read one court's feed from where we left off and apply what it says, once (if we hold its lease)."""
@@ -108,11 +112,13 @@ class ChangeFollower:
                 if saved is None:  # first time ever: start from the feed's current end
                     _, end = await self._read(adapter, None)
                     await self._save(code, epoch, end, [])
+                    self.read_at[code] = time.monotonic()
                     return []
                 self.cursors[code] = saved
             events, cursor = await self._read(adapter, self.cursors[code])
             effects = [e for event in events for e in (await self.sync.prepare(adapter, event) if self.sync else [])]
             await self._save(code, epoch, cursor, effects)
+            self.read_at[code] = time.monotonic()
         except LeaseLost:
             log.info("another gateway process follows the change feed of %s now", code)
             self._let_go(code)
@@ -204,6 +210,7 @@ class ChangeFollower:
             return
         held, self._epochs = self._epochs, {}
         self.cursors = {}
+        self.read_at = {}
         for code, epoch in held.items() if release else ():
             try:
                 await asyncio.wait_for(self.leases.release(code, epoch), timeout=2)

@@ -79,6 +79,7 @@ class FilingOutbox(Outbox[FilingRecord, Delivery]):
     name = WORKER_NAME
     model = FilingRecord
     pending = FilingRecord.status == FilingStatus.SUBMITTED.value
+    queued_at = FilingRecord.submitted_at
     audit_subject = "filing"
 
     def __init__(

@@ -68,6 +68,7 @@ class SmsWorker(Outbox[SmsMessage, str]):
     name = WORKER_NAME
     model = SmsMessage
     pending = SmsMessage.status.in_([SmsStatus.PENDING.value, SmsStatus.SENDING.value])
+    queued_at = SmsMessage.created_at
     policy: DeliveryPolicy
 
     def __init__(

@@ -23,6 +23,7 @@ from strawberry.utils.logging import StrawberryLogger
 
 from gateway.demand.budget import CostCache, DemandControl
 from gateway.errors import is_expected, public_form
+from gateway.observability.operations import ObservedOperations
 from gateway.schema.archive import ArchiveMutation, ArchiveQuery
 from gateway.schema.bindings import BindingsMutation, BindingsQuery
 from gateway.schema.cases import Case, CasesQuery
@@ -130,6 +131,7 @@ def build_schema() -> strawberry.Schema:
         subscription=Subscription,
         types=[Case, Court, ServedDocument],
         extensions=[
+            ObservedOperations,  # first: it sees the result last, as the client gets it
             lambda: AddValidationRules(VALIDATION_RULES),
             lambda: MaxTokensLimiter(MAX_TOKENS),
             lambda: CachedDocuments(DOCUMENTS),
