@@ -47,6 +47,7 @@ from gateway.errors import BAD_REQUEST, RequestRefused
 from gateway.feeds.effects import FeedSync
 from gateway.feeds.follower import ChangeFollower
 from gateway.identity import AuthError, TokenVerifier, Viewer
+from gateway.origins import OriginsMiddleware
 from gateway.readiness import readiness
 from gateway.resolvers.archive import DOWNLOAD_PATH as MATERIAL_DOWNLOAD_PATH
 from gateway.resolvers.archive import material_download
@@ -104,8 +105,14 @@ class GraphQLApp(GraphQL[Context, None]):
         graphiql: bool,
         max_document_bytes: int,
         limiter: RateLimiter | None = None,
+        allowed_origins: tuple[str, ...] = (),
     ) -> None:
-        super().__init__(schema, graphql_ide="graphiql" if graphiql else None, multipart_uploads_enabled=True)
+        super().__init__(
+            schema,
+            graphql_ide="graphiql" if graphiql else None,
+            multipart_uploads_enabled=True,
+            allowed_origins=allowed_origins,  # WebSocket upgrades from other pages (gateway.origins)
+        )
         self.services = services
         self.verifier = verifier
         self.limiter = limiter
@@ -279,6 +286,7 @@ def create_app(settings: Settings | None = None, *, graphiql: bool | None = None
         graphiql=settings.graphiql if graphiql is None else graphiql,
         limiter=limiter,
         max_document_bytes=settings.max_document_bytes,
+        allowed_origins=settings.browser_origins,
     )
     court_seals_for(settings)  # seal certificates read now: a bad one fails at start, the demo chain warned of
 
@@ -331,7 +339,9 @@ def create_app(settings: Settings | None = None, *, graphiql: bool | None = None
         ],
         lifespan=lifespan,
         middleware=[
-            Middleware(BodyLimit, max_bytes=settings.max_request_bytes, max_document_bytes=settings.max_document_bytes)
+            # outermost: refusals below (body limit, rate limit) reach the page with their CORS headers
+            Middleware(OriginsMiddleware, origins=settings.browser_origins, max_age_s=settings.cors_max_age_s),
+            Middleware(BodyLimit, max_bytes=settings.max_request_bytes, max_document_bytes=settings.max_document_bytes),
         ],
     )
     app.state.services = services
