@@ -46,6 +46,8 @@ from gateway.demand.ratelimit import RateLimiter, build_rate_limiter, rate_limit
 from gateway.errors import BAD_REQUEST, RequestRefused
 from gateway.feeds.effects import FeedSync
 from gateway.feeds.follower import ChangeFollower
+from gateway.graphiql import assets as graphiql_assets
+from gateway.graphiql import page as graphiql_page
 from gateway.identity import AuthError, TokenVerifier, Viewer
 from gateway.origins import OriginsMiddleware
 from gateway.readiness import readiness
@@ -117,6 +119,10 @@ class GraphQLApp(GraphQL[Context, None]):
         self.verifier = verifier
         self.limiter = limiter
         self.max_document_bytes = max_document_bytes
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        """Our GraphiQL page: assets served here (works offline), a token field that also reaches subscriptions."""
+        return graphiql_page()
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
         """HTTP requests are counted against their principal before the body is read: over the limit, 429;
@@ -288,6 +294,7 @@ def create_app(settings: Settings | None = None, *, graphiql: bool | None = None
         max_document_bytes=settings.max_document_bytes,
         allowed_origins=settings.browser_origins,
     )
+    graphiql_routes = [graphiql_assets()] if graphql.graphql_ide else []
     court_seals_for(settings)  # seal certificates read now: a bad one fails at start, the demo chain warned of
 
     follower = ChangeFollower(
@@ -336,6 +343,7 @@ def create_app(settings: Settings | None = None, *, graphiql: bool | None = None
             Route(DOWNLOAD_PATH + "{token}", certificate_download(services)),
             # 电子阅卷: a case-file material, watermarked and sealed, behind a link issued by `downloadMaterial`
             Route(MATERIAL_DOWNLOAD_PATH + "{token}", material_download(services)),
+            *graphiql_routes,
         ],
         lifespan=lifespan,
         middleware=[
