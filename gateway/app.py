@@ -49,11 +49,14 @@ from gateway.demand.ratelimit import RateLimiter, build_rate_limiter, rate_limit
 from gateway.errors import BAD_REQUEST, RequestRefused
 from gateway.feeds.effects import FeedSync
 from gateway.feeds.follower import ChangeFollower
+from gateway.graphiql import assets as graphiql_assets
+from gateway.graphiql import page as graphiql_page
 from gateway.identity import AuthError, TokenVerifier, Viewer
 from gateway.observability import record, tracing
 from gateway.observability.exposition import metrics_endpoint
 from gateway.observability.logging import configure_logging
 from gateway.observability.middleware import RequestObservation
+from gateway.origins import OriginsMiddleware
 from gateway.readiness import readiness
 from gateway.resolvers.archive import DOWNLOAD_PATH as MATERIAL_DOWNLOAD_PATH
 from gateway.resolvers.archive import material_download
@@ -111,12 +114,22 @@ class GraphQLApp(GraphQL[Context, None]):
         graphiql: bool,
         max_document_bytes: int,
         limiter: RateLimiter | None = None,
+        allowed_origins: tuple[str, ...] = (),
     ) -> None:
-        super().__init__(schema, graphql_ide="graphiql" if graphiql else None, multipart_uploads_enabled=True)
+        super().__init__(
+            schema,
+            graphql_ide="graphiql" if graphiql else None,
+            multipart_uploads_enabled=True,
+            allowed_origins=allowed_origins,  # WebSocket upgrades from other pages (gateway.origins)
+        )
         self.services = services
         self.verifier = verifier
         self.limiter = limiter
         self.max_document_bytes = max_document_bytes
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        """Our GraphiQL page: assets served here (works offline), a token field that also reaches subscriptions."""
+        return graphiql_page()
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
         """HTTP requests are counted against their principal before the body is read: over the limit, 429;
@@ -290,7 +303,9 @@ def create_app(settings: Settings | None = None, *, graphiql: bool | None = None
         graphiql=settings.graphiql if graphiql is None else graphiql,
         limiter=limiter,
         max_document_bytes=settings.max_document_bytes,
+        allowed_origins=settings.browser_origins,
     )
+    graphiql_routes = [graphiql_assets()] if graphql.graphql_ide else []
     court_seals_for(settings)  # seal certificates read now: a bad one fails at start, the demo chain warned of
 
     follower = ChangeFollower(
@@ -348,10 +363,13 @@ def create_app(settings: Settings | None = None, *, graphiql: bool | None = None
             Route(DOWNLOAD_PATH + "{token}", certificate_download(services)),
             # 电子阅卷: a case-file material, watermarked and sealed, behind a link issued by `downloadMaterial`
             Route(MATERIAL_DOWNLOAD_PATH + "{token}", material_download(services)),
+            *graphiql_routes,
         ],
         lifespan=lifespan,
         middleware=[
-            Middleware(BodyLimit, max_bytes=settings.max_request_bytes, max_document_bytes=settings.max_document_bytes)
+            # outermost: refusals below (body limit, rate limit) reach the page with their CORS headers
+            Middleware(OriginsMiddleware, origins=settings.browser_origins, max_age_s=settings.cors_max_age_s),
+            Middleware(BodyLimit, max_bytes=settings.max_request_bytes, max_document_bytes=settings.max_document_bytes),
         ],
     )
     # observability outermost: the request id and access line cover every answer, the trace everything

@@ -23,6 +23,7 @@ from pydantic_settings import (
 )
 
 from gateway.adapters.model import Tier
+from gateway.origins import demo_origins, normalized_origins
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_COURT_FILES = (
@@ -116,6 +117,13 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 18000
     graphiql: bool = False
+    #: the browser pages allowed to call the gateway, e.g. ["https://aol.gzcourt.gov.cn"]: CORS on HTTP and
+    #: the Origin check on WebSocket upgrades (``gateway.origins``; a page on the gateway's own host and a
+    #: WebSocket without an Origin are always let in). Unset: in demo mode the demo's own pages and Vite's
+    #: http://localhost:5173; in production none
+    allowed_origins: tuple[str, ...] | None = None
+    #: how long a browser may cache a CORS preflight answer (browsers cap it: Chromium at 7,200 s)
+    cors_max_age_s: int = Field(default=3600, ge=0)
     #: one deadline for a whole GraphQL request's court calls (each court also has its own)
     request_deadline_s: float = 4.0
     #: how often each court's change feed is read (0: not followed)
@@ -288,6 +296,18 @@ class Settings(BaseSettings):
         if config_file:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
         return tuple(sources)
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins_as_browsers_send_them(cls, origins: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        return None if origins is None else normalized_origins(origins)
+
+    @property
+    def browser_origins(self) -> tuple[str, ...]:
+        """The origins allowed in effect (``allowed_origins``, or the mode's default)."""
+        if self.allowed_origins is not None:
+            return self.allowed_origins
+        return demo_origins(self.port) if self.mode == "demo" else ()
 
     @cached_property
     def courts(self) -> tuple[CourtConfig, ...]:

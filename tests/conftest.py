@@ -166,8 +166,8 @@ async def background_paused(app: Any) -> AsyncIterator[None]:
             app.state.changes.start()
 
 
-async def serve_app(app: Any) -> tuple[uvicorn.Server, asyncio.Task[None], str]:
-    port = _free_port()
+async def serve_app(app: Any, port: int | None = None) -> tuple[uvicorn.Server, asyncio.Task[None], str]:
+    port = port or _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     task = asyncio.create_task(server.serve())
     while not server.started:

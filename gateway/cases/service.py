@@ -24,7 +24,7 @@ from gateway.adapters.contract import CourtAdapter
 from gateway.adapters.errors import CourtError
 from gateway.adapters.model import Case, CasePage, CaseScope, CaseStatus, PartyRole, PersonRef
 from gateway.core.access import can_see_case, is_party_or_agent
-from gateway.core.cursors import InvalidCursor, decode_cursor, encode_cursor
+from gateway.core.cursors import InvalidCursor, Position, Positions, decode_cursor, encode_cursor
 from gateway.core.federation import CourtFailure, Deadline, Partial, gather_by_court
 from gateway.core.runtime import Runtime
 from gateway.identity import Role, Viewer
@@ -158,13 +158,20 @@ class _Stream:
             self.position, self.skip, self.loaded = self.next_position, 0, False
         return case
 
-    def state(self) -> list[Any] | None:
-        return None if self.exhausted else [self.position, self.skip]
+    def state(self) -> Position:
+        return None if self.exhausted else (self.position, self.skip)
 
 
-def _positions(state: dict[str, Any]) -> dict[str, Any]:
-    """Each court's position in a merged list's cursor, as ``_Stream.state`` wrote it; InvalidCursor for
-    anything else (a tampered cursor never reaches a court)."""
+def _resume(kind: str, after: str | None) -> Positions:
+    """Where a merged list resumes: each source's position (a finished source is None, one never seen
+    starts at its list's start), and the total of those finished. Cursors of the earlier JSON form are
+    still read, without a total (so a page resumed from one has no totalCount)."""
+    if after is None:
+        return Positions({}, 0)
+    try:
+        return Positions.decode(kind, after)
+    except InvalidCursor:
+        state = decode_cursor(kind, after)  # the earlier form, issued before the compact one
     positions = state.get("s")
     if not isinstance(positions, dict):
         raise InvalidCursor()
@@ -175,7 +182,7 @@ def _positions(state: dict[str, Any]) -> dict[str, Any]:
             raise InvalidCursor()
         if type(value[1]) is not int or value[1] < 0:
             raise InvalidCursor()
-    return positions
+    return Positions({k: None if v is None else (v[0], v[1]) for k, v in positions.items()}, None)
 
 
 def _filed_key(case: Case) -> tuple[date, str, str]:
@@ -267,10 +274,10 @@ class CaseService:
     ) -> CaseList:
         """One page of several court lists merged newest filing first; each court resumes where it was.
         ``bound``: the viewer's approved bindings, which give them their side in those cases."""
-        positions = _positions(decode_cursor(kind, after)) if after else {}
-        finished = {key: None for key, value in positions.items() if value is None}
+        resumed = _resume(kind, after)
+        finished = {key: None for key, value in resumed.positions.items() if value is None}
         streams = [
-            _Stream(source, *(positions.get(source.key) or [None, 0]))
+            _Stream(source, *(resumed.positions.get(source.key) or (None, 0)))
             for source in sources
             if source.key not in finished
         ]
@@ -283,7 +290,6 @@ class CaseService:
         cases: list[Case] = []
         cursors: list[str] = []
         seen: set[tuple[str, str]] = set()
-        totals_known = not filter.narrows and after is None
         for round_ in range(MAX_ROUNDS):
             if round_ and deadline.remaining < self.request_deadline_s / 2:
                 break  # keep the rest of the deadline for the courts' answers; the cursor resumes here
@@ -300,7 +306,7 @@ class CaseService:
                 ):
                     seen.add((case.court_code, case.case_id))
                     cases.append(case)
-                    cursors.append(self._cursor(kind, streams, finished))
+                    cursors.append(self._cursor(kind, streams, finished, resumed.finished_total))
                 if stream.buffer:
                     heapq.heappush(heap, (_Desc(_filed_key(stream.buffer[0])), i))
                 elif stream.needs_page:
@@ -308,18 +314,19 @@ class CaseService:
             if len(cases) >= first or all(s.exhausted for s in live):
                 break
         has_next = any(not s.exhausted for s in streams if s.court not in failures)
-        total = (
-            sum(s.total or 0 for s in streams)
-            if totals_known and all(s.total is not None for s in streams) and not failures
-            else None
-        )
-        resume = self._cursor(kind, streams, finished) if has_next else None
+        total = _sum([resumed.finished_total, *(s.total for s in streams)])
+        if filter.narrows or failures:
+            total = None
+        resume = self._cursor(kind, streams, finished, resumed.finished_total) if has_next else None
         return CaseList(cases, cursors, has_next, total, list(failures.values()), resume)
 
     @staticmethod
-    def _cursor(kind: str, streams: list[_Stream], finished: dict[str, None]) -> str:
-        """Every stream's position; streams finished on earlier pages stay finished."""
-        return encode_cursor(kind, {"s": {**finished, **{s.key: s.state() for s in streams}}})
+    def _cursor(kind: str, streams: list[_Stream], finished: dict[str, None], finished_total: int | None) -> str:
+        """Every stream's position; streams finished on earlier pages stay finished, and the total of every
+        finished stream is carried on, so each later page still knows the whole list's count."""
+        done = [s.total for s in streams if s.exhausted]
+        positions = Positions({**finished, **{s.key: s.state() for s in streams}}, _sum([finished_total, *done]))
+        return positions.encode(kind)
 
     async def _fill(
         self,
@@ -411,6 +418,11 @@ class CaseService:
                 return e
 
         return list(await asyncio.gather(*(one(n) for n in numbers)))
+
+
+def _sum(counts: Sequence[int | None]) -> int | None:
+    """The sum, or None when any count is unknown."""
+    return None if any(c is None for c in counts) else sum(c for c in counts if c is not None)
 
 
 @dataclass(frozen=True)

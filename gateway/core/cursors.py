@@ -1,7 +1,11 @@
-"""Opaque cursors: base64url JSON that only the gateway reads. A tampered cursor is bad input.
+"""Opaque cursors: base64url text that only the gateway reads. A tampered cursor is bad input.
 
 ``Keyset`` is the one codec for the store's lists paged by (time, id): the gateway's filings, bindings,
-tickets and archive applications.
+tickets and archive applications. ``Positions`` is the codec for the merged court lists: where each
+source (a court, for one identity of the viewer) stands, and the total of the sources already finished.
+It is written compactly, because a cursor names up to a few dozen sources and travels in URLs: keys
+sorted and front-coded (each key says how many characters it shares with the one before it), so
+``粤0104:0`` after ``粤0103:0`` costs four characters, not ten.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -40,6 +45,95 @@ def decode_cursor(kind: str, cursor: str) -> dict[str, Any]:
     if not isinstance(state, dict) or state.pop("k", None) != kind:
         raise InvalidCursor(f"cursor does not belong to {kind}")
     return state
+
+
+#: one source's place in its list: (the court's page token, how many of that page were used), or None
+#: when the source is finished
+Position = tuple[str | None, int] | None
+_MAX_SHARED = 35  # one base-36 digit says how many characters a key shares with the one before it
+_ESCAPES = {"%": "%25", "|": "%7C", ";": "%3B", "=": "%3D", ",": "%2C"}
+_MAX_INT_DIGITS = 12
+
+
+@dataclass(frozen=True)
+class Positions:
+    """Every source's position in a merged list, and the total of the sources already finished (None
+    when one of them reported none)."""
+
+    positions: dict[str, Position]
+    finished_total: int | None
+
+    def encode(self, kind: str) -> str:
+        """``kind|total|entries``: each entry a front-coded key, then ``=skip`` and ``,token`` unless the
+        source is finished (no ``=``) or at its list's start (no ``,``)."""
+        entries, previous = [], ""
+        for key in sorted(self.positions):
+            shared = min(_common_prefix(previous, key), _MAX_SHARED)
+            entry = _digit(shared) + _escape(key[shared:])
+            position = self.positions[key]
+            if position is not None:
+                token, skip = position
+                entry += f"={skip}" + ("" if token is None else "," + _escape(token))
+            entries.append(entry)
+            previous = key
+        total = "" if self.finished_total is None else str(self.finished_total)
+        raw = "|".join((kind, total, ";".join(entries))).encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, kind: str, cursor: str) -> Positions:
+        try:
+            padded = cursor + "=" * (-len(cursor) % 4)
+            text = base64.urlsafe_b64decode(padded.encode()).decode()
+            cursor_kind, total, entries = text.split("|")
+        except (binascii.Error, ValueError, UnicodeDecodeError):
+            raise InvalidCursor() from None
+        if cursor_kind != kind:
+            raise InvalidCursor(f"cursor does not belong to {kind}")
+        positions: dict[str, Position] = {}
+        previous = ""
+        for entry in entries.split(";") if entries else []:
+            shared = int(entry[0], 36) if entry[:1].isalnum() and entry[:1].isascii() else -1
+            if not 0 <= shared <= len(previous):
+                raise InvalidCursor()
+            key_part, has_position, place = entry[1:].partition("=")
+            key = previous[:shared] + _unescape(key_part)
+            skip_text, has_token, token = place.partition(",")
+            if has_position:
+                positions[key] = (_unescape(token) if has_token else None, _count(skip_text))
+            else:
+                positions[key] = None
+            previous = key
+        return cls(positions, _count(total) if total else None)
+
+
+def _count(text: str) -> int:
+    if not (text.isascii() and text.isdigit() and len(text) <= _MAX_INT_DIGITS):
+        raise InvalidCursor()
+    return int(text)
+
+
+def _common_prefix(a: str, b: str) -> int:
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return n
+
+
+def _digit(n: int) -> str:
+    return "0123456789abcdefghijklmnopqrstuvwxyz"[n]
+
+
+def _escape(text: str) -> str:
+    return "".join(_ESCAPES.get(c, c) for c in text)
+
+
+_UNESCAPES = {escaped: raw for raw, escaped in _ESCAPES.items()}
+_ESCAPED = re.compile("|".join(_UNESCAPES))
+
+
+def _unescape(text: str) -> str:
+    return _ESCAPED.sub(lambda m: _UNESCAPES[m.group(0)], text)
 
 
 @dataclass(frozen=True)

@@ -247,6 +247,13 @@ async def list_notices(
     return NoticePage([Notice.from_row(r) for r in rows[:first]], len(rows) > first, total, unread)
 
 
+async def notice_of(session: AsyncSession, keys: Sequence[str], id: int) -> Notice | None:
+    """The viewer's notice ``id``; None when there is none of theirs (someone else's is not told apart)."""
+    query = select(InAppNotification).where(InAppNotification.recipient_key.in_(keys), InAppNotification.id == id)
+    row = (await session.scalars(query)).first()
+    return None if row is None else Notice.from_row(row)
+
+
 async def notices_after(session: AsyncSession, keys: Sequence[str], after_id: int, *, limit: int) -> list[Notice]:
     """The viewer's notices newer than ``after_id``, oldest first (a subscription catching up)."""
     query = (

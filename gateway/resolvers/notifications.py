@@ -14,7 +14,7 @@ from strawberry.types import Info
 
 from gateway.context import Context
 from gateway.core.cursors import decode_cursor, encode_cursor
-from gateway.errors import BadUserInput, GatewayError, Unauthenticated
+from gateway.errors import BadUserInput, GatewayError, NotFound, Unauthenticated
 from gateway.identity import Viewer
 from gateway.notifications import service
 from gateway.notifications.live import FeedOverflow, feed_for, live_notices
@@ -41,6 +41,17 @@ async def notifications(
     before_id = _cursor_id(after) if after else None
     async with context.services.store.session(read_only=True) as session:
         return await service.list_notices(session, keys, first=first, before_id=before_id, unread_only=unread_only)
+
+
+async def notification(info: Info[Context, None], id: int) -> service.Notice:
+    """One of the viewer's notices (``node(id:)``); NOT_FOUND for one that is not theirs or does not exist."""
+    context = info.context
+    keys = service.viewer_keys(context.require_viewer())
+    async with context.services.store.session(read_only=True) as session:
+        found = await service.notice_of(session, keys, id)
+    if found is None:
+        raise NotFound("no such notification of yours")
+    return found
 
 
 async def mark_read(info: Info[Context, None], ids: list[int] | None, all: bool) -> int:

@@ -265,7 +265,15 @@ class CaseConnection:
     edges: list[CaseEdge] = strawberry.field(description="The cases of this page.")
     page_info: PageInfo = strawberry.field(description="Paging state.")
     total_count: int | None = strawberry.field(
-        description="How many cases the list holds, when every court reports a count and no filter narrows it."
+        description=(
+            "How many cases the whole list holds across every court (not this page), the same on every page "
+            "as the courts last reported it. Null when it cannot be known: a court failed (it is named in "
+            "`errors`, and its cases cannot be counted), a court reports no count, or a filter the courts "
+            "cannot apply is in use (`statuses`, `roles`, `filedFrom`, `filedTo`, `text`: the gateway drops "
+            "cases after the courts counted them). A `courts` filter keeps the count (it counts those courts). "
+            "With `orderBy: LAST_ACTIVITY_DESC` the gateway reads every court's whole list, so the count is "
+            "there with any filter: the cases that pass it, at the courts that answered."
+        )
     )
 
 

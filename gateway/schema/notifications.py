@@ -9,9 +9,20 @@ import strawberry
 from strawberry.types import Info
 
 from gateway.context import Context
+from gateway.errors import NotFound
 from gateway.notifications import service
 from gateway.resolvers import notifications as resolvers
-from gateway.schema.common import PageInfo, check_first, china_time, global_id, global_number, mirror_enum
+from gateway.schema.common import (
+    MAX_NUMBER,
+    Node,
+    PageInfo,
+    check_first,
+    china_time,
+    global_id,
+    global_number,
+    mirror_enum,
+    refetchable,
+)
 
 NotificationKind = mirror_enum(
     service.NotificationKind, "NotificationKind", "What a notification is about (the SMS template it shares)."
@@ -21,8 +32,10 @@ NotificationKind = mirror_enum(
 @strawberry.type(
     description="A notice in your notification list; the same text went out by SMS when we had your phone."
 )
-class Notification:
-    id: strawberry.ID = strawberry.field(description="Global ID; pass it to `markNotificationsRead`.")
+class Notification(Node):
+    id: strawberry.ID = strawberry.field(
+        description="Global ID; pass it to `markNotificationsRead`, or to `node(id:)` to refetch the notice."
+    )
     kind: NotificationKind = strawberry.field(description="What happened.")  # type: ignore[valid-type]
     title: str = strawberry.field(description="Short heading, e.g. 材料已处理.")
     body: str = strawberry.field(description="The full text, in the court's wording, with the 【court】 prefix.")
@@ -61,6 +74,14 @@ class NotificationConnection:
 
 def _notification_number(id: strawberry.ID) -> int:
     return global_number(id, "Notification")
+
+
+@refetchable("Notification")
+async def notification_node(info: Info[Context, None], key: str) -> Notification:
+    """One of the viewer's notices by the key of its global ID; NOT_FOUND for anything else."""
+    if not (key.isascii() and key.isdigit()) or int(key[:20]) > MAX_NUMBER:
+        raise NotFound("no such notification of yours")
+    return Notification.from_notice(await resolvers.notification(info, int(key)))
 
 
 @strawberry.type

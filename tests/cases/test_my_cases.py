@@ -9,6 +9,7 @@ import pytest
 
 from gateway.adapters.model import Case, CaseStatus, PersonRef
 from gateway.config import Settings
+from gateway.core.cursors import Positions, encode_cursor
 from simulators.cluster import SimulatorCluster
 from simulators.generator import World
 from tests.conftest import GraphQLClient, background_paused
@@ -82,6 +83,40 @@ async def test_one_merged_list_across_courts_equals_the_courts_records(
         assert len({n["courtCode"] for n in nodes}) >= 8
 
 
+async def test_every_page_knows_the_whole_lists_count_and_its_cursors_are_short(
+    gateway: GraphQLClient, cluster: SimulatorCluster, world: World
+) -> None:
+    expected = truth(cluster, world, "lawyer-chen")
+    totals: list[int | None] = []
+    lengths: list[int] = []
+    after = None
+    for _ in range(100):
+        page = (await gateway.query(PAGE, {"first": 7, "after": after}, as_="lawyer-chen"))["data"]["myCases"]
+        totals.append(page["totalCount"])
+        lengths += [len(e["cursor"]) for e in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert len(totals) > 3 and set(totals) == {len(expected)}, totals
+    assert max(lengths) <= 200, "13 courts' positions: 110-159 characters (320-391 in the earlier JSON form)"
+
+    narrowed = {"first": 3, "filter": {"statuses": ["CLOSED", "ARCHIVED"]}}
+    first = (await gateway.query(PAGE, narrowed, as_="lawyer-chen"))["data"]["myCases"]
+    second = await gateway.query(PAGE, {**narrowed, "after": first["pageInfo"]["endCursor"]}, as_="lawyer-chen")
+    assert (first["totalCount"], second["data"]["myCases"]["totalCount"]) == (None, None), "no page can know it"
+
+
+async def test_a_cursor_of_the_earlier_form_still_resumes_the_list(gateway: GraphQLClient) -> None:
+    first = (await gateway.query(PAGE, {"first": 5}, as_="lawyer-chen"))["data"]["myCases"]
+    cursor = first["pageInfo"]["endCursor"]
+    resumed = Positions.decode("myCases", cursor).positions
+    earlier = encode_cursor("myCases", {"s": {k: None if v is None else list(v) for k, v in resumed.items()}})
+    now = (await gateway.query(PAGE, {"first": 5, "after": cursor}, as_="lawyer-chen"))["data"]["myCases"]
+    then = (await gateway.query(PAGE, {"first": 5, "after": earlier}, as_="lawyer-chen"))["data"]["myCases"]
+    assert [e["node"] for e in then["edges"]] == [e["node"] for e in now["edges"]] != []
+    assert then["totalCount"] is None, "the earlier form carries no totals of the courts already finished"
+
+
 async def test_filters_narrow_the_merged_list(gateway: GraphQLClient, cluster: SimulatorCluster, world: World) -> None:
     expected = [
         c
@@ -141,6 +176,7 @@ async def test_a_failing_court_is_named_and_the_others_answer(
     assert [n["node"]["caseNumber"] for n in body["data"]["myCases"]["edges"]] == [c.case_number for c in expected]
     assert [(e["extensions"]["code"], e["extensions"]["court"]) for e in body["errors"]] == [(code, "粤0104")]
     assert body["errors"][0]["path"] == ["myCases"]
+    assert body["data"]["myCases"]["totalCount"] is None, "the failed court's cases cannot be counted"
     message = body["errors"][0]["message"]
     assert message.startswith("粤0104 ") and "127.0.0.1" not in message and "Error" not in message, message
     assert elapsed < settings.request_deadline_s + 0.5, "the answer comes within the request deadline"
