@@ -85,8 +85,20 @@ async def test_nodes_answers_each_id_in_order_with_errors_at_their_index(
 
 
 async def test_nodes_is_bounded_before_anything_is_read(gateway: GraphQLClient) -> None:
+    """Over 100 ids: refused before any is read (demand control costs each id like a node(id:), so that
+    refusal comes first under the default budget; with a budget that allows it, the length check refuses)."""
     body = await gateway.query(NODES, {"ids": [global_id("Notification", "1")] * 101}, as_="party-wang")
     assert body["data"] is None or body["data"]["nodes"] is None
-    assert [e["extensions"]["code"] for e in body["errors"]] == ["BAD_USER_INPUT"]
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["COST_LIMIT_EXCEEDED"]
+    settings = gateway.app.state.services.settings  # type: ignore[attr-defined]
+    budget = settings.cost_budget
+    settings.cost_budget = 10**9
+    try:
+        body = await gateway.query(NODES, {"ids": [global_id("Notification", "1")] * 101}, as_="party-wang")
+    finally:
+        settings.cost_budget = budget
+    assert [(e["extensions"]["code"], e["extensions"].get("reason")) for e in body["errors"]] == [
+        ("BAD_USER_INPUT", "IDS")
+    ]
     fine = await gateway.query(NODES, {"ids": []}, as_="party-wang")
     assert fine["data"]["nodes"] == []

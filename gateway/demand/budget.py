@@ -77,7 +77,8 @@ class DemandControl(SchemaExtension):
         document = run.graphql_document
         assert document is not None
         variables = run.variables or {}
-        sizes = tuple(sorted((k, v) for k, v in variables.items() if type(v) is int))
+        # what a cost reads from variables: integers (list sizes) and the lengths of lists (``nodes(ids:)``)
+        sizes = tuple(sorted((k, _size_of(v)) for k, v in variables.items() if type(v) is int or isinstance(v, list)))
         key = (run.query, run.operation_name, sizes, assumed_list_size) if run.query else None
 
         def compute() -> Cost:
@@ -100,3 +101,7 @@ class DemandControl(SchemaExtension):
         if not asked or self.cost is None:
             return {}
         return {"cost": {"estimated": self.cost.total, "courtCalls": self.cost.court_calls, "budget": self.budget}}
+
+
+def _size_of(value: int | list[Any]) -> int:
+    return value if isinstance(value, int) else len(value)

@@ -34,6 +34,7 @@ from graphql import (
     GraphQLSchema,
     InlineFragmentNode,
     IntValueNode,
+    ListValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
     ValueNode,
@@ -77,6 +78,9 @@ COURT_CALLS: Mapping[str, int] = {
     "Mutation.applyForArchiveAccess": 1,
     "Mutation.applyForCaseBinding": 1,
 }
+#: fields that resolve once per element of a list argument, each element costing like ``Query.node``:
+#: ``Type.field`` → (the argument, court calls per element); the list's length sizes the answer too
+PER_ELEMENT: Mapping[str, tuple[str, int]] = {"Query.nodes": ("ids", COURTS + PLATFORMS)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,10 +179,14 @@ class _Walk:
             return _Tally()
         writes = WRITE if parent is self.schema.mutation_type else 0
         own = _Tally(writes, COURT_CALLS.get(f"{parent.name}.{name}", 0))
+        per_element = PER_ELEMENT.get(f"{parent.name}.{name}")
+        elements = self.length(node, per_element[0]) if per_element else None
+        if per_element and elements is not None:
+            own = _Tally(writes, elements * per_element[1])
         target = get_named_type(definition.type)
         if not is_composite_type(target):
             return own
-        size = self.size(definition, node)
+        size = elements if elements is not None else self.size(definition, node)
         is_list = is_list_type(get_nullable_type(definition.type))
         items = (size if size is not None else sized if sized is not None else self.assumed) if is_list else 1
         below = self.selections(target, node.selection_set, None if is_list else size)
@@ -195,6 +203,17 @@ class _Walk:
             default = argument.default_value
             value = default if type(default) is int else self.assumed
         return min(max(value, 0), MAX_SIZE)
+
+    def length(self, node: FieldNode, argument: str) -> int | None:
+        """How many elements the list ``argument`` holds (a literal list, or a list variable), at most
+        ``MAX_SIZE``; None when it cannot be known (validation refuses what is missing)."""
+        given = next((a.value for a in node.arguments or () if a.name.value == argument), None)
+        if isinstance(given, ListValueNode):
+            return min(len(given.values), MAX_SIZE)
+        if isinstance(given, VariableNode):
+            value = self.variables.get(given.name.value)
+            return min(len(value), MAX_SIZE) if isinstance(value, list) else None
+        return 1 if given is not None else None
 
     def value(self, node: ValueNode) -> int | None:
         if isinstance(node, IntValueNode):

@@ -92,3 +92,15 @@ def test_mutations_cost_their_writes_and_the_named_operation_is_the_one_costed()
     assert cost(document, operation="Read") == Cost(WRITE, 0)
     assert cost(document, operation="Mine") == Cost(1, 0)
     assert cost(document, operation="Missing") == Cost(0, 0)
+
+
+def test_nodes_costs_each_id_like_a_node_whether_listed_or_a_variable() -> None:
+    """nodes(ids:) refetches every id through node's loaders: 100 ids were costed like 5 (the assumed list
+    size, no court call) while they could make 100 lookups across every court."""
+    one = cost('{ node(id: "x") { id } }')
+    three = cost('{ nodes(ids: ["a", "b", "c"]) { id } }')
+    assert three.court_calls == 3 * one.court_calls
+    ids = [f"id{n}" for n in range(100)]
+    hundred = cost("query ($ids: [ID!]!) { nodes(ids: $ids) { id } }", {"ids": ids})
+    assert hundred.court_calls == 100 * one.court_calls and hundred.total > 5000, "over the default budget"
+    assert cost("query ($ids: [ID!]!) { nodes(ids: $ids) { id } }", {"ids": ids[:2]}).court_calls == 2 * one.court_calls
