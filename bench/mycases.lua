@@ -1,9 +1,10 @@
 -- wrk script: POST one GraphQL query as many different users (tokens rotate per request).
 -- usage: wrk -s bench/mycases.lua URL -- TOKENS_FILE QUERY_FILE
+-- QUERY_FILE holds one JSON body, or one per line paired with the tokens' lines (each user their own request).
 -- Prints one JSON line (prefixed "WRK_RESULT ") with requests, rps, p50/p99 (ms) and error counts.
 
 local tokens = {}
-local body = ""
+local bodies = {}
 local threads = {}
 
 function setup(thread)
@@ -14,9 +15,9 @@ function init(args)
   for line in io.lines(args[1]) do
     if #line > 0 then table.insert(tokens, line) end
   end
-  local f = io.open(args[2], "r")
-  body = f:read("*a")
-  f:close()
+  for line in io.lines(args[2]) do
+    if #line > 0 then table.insert(bodies, line) end
+  end
   counter = 0
   graphql_errors = 0
 end
@@ -24,6 +25,7 @@ end
 function request()
   counter = counter + 1
   local token = tokens[(counter % #tokens) + 1]
+  local body = bodies[(counter % #bodies) + 1]
   return wrk.format("POST", nil, {
     ["Content-Type"] = "application/json",
     ["Authorization"] = "Bearer " .. token,

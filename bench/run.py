@@ -1,8 +1,10 @@
 """make bench: the gateway under load against bench-size simulated courts, measured with wrk.
 
 Runs the simulators (bench size) and the gateway as separate processes with production settings
-(uvicorn, no GraphiQL, Redis cache when one answers on 127.0.0.1:6379), drives ``myCases`` with
-wrk as many different lawyers, and prints figures. No thresholds: these are measurements.
+(uvicorn, no GraphiQL, Redis cache when one answers on 127.0.0.1:6379), drives ``myCases`` (the
+fan-out to every court) and ``case(caseNumber:)`` (one court) with wrk as many different lawyers, and
+prints figures, with the gateway process's CPU time per request (from /proc). No thresholds: these are
+measurements.
 
 Environment: BENCH_SECONDS (per phase, default 10), BENCH_CONNECTIONS (default 8), BENCH_USERS (20),
 BENCH_CASES_PER_COURT (default: the seed's bench size).
@@ -46,6 +48,11 @@ NESTED = """query { myCases(first: 20) { totalCount edges { node {
   parties { name role idNumber } agents { name licenceNumber firm } panel { name role }
   hearings { startsAt room } relatedCases { caseNumber relation } servedDocuments { title signed } } } } }"""
 PLAIN = "query { myCases(first: 20) { edges { node { caseNumber courtCode status filedOn } } } }"
+ONE_CASE = """query One($n: String!) { case(caseNumber: $n) {
+  caseNumber courtCode status cause filedOn
+  parties { name role idNumber } agents { name licenceNumber firm } panel { name role }
+  hearings { startsAt room } relatedCases { caseNumber relation } } }"""
+NEWEST = "query { myCases(first: 1) { edges { node { caseNumber } } } }"
 
 
 def log(message: str) -> None:
@@ -108,9 +115,27 @@ def rss_peak_mb(pid: int) -> float:
     return float("nan")
 
 
-def wrk(url: str, tokens: Path, query: str, seconds: int = SECONDS, connections: int = CONNECTIONS) -> dict[str, Any]:
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
-        json.dump({"query": query}, f)
+def cpu_seconds(pid: int) -> float:
+    """The CPU time (user + system) a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wrk(
+    url: str,
+    tokens: Path,
+    query: str | list[dict[str, Any]],
+    seconds: int = SECONDS,
+    connections: int = CONNECTIONS,
+    *,
+    pid: int | None = None,
+) -> dict[str, Any]:
+    """One wrk run: a query for every user, or one request body per user (paired with the tokens' lines);
+    with ``pid``, also the CPU milliseconds that process spent per request."""
+    bodies = [{"query": query}] if isinstance(query, str) else query
+    with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as f:
+        f.write("\n".join(json.dumps(b, ensure_ascii=False) for b in bodies) + "\n")
+    cpu_before = cpu_seconds(pid) if pid else 0.0
     out = subprocess.run(
         [
             "wrk",
@@ -132,7 +157,22 @@ def wrk(url: str, tokens: Path, query: str, seconds: int = SECONDS, connections:
     ).stdout
     os.unlink(f.name)
     line = next(line for line in out.splitlines() if line.startswith("WRK_RESULT "))
-    return json.loads(line.removeprefix("WRK_RESULT "))
+    result: dict[str, Any] = json.loads(line.removeprefix("WRK_RESULT "))
+    if pid:
+        result["cpu_ms"] = round((cpu_seconds(pid) - cpu_before) * 1000 / max(1, result["requests"]), 2)
+    return result
+
+
+async def newest_cases(url: str, tokens: list[str]) -> list[dict[str, Any]]:
+    """For each user (token), a ``case(caseNumber:)`` body for their newest case: a read at one court."""
+    bodies = []
+    async with aiohttp.ClientSession() as session:
+        for token in tokens:
+            headers = {"Authorization": f"Bearer {token}"}
+            async with session.post(url, json={"query": NEWEST}, headers=headers) as response:
+                edges = (await response.json())["data"]["myCases"]["edges"]
+            bodies.append({"query": ONE_CASE, "variables": {"n": edges[0]["node"]["caseNumber"]}})
+    return bodies
 
 
 async def backend_calls(settings: Settings) -> int:
@@ -204,26 +244,28 @@ def main() -> None:
             f"{len(lawyers)} lawyers, each with cases in {min(len(p['courts']) for p in busiest)}+ courts"
         )
         tokens = Path(tempfile.gettempdir()) / "court-gateway-bench-tokens.txt"
-        tokens.write_text(
-            "\n".join(
-                mint_hs256(
-                    {"sub": f"bench-{n}", "name": "bench", "roles": ["LAWYER"], "level": "FACE", "licence_number": n},
-                    settings.jwt_hs256_secret,
-                )
-                for n in lawyers
+        minted = [
+            mint_hs256(
+                {"sub": f"bench-{n}", "name": "bench", "roles": ["LAWYER"], "level": "FACE", "licence_number": n},
+                settings.jwt_hs256_secret,
             )
-        )
+            for n in lawyers
+        ]
+        tokens.write_text("\n".join(minted))
 
         cold = Gateway(settings, {"GATEWAY_CACHE_TTL_S": "0", "GATEWAY_CHANGE_POLL_S": "0"})
         warm = Gateway(settings, {"GATEWAY_CACHE_URL": cache or "memory://", "GATEWAY_CACHE_TTL_S": "300"})
         graphql = f"http://127.0.0.1:{GATEWAY_PORT}/graphql"
 
         log("cold cache: myCases(first: 20) with nested detail")
-        with cold.running("gateway-cold"):
+        with cold.running("gateway-cold") as proc:
             asyncio.run(reset(settings))
-            figures["cold"] = wrk(graphql, tokens, NESTED)
+            figures["cold"] = wrk(graphql, tokens, NESTED, pid=proc.pid)
             calls = asyncio.run(backend_calls(settings))
             figures["backend calls per request (cold, nested)"] = round(calls / max(1, figures["cold"]["requests"]), 1)
+            one_case = asyncio.run(newest_cases(graphql, minted))
+            log("cold cache: case(caseNumber:), one court")
+            figures["one case cold"] = wrk(graphql, tokens, one_case, pid=proc.pid)
 
             log("fan-out: every court at 20-80 ms injected latency")
             for court in settings.courts:
@@ -248,21 +290,25 @@ def main() -> None:
             asyncio.run(reset(settings))
 
         log("warm cache: the same query, cache primed")
-        with warm.running("gateway-warm"):
+        with warm.running("gateway-warm") as proc:
             wrk(graphql, tokens, NESTED, seconds=3)  # prime every user's pages
             asyncio.run(reset(settings))
-            figures["warm"] = wrk(graphql, tokens, NESTED)
+            figures["warm"] = wrk(graphql, tokens, NESTED, pid=proc.pid)
             calls = asyncio.run(backend_calls(settings))
             figures["backend calls per request (warm, nested)"] = round(calls / max(1, figures["warm"]["requests"]), 2)
+            log("warm cache: case(caseNumber:), one court")
+            wrk(graphql, tokens, one_case, seconds=2)  # prime every user's case
+            figures["one case warm"] = wrk(graphql, tokens, one_case, pid=proc.pid)
         figures["gateway peak RSS (MB)"] = round(max(cold.peak_rss_mb, warm.peak_rss_mb), 1)
     report(figures)
 
 
 def report(f: dict[str, Any]) -> None:
     def line(label: str, run: dict[str, Any]) -> str:
+        cpu = f"   CPU {run['cpu_ms']:>5.2f} ms/req" if "cpu_ms" in run else ""
         return (
             f"  {label:<34} {run['rps']:>8.1f} rps   p50 {run['p50_ms']:>8.1f} ms   p99 {run['p99_ms']:>8.1f} ms"
-            f"   ({run['requests']} requests, {run['error_responses']} with errors)"
+            f"{cpu}   ({run['requests']} requests, {run['error_responses']} with errors)"
         )
 
     print("\ncourt-gateway benchmark")
@@ -272,6 +318,8 @@ def report(f: dict[str, Any]) -> None:
     )
     print(line("myCases(first: 20) nested, cold", f["cold"]))
     print(line("myCases(first: 20) nested, warm", f["warm"]))
+    print(line("case(caseNumber:), cold", f["one case cold"]))
+    print(line("case(caseNumber:), warm", f["one case warm"]))
     print(line(f"myCases(first: 20), {HUNG_COURT} hung", f["one court hung"]))
     fo = f["fan-out"]
     print(

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from strawberry.dataloader import DataLoader
 
+from gateway.bindings import cached
 from gateway.bindings.service import approved_bindings
 from gateway.cases.service import BoundCase
 from gateway.core.federation import CourtFailure
@@ -72,11 +73,15 @@ class Context:
         return self.viewer
 
     async def bound_cases(self) -> list[BoundCase]:
-        """The viewer's approved case bindings, read from the store once per request (staff have none)."""
+        """The viewer's approved case bindings, asked once per request (staff have none): from the cache,
+        exact under the viewer's bindings generation (``gateway.bindings.cached``), else from the store."""
         if self.viewer is None or self.viewer.is_staff:
             return []
         if self._bound is None:
-            self._bound = asyncio.ensure_future(approved_bindings(self.services.store, self.viewer.subject))
+            store, subject = self.services.store, self.viewer.subject
+            self._bound = asyncio.ensure_future(
+                cached.approved(self.services.cache, subject, lambda: approved_bindings(store, subject))
+            )
         return await asyncio.shield(self._bound)
 
     async def bound_case_numbers(self) -> frozenset[str]:

@@ -7,12 +7,19 @@ JWKS URL in production (fetched with aiohttp and cached, so verification never b
 Every token carries ``exp`` and lives at most ``max_lifetime_s`` (``exp - iat``, or ``exp - now`` without
 ``iat``): a stolen token is worth a day at most, not years. An issuer or audience configured is required
 in every token (production configures both: ``gateway.security``).
+
+A verified token is remembered by its verifier (keyed by its SHA-256, a bounded LRU of
+``VERIFIED_ENTRIES``) for at most ``VERIFIED_FOR_S`` and never past its ``exp``, so a client's repeated
+requests skip the signature check; a refetched key set forgets them all, so a revoked or rotated key is
+honoured as soon as the verifier learns of it. Failures are never remembered.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -23,6 +30,9 @@ import jwt
 from gateway.adapters.model import PersonRef
 
 ISSUER_DEMO = "court-gateway-demo-idp"
+#: how many verified tokens a verifier remembers, and for how long at most
+VERIFIED_ENTRIES = 10_000
+VERIFIED_FOR_S = 60.0
 
 
 class Role(StrEnum):
@@ -157,6 +167,8 @@ class TokenVerifier:
         self._jwks: jwt.PyJWKSet | None = None
         self._jwks_fetched = 0.0
         self._lock = asyncio.Lock()
+        #: sha256(token) -> (until, when: time.time(), the viewer); least recently used first
+        self._verified: OrderedDict[bytes, tuple[float, Viewer]] = OrderedDict()
 
     async def _signing_key(self, token: str) -> tuple[Any, list[str]]:
         header = jwt.get_unverified_header(token)
@@ -185,6 +197,7 @@ class TokenVerifier:
                     async with aiohttp.ClientSession(timeout=timeout) as session, session.get(self.jwks_url) as r:
                         r.raise_for_status()
                         self._jwks = jwt.PyJWKSet.from_dict(await r.json())
+                        self._verified.clear()  # verified against keys that may be gone now
                 except (aiohttp.ClientError, TimeoutError, jwt.PyJWKSetError) as e:
                     if self._jwks is None:
                         raise AuthError(f"identity provider keys unavailable: {e}") from None
@@ -192,6 +205,21 @@ class TokenVerifier:
             return self._jwks
 
     async def verify(self, token: str) -> Viewer:
+        """The viewer a valid token names (remembered briefly, module docstring); raises AuthError."""
+        digest = hashlib.sha256(token.encode()).digest()
+        remembered = self._verified.get(digest)
+        if remembered is not None:
+            if time.time() < remembered[0]:
+                self._verified.move_to_end(digest)
+                return remembered[1]
+            del self._verified[digest]
+        viewer = await self._verify(token)
+        self._verified[digest] = (min(float(viewer.claims["exp"]), time.time() + VERIFIED_FOR_S), viewer)
+        if len(self._verified) > VERIFIED_ENTRIES:
+            self._verified.popitem(last=False)
+        return viewer
+
+    async def _verify(self, token: str) -> Viewer:
         try:
             key, algorithms = await self._signing_key(token)
             required = ["sub", "exp"] + (["iss"] if self.issuer else []) + (["aud"] if self.audience else [])

@@ -400,7 +400,7 @@ class JsonRpcSignAdapter(HttpCourtAdapter):
         if reply.status != 200:
             raise CourtUnavailable(self.court.code, f"{method}: HTTP {reply.status}")
         try:
-            answer: _Envelope = json.loads(reply.body)
+            answer: _Envelope = reply.json()
             code, msg = answer["code"], answer.get("msg", "")
         except (ValueError, TypeError, KeyError):
             raise CourtUnavailable(self.court.code, f"{method}: not a gateway.do answer") from None

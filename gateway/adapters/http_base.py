@@ -27,6 +27,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
 import aiohttp
+import orjson
 
 from gateway.adapters.contract import CourtAdapter
 from gateway.adapters.errors import CourtError, CourtTimeout, CourtUnavailable, NotFoundAtCourt
@@ -123,6 +124,11 @@ class HttpReply:
     def retry_after(self) -> float | None:
         """The ``Retry-After`` header in seconds (None when absent or unreadable)."""
         return retry_after_seconds(self.headers.get("Retry-After"))
+
+    def json(self) -> Any:
+        """The body as JSON, decoded with orjson (several times faster than ``json`` on a court's pages);
+        raises ValueError when it is not JSON."""
+        return orjson.loads(self.body)
 
 
 class HttpCourtAdapter(CourtAdapter):

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
@@ -461,7 +460,7 @@ def _scope_filter(scope: CaseScope) -> dict[str, str]:
 def _problem(reply: HttpReply) -> str:
     """The RFC 7807 problem's title and detail, for error messages."""
     try:
-        problem = json.loads(reply.body)
+        problem = reply.json()
         return f"{reply.status} {problem.get('title', '')}: {problem.get('detail', '')}".rstrip(": ")
     except (ValueError, AttributeError):
         return f"HTTP {reply.status}"
@@ -538,7 +537,7 @@ class V2RestAdapter(HttpCourtAdapter):
         if status >= 400:
             raise CourtRejected(code, _problem(reply))
         try:
-            return parse(reply.body if raw else json.loads(reply.body))
+            return parse(reply.body if raw else reply.json())
         except (ValueError, KeyError, TypeError) as e:
             raise CourtUnavailable(code, f"unreadable answer: {e!r}") from None
 

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.adapters.errors import CourtUnsupported
 from gateway.adapters.model import Agent, AgentReceipt
 from gateway.adapters.registry import AdapterRegistry
+from gateway.bindings import cached
 from gateway.bindings.service import SUBJECT, WORKER_NAME
 from gateway.cache import Cache
 from gateway.core.outbox import Failure, Outbox, RetryPolicy, court_adapter, utcnow
@@ -94,4 +95,5 @@ class BindingOutbox(Outbox[BindingRecord, AgentReceipt]):
         return {"outcome": row.court_write, "error": row.last_error}
 
     async def committed(self, row: BindingRecord, result: AgentReceipt) -> None:
+        await cached.changed(self.cache, row.applicant_subject)  # the binding is RECORDED now
         await self.cache.bump(row.court_code)  # the lawyer's own list at the court now has the case

@@ -41,6 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.adapters.errors import CourtError, NotFoundAtCourt
 from gateway.adapters.model import Case, IdentityKind, PersonRef, Staff, StaffRole
+from gateway.bindings import cached
 from gateway.cases.service import BoundCase
 from gateway.core import deadlines
 from gateway.core.access import PANEL_ROLES, is_party_or_agent
@@ -409,6 +410,7 @@ class BindingService:
             )
             view = await self._view_of(session, row, reviewer=True)
         if approve:
+            await cached.changed(self.cache, row.applicant_subject)  # the case is theirs to see from now on
             await self.cache.bump(row.court_code)  # the applicant's lists at this court now include the case
         return view
 
