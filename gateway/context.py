@@ -21,7 +21,7 @@ from gateway.bindings import cached
 from gateway.bindings.service import approved_bindings
 from gateway.cases.service import BoundCase
 from gateway.core.federation import CourtFailure
-from gateway.errors import CourtFailureError, Forbidden, Unauthenticated
+from gateway.errors import COURT_REASONS, CourtFailureError, Forbidden, Unauthenticated
 from gateway.identity import IdentityLevel, Role, Viewer
 from gateway.services import Services
 
@@ -31,14 +31,6 @@ V = TypeVar("V")
 BatchLoad = Callable[["Context", list[K]], Awaitable[list[V]]]
 
 log = logging.getLogger("gateway.courts")
-
-#: what a client is told; the court's own error text (hosts, ports, protocol detail) stays in the logs
-PUBLIC_REASONS = {
-    "COURT_UNAVAILABLE": "is not answering right now; its data is missing from this answer",
-    "COURT_TIMEOUT": "did not answer in time; its data is missing from this answer",
-    "COURT_RATE_LIMITED": "asked the gateway to slow down; its data is missing from this answer",
-    "COURT_AUTH_FAILED": "refused the gateway's credentials; its data is missing from this answer",
-}
 
 
 @dataclass
@@ -95,5 +87,7 @@ class Context:
             if failure.court_code not in known:
                 known.add(failure.court_code)
                 log.info("court failure %s %s at %s: %s", failure.court_code, failure.code, path, failure.message)
-                message = f"{failure.court_code} {PUBLIC_REASONS.get(failure.code, 'could not answer')}"
+                # what a client is told; the court's own error text (hosts, ports, protocol) stays in the log
+                reason = COURT_REASONS.get(failure.code, "could not answer")
+                message = f"{failure.court_code} {reason}; its data is missing from this answer"
                 self.failures.append(CourtFailureError(failure.code, failure.court_code, message, path))
