@@ -2,7 +2,8 @@
 
 ``/graphql`` (POST and GET per GraphQL over HTTP; GraphiQL only when enabled; rate-limited per principal,
 ``gateway.demand.ratelimit``), ``/healthz`` (the process is up), ``/readyz`` (the store answers, and how
-each court is doing) and ``/metrics`` (Prometheus, operators only: ``gateway.observability.exposition``).
+each court is doing), ``/metrics`` (Prometheus, operators only: ``gateway.observability.exposition``) and
+``/ops`` (the operators' HTML page, same access: ``gateway.observability.ops``).
 Every answer carries ``X-Request-Id`` and ends with one JSON access line; with tracing on, W3C trace
 context comes in and goes out (``gateway.observability``).
 
@@ -56,6 +57,7 @@ from gateway.observability import record, tracing
 from gateway.observability.exposition import metrics_endpoint
 from gateway.observability.logging import configure_logging
 from gateway.observability.middleware import RequestObservation
+from gateway.observability.ops import ops_page
 from gateway.origins import OriginsMiddleware
 from gateway.readiness import readiness
 from gateway.resolvers.archive import DOWNLOAD_PATH as MATERIAL_DOWNLOAD_PATH
@@ -359,6 +361,9 @@ def create_app(settings: Settings | None = None, *, graphiql: bool | None = None
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics_scrape),
+            Route(
+                "/ops", ops_page(services, follower, token=settings.metrics_token, authenticate=graphql._authenticate)
+            ),
             # 电子送达凭证: the PDF behind a short-lived signed link issued by `serviceCertificate`
             Route(DOWNLOAD_PATH + "{token}", certificate_download(services)),
             # 电子阅卷: a case-file material, watermarked and sealed, behind a link issued by `downloadMaterial`

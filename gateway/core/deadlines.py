@@ -422,6 +422,20 @@ async def report(
     )
 
 
+async def overdue_counts(
+    session: AsyncSession, *, now: datetime, subject_types: Sequence[str]
+) -> dict[tuple[str, str], int]:
+    """Unsettled deadlines past due at ``now``, per (court code, subject type): what the operators' page
+    shows of each court's missed answers. One aggregate query; pairs with none are absent."""
+    d = DeadlineRecord
+    rows = await session.execute(
+        select(d.court_code, d.subject_type, func.count())
+        .where(d.settled_at.is_(None), d.due_at < now, d.subject_type.in_(list(subject_types)))
+        .group_by(d.court_code, d.subject_type)
+    )
+    return {(court, subject): count for court, subject, count in rows}
+
+
 def _figures(session: AsyncSession, now: datetime) -> list[ColumnElement[Any]]:
     d = DeadlineRecord
     acted = and_(d.settled_at.is_not(None), d.settlement.in_([s.value for s in ACTED]))

@@ -132,7 +132,7 @@ def metrics_endpoint(
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> Callable[[Request], Awaitable[Response]]:
     async def scrape(request: Request) -> Response:
-        refused = await _refusal(request.headers.get("authorization", ""), token, authenticate)
+        refused = await operator_refusal(request.headers.get("authorization", ""), token, authenticate)
         if refused is not None:
             return refused
         try:
@@ -150,8 +150,10 @@ def metrics_endpoint(
     return scrape
 
 
-async def _refusal(header: str, token: str, authenticate: Authenticate) -> Response | None:
-    """None when the caller may scrape, else the refusal to send."""
+async def operator_refusal(
+    header: str, token: str, authenticate: Authenticate, *, what: str = "the metrics"
+) -> Response | None:
+    """None when the caller may read ``what`` (an operator, or the scrape token), else the refusal to send."""
     scheme, _, sent = header.partition(" ")
     if token and scheme.lower() == "bearer" and hmac.compare_digest(sent.strip().encode(), token.encode()):
         return None
@@ -159,7 +161,7 @@ async def _refusal(header: str, token: str, authenticate: Authenticate) -> Respo
     if viewer is None:
         return _error_response(401, "UNAUTHENTICATED", "send an operator's bearer token or the scrape token")
     if Role.OPERATOR not in viewer.roles:
-        return _error_response(403, "FORBIDDEN", "only operators may read the metrics")
+        return _error_response(403, "FORBIDDEN", f"only operators may read {what}")
     return None
 
 

@@ -1,0 +1,81 @@
+"""The operators' page (``/ops``) in a real browser: Debian's chromium driven by Playwright, the operator's
+token sent as a header (as the authenticating proxy in front of the gateway would), the outside network
+cut. The screen is kept in ``tests/browser/artifacts/ops.png`` (gitignored) for a person to look at.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from gateway.app import create_app
+from gateway.config import Settings
+from simulators.cluster import SimulatorCluster
+from simulators.generator import World
+from tests.conftest import mint, serve_app
+
+CHROMIUM = shutil.which("chromium")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium; .ci/run installs it)"
+)
+ARTIFACTS = Path(__file__).parent / "artifacts"
+LOOPBACK = {"127.0.0.1", "localhost", "[::1]", "::1"}
+
+
+@pytest.fixture(scope="module")
+async def gateway_url(settings: Settings, cluster: SimulatorCluster) -> AsyncIterator[str]:
+    server, task, url = await serve_app(create_app(settings.model_copy(update={"change_poll_s": 0}), graphiql=False))
+    yield url
+    server.should_exit = True
+    await task
+
+
+async def open_page(
+    url: str, headers: dict[str, str], blocked: list[str], screenshot: str | None
+) -> tuple[int, list[str], str]:
+    """Load ``url`` in chromium with ``headers`` on every request: the HTTP status, the text of each row
+    of the courts table, and the page's text."""
+    from playwright.async_api import async_playwright
+
+    async def loopback_only(route: Any) -> None:
+        if (urlsplit(route.request.url).hostname or "") in LOOPBACK:
+            await route.continue_()
+        else:
+            blocked.append(route.request.url)
+            await route.abort("internetdisconnected")
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            context = await browser.new_context(viewport={"width": 1500, "height": 900}, extra_http_headers=headers)
+            await context.route("**/*", loopback_only)
+            page = await context.new_page()
+            response = await page.goto(url)
+            assert response is not None
+            rows = await page.locator("#courts tbody tr").all_inner_texts() if response.status == 200 else []
+            if screenshot:
+                ARTIFACTS.mkdir(exist_ok=True)
+                await page.screenshot(path=str(ARTIFACTS / screenshot), full_page=True)
+            return response.status, rows, await page.inner_text("body")
+        finally:
+            await browser.close()
+
+
+async def test_an_operator_sees_every_court_in_the_browser(gateway_url: str, world: World, settings: Settings) -> None:
+    blocked: list[str] = []
+    token = mint(world, settings, "lawyer-chen", sub="ops-anna", roles=["OPERATOR"])
+    status, rows, text = await open_page(f"{gateway_url}/ops", {"Authorization": f"Bearer {token}"}, blocked, "ops.png")
+    assert status == 200, text
+    for court in settings.courts:
+        assert any(court.name in row and court.code in row for row in rows), court.name
+    assert rows and all(any(state in row for state in ("HEALTHY", "DEGRADED", "DOWN")) for row in rows)
+    assert "court-gateway operations" in text and "Outboxes" in text
+    assert blocked == [], "the page loads nothing from anywhere"
+
+    status, rows, text = await open_page(f"{gateway_url}/ops", {}, blocked, None)
+    assert status == 401 and rows == [] and "UNAUTHENTICATED" in text and settings.courts[0].name not in text
