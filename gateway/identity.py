@@ -50,6 +50,23 @@ class Role(StrEnum):
 STAFF_ROLES = frozenset({Role.CLERK, Role.JUDGE, Role.DIVISION_HEAD, Role.COURT_LEADER, Role.ARCHIVE_ADMIN})
 
 
+class Scope(StrEnum):
+    """What a person lets a registered client (a law firm's software) do for them (issue 14).
+
+    A first-party token (the court's own web frontend and mini-program) carries no scopes and is limited
+    only by the person's roles; a token issued to a client carries the client id and the granted scopes,
+    and every resolver checks the scope as well as the role. No scope lets software sign a served document:
+    signing stays the person's own act (在线诉讼规则 art. 7).
+    """
+
+    CASES_READ = "cases:read"
+    DOCUMENTS_READ = "documents:read"
+    FILINGS_WRITE = "filings:write"
+    TICKETS_WRITE = "tickets:write"
+    CALENDAR_READ = "calendar:read"
+    WEBHOOKS_MANAGE = "webhooks:manage"
+
+
 class IdentityLevel(StrEnum):
     """How strongly the identity provider verified the person, weakest first."""
 
@@ -81,7 +98,15 @@ class Viewer:
     staff_id: str | None = None
     court_code: str | None = None
     division: str | None = None
+    #: the registered client the person authorised (OAuth ``client_id``); None for a first-party token
+    client_id: str | None = None
+    #: what the client may do (OAuth ``scope``); None for a first-party token, which is limited by roles only
+    scopes: frozenset[str] | None = None
     claims: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    def allows(self, scope: Scope) -> bool:
+        """Whether this token may be used for ``scope``: always for a first-party token."""
+        return self.scopes is None or scope in self.scopes
 
     @property
     def is_staff(self) -> bool:
@@ -110,16 +135,23 @@ class Viewer:
             "staff_id": self.staff_id,
             "court": self.court_code,
             "division": self.division,
+            "client_id": self.client_id,
+            "scope": " ".join(sorted(self.scopes)) if self.scopes is not None else None,
         }
         return {k: v for k, v in claims.items() if v is not None}
 
     @property
     def scope(self) -> str:
-        """A cache-key fragment that differs whenever the answers to this viewer may differ."""
+        """A cache-key fragment that differs whenever the answers to this viewer may differ: the person,
+        and for a client's token the client and its scopes (a client may see less than the person)."""
         if self.is_staff:
             roles = ",".join(sorted(self.roles))
-            return f"staff:{self.court_code}:{self.division}:{self.staff_id}:{roles}"
-        return "person:" + ",".join(f"{r.kind.value}={r.number}" for r in self.person_refs())
+            who = f"staff:{self.court_code}:{self.division}:{self.staff_id}:{roles}"
+        else:
+            who = "person:" + ",".join(f"{r.kind.value}={r.number}" for r in self.person_refs())
+        if self.scopes is None:
+            return who
+        return f"{who}|client:{self.client_id}:{','.join(sorted(self.scopes))}"
 
 
 def viewer_from_claims(claims: dict[str, Any]) -> Viewer:
@@ -137,6 +169,8 @@ def viewer_from_claims(claims: dict[str, Any]) -> Viewer:
             staff_id=claims.get("staff_id"),
             court_code=claims.get("court"),
             division=claims.get("division"),
+            client_id=claims.get("client_id"),
+            scopes=frozenset(str(claims["scope"]).split()) if "scope" in claims else None,
             claims=claims,
         )
     except (KeyError, ValueError) as e:
