@@ -208,6 +208,13 @@ class GraphQLApp(GraphQL[Context, None]):
             TrustedDocuments(), APQStore(None, 1.0), DocumentPolicy(), max_document_bytes
         )
 
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        """Strawberry's test (a GET without ``query`` that accepts HTML or ``*/*``), but a GET that names its
+        document (``documentId``, ``extensions``: APQ from a browser's ``fetch``, which accepts ``*/*``) is a
+        request, not a page."""
+        named = request.query_params.get("documentId") or request.query_params.get("extensions")
+        return not named and super().should_render_graphql_ide(request)
+
     async def render_graphql_ide(self, request: Request) -> Response:
         """Our GraphiQL page: assets served here (works offline), a token field that also reaches subscriptions."""
         return graphiql_page()
