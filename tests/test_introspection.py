@@ -13,7 +13,7 @@ from simulators.cluster import SimulatorCluster
 from tests.conftest import GraphQLClient, serve_app
 
 SCHEMA = "{ __schema { queryType { name } } }"
-TYPE = "{ __type(name: \"Case\") { name } }"
+TYPE = '{ __type(name: "Case") { name } }'
 HIDDEN = "query { ...F } fragment F on Query { __schema { types { name } } }"
 
 
