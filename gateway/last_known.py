@@ -1,7 +1,9 @@
 """Last known answers: what a court last said, served marked stale while that court is down.
 
 Beside each fresh cached answer of a chosen data kind (``KINDS``), a copy is kept for ``keep_s`` (a day
-by default; the fresh answer lives ``cache_ttl_s``), stored when the court actually answered. When a later
+by default; the fresh answer lives ``cache_ttl_s``), dated when the court gave it: a list page's copy is
+written when the court is asked (``keeping``), a case record's each time the record is shown to a caller
+(``remember``: one cache write per ``case`` read, so that every caller has their own). When a later
 read of the same thing fails with a court error that a retry could cure (unavailable, timed out,
 throttled: ``CourtError.retryable``), the copy is returned with a ``Stale`` mark (the court, when the
 court said it, and how long ago) instead of nothing; a court that refused the request (``CourtRejected``)
