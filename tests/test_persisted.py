@@ -256,3 +256,29 @@ async def test_apq_documents_in_redis_are_shared_by_replicas_and_carry_the_value
         await one.clear()
         await one.close()
         await two.close()
+
+
+async def test_the_older_graphql_ws_protocol_is_held_to_the_same_policy(
+    trusted: Edge,
+    wang: str,
+    other_process: Any,  # noqa: F811
+    world: World,
+    settings: Settings,
+) -> None:
+    url = trusted.url.replace("http://", "ws://")
+    async with aiohttp.ClientSession() as session, session.ws_connect(url, protocols=("graphql-ws",)) as ws:
+        await ws.send_json({"type": "connection_init", "payload": {"Authorization": f"Bearer {wang}"}})
+        assert (await ws.receive_json(timeout=10))["type"] == "connection_ack"
+        await ws.send_json({"id": "own", "type": "start", "payload": {"query": OWN}})
+        refused = await ws.receive_json(timeout=10)
+        assert (refused["type"], refused["id"], refused["payload"]["extensions"]["code"]) == (
+            "error",
+            "own",
+            "DOCUMENT_NOT_TRUSTED",
+        )
+        payload = {"documentId": f"sha256:{BY_NAME['NotificationAdded']}"}
+        await ws.send_json({"id": "live", "type": "start", "payload": payload})
+        await _served(other_process, settings, _wang(world, settings), "执行通知书")
+        answer = await ws.receive_json(timeout=10)
+        assert answer["type"] == "data", answer
+        assert "《执行通知书》" in answer["payload"]["data"]["notificationAdded"]["body"]

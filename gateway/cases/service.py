@@ -337,7 +337,8 @@ class CaseService:
         if filter.narrows or failures:
             total = None
         resume = self._cursor(kind, streams, finished, resumed.finished_total) if has_next else None
-        stale_courts = [mark for court, mark in sorted(stale.items()) if court not in failures]
+        # a court may be both: its first page from a kept copy, a later one missing (named in ``failures``)
+        stale_courts = [mark for _, mark in sorted(stale.items())]
         return CaseList(cases, cursors, has_next, total, list(failures.values()), stale_courts, resume)
 
     @staticmethod
