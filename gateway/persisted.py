@@ -13,7 +13,8 @@ Two ways a client names its document instead of (or as well as) sending its text
   (``PERSISTED_QUERY_NOT_FOUND``, HTTP 200 as Apollo Server answers) and the client sends the text with
   the hash, which registers it once the hash is verified. Registered documents live in the cache
   (``gateway.cache``): in Redis, shared by every replica and kept ``apq_ttl_s``; in the memory cache, an
-  LRU of ``APQ_ENTRIES`` documents in this process (per-process state, deliberate: APQ tolerates misses).
+  LRU of ``APQ_ENTRIES`` documents and ``APQ_TOTAL_CHARS`` characters in this process (per-process state,
+  deliberate: a client meeting a miss simply registers again).
 
 Policy (``DocumentPolicy``), per kind of caller: first-party tokens (and anonymous callers, the first-party
 pages before sign-in) and OAuth client tokens (``Viewer.client_id``, the law firms' software) are each
@@ -48,8 +49,10 @@ PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
 PERSISTED_QUERY_NOT_SUPPORTED = "PERSISTED_QUERY_NOT_SUPPORTED"
 PERSISTED_QUERY_HASH_MISMATCH = "PERSISTED_QUERY_HASH_MISMATCH"
 DOCUMENT_NOT_TRUSTED = "DOCUMENT_NOT_TRUSTED"
-#: documents the memory cache's APQ store keeps (an LRU); Redis keeps them ``apq_ttl_s`` instead
+#: documents the memory cache's APQ store keeps (an LRU), and their characters in all; Redis keeps each
+#: ``apq_ttl_s`` instead (every one within ``max_document_bytes``, registered only by callers allowed their own)
 APQ_ENTRIES = 2000
+APQ_TOTAL_CHARS = 8 * 1024 * 1024
 _HEX = re.compile(r"[0-9a-f]{64}")
 
 Trust = Literal["any", "trusted"]
@@ -139,11 +142,15 @@ def manifest_text(manifest: Mapping[str, str]) -> str:
 class APQStore:
     """Registered APQ documents: in the cache (Redis: shared, kept ``ttl_s``) or a bounded in-process LRU."""
 
-    def __init__(self, cache: Cache | None, ttl_s: float, entries: int = APQ_ENTRIES) -> None:
+    def __init__(
+        self, cache: Cache | None, ttl_s: float, entries: int = APQ_ENTRIES, total_chars: int = APQ_TOTAL_CHARS
+    ) -> None:
         self.cache = cache if cache is not None and not cache.process_local else None
         self.ttl_s = ttl_s
         self.entries = entries
+        self.total_chars = total_chars
         self._local: OrderedDict[str, str] = OrderedDict()
+        self._chars = 0
 
     async def get(self, key: str) -> str | None:
         if self.cache is not None:
@@ -159,10 +166,14 @@ class APQStore:
         if self.cache is not None:
             await self.cache.put(f"apq:{key}", text, self.ttl_s)
             return
+        if key in self._local:
+            self._local.move_to_end(key)
+            return
         self._local[key] = text
-        self._local.move_to_end(key)
-        while len(self._local) > self.entries:
-            self._local.popitem(last=False)
+        self._chars += len(text)
+        while len(self._local) > self.entries or self._chars > self.total_chars:
+            _, evicted = self._local.popitem(last=False)
+            self._chars -= len(evicted)
 
 
 def _refused(status: int, code: str, message: str) -> RequestRefused:

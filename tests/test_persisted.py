@@ -241,6 +241,10 @@ async def test_the_memory_apq_store_is_bounded() -> None:
     for n in range(5):
         await store.put(document_hash(str(n)), str(n))
     assert [await store.get(document_hash(str(n))) for n in range(5)] == [None, None, "2", "3", "4"]
+    by_size = APQStore(Cache("memory://"), 60.0, total_chars=25)
+    for n in range(3):
+        await by_size.put(document_hash(str(n) * 10), str(n) * 10)
+    assert [await by_size.get(document_hash(str(n) * 10)) for n in range(3)] == [None, "1" * 10, "2" * 10]
 
 
 @needs_redis
