@@ -105,6 +105,22 @@ def build_verifier(settings: Settings) -> TokenVerifier:
     )
 
 
+def build_documents(settings: Settings, services: Services) -> PersistedDocuments:
+    """The manifests (read and verified now: a forged entry stops the start), APQ and the policy; a warning
+    when first-party callers may run only trusted documents and no manifest was found."""
+    trusted = TrustedDocuments.load(settings.trusted_documents_dir, settings.max_document_bytes)
+    policy = document_policy(settings)
+    if policy.first_party == "trusted" and not len(trusted):
+        log.warning(
+            "first-party callers may run only trusted documents, but %s holds no manifest: every request of "
+            "the AOL frontend and the mini-program will be refused (DOCUMENT_NOT_TRUSTED); set "
+            "GATEWAY_TRUSTED_DOCUMENTS_DIR to their manifests, or GATEWAY_FIRST_PARTY_DOCUMENTS=any",
+            settings.trusted_documents_dir,
+        )
+    apq = APQStore(services.cache, settings.apq_ttl_s) if settings.apq else None
+    return PersistedDocuments(trusted, apq, policy, settings.max_document_bytes)
+
+
 class TextFrameWebSocket(ASGIWebSocketAdapter):
     """graphql-transport-ws messages are text frames; Strawberry would send our orjson bytes as binary ones,
     which browser clients (graphql-ws) cannot parse."""
@@ -408,12 +424,7 @@ def create_app(settings: Settings | None = None, *, graphiql: bool | None = None
         limiter=limiter,
         max_document_bytes=settings.max_document_bytes,
         allowed_origins=settings.browser_origins,
-        documents=PersistedDocuments(
-            TrustedDocuments.load(settings.trusted_documents_dir, settings.max_document_bytes),
-            APQStore(services.cache, settings.apq_ttl_s) if settings.apq else None,
-            document_policy(settings),
-            settings.max_document_bytes,
-        ),
+        documents=build_documents(settings, services),
     )
     graphiql_routes = [graphiql_assets()] if graphql.graphql_ide else []
     court_seals_for(settings)  # seal certificates read now: a bad one fails at start, the demo chain warned of

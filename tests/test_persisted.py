@@ -286,3 +286,11 @@ async def test_the_older_graphql_ws_protocol_is_held_to_the_same_policy(
         answer = await ws.receive_json(timeout=10)
         assert answer["type"] == "data", answer
         assert "《执行通知书》" in answer["payload"]["data"]["notificationAdded"]["body"]
+
+
+def test_the_gateway_warns_when_first_party_callers_are_held_to_manifests_it_does_not_have(
+    settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    update = {"first_party_documents": "trusted", "trusted_documents_dir": tmp_path}
+    create_app(settings.model_copy(update=update), graphiql=False)
+    assert any("holds no manifest" in r.getMessage() for r in caplog.records)
