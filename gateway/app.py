@@ -77,6 +77,7 @@ from gateway.resolvers.archive import DOWNLOAD_PATH as MATERIAL_DOWNLOAD_PATH
 from gateway.resolvers.archive import material_download
 from gateway.resolvers.documents import DOWNLOAD_PATH, certificate_download
 from gateway.schema import schema
+from gateway.schema.limits import MAX_TOKENS
 from gateway.security import check_production, document_policy
 from gateway.services import Services, build_services, build_workers
 
@@ -118,7 +119,7 @@ def build_documents(settings: Settings, services: Services) -> PersistedDocument
             settings.trusted_documents_dir,
         )
     apq = APQStore(services.cache, settings.apq_ttl_s) if settings.apq else None
-    return PersistedDocuments(trusted, apq, policy, settings.max_document_bytes)
+    return PersistedDocuments(trusted, apq, policy, settings.max_document_bytes, MAX_TOKENS)
 
 
 class TextFrameWebSocket(ASGIWebSocketAdapter):
@@ -221,7 +222,7 @@ class GraphQLApp(GraphQL[Context, None]):
         self.max_document_bytes = max_document_bytes
         #: how documents named by reference are found, and whose own documents are accepted
         self.documents = documents or PersistedDocuments(
-            TrustedDocuments(), APQStore(None, 1.0), DocumentPolicy(), max_document_bytes
+            TrustedDocuments(), APQStore(None, 1.0), DocumentPolicy(), max_document_bytes, MAX_TOKENS
         )
 
     def should_render_graphql_ide(self, request: Any) -> bool:

@@ -25,8 +25,9 @@ is ``DOCUMENT_NOT_TRUSTED``, and APQ may not register it). Production makes firs
 Invariants: a document's size is bounded before it is hashed (the HTTP edge bounds every body and query
 string to ``max_document_bytes``; a WebSocket message's document is checked here against the same
 ceiling); nothing is stored whose hash was not verified; a manifest entry whose key is not the hash of
-its text stops the gateway at start. Resolution happens before parsing: the resolved text then meets the
-same token, depth, alias and cost limits as any other (``gateway.schema.limits``, ``gateway.demand``).
+its text stops the gateway at start; APQ keeps only documents that parse within the token limit
+(``gateway.schema.limits``). Resolution happens before execution: the resolved text then meets the same
+token, depth, alias and cost limits as any other (``gateway.schema.limits``, ``gateway.demand``).
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+
+from graphql import GraphQLError, parse
 
 from gateway.body_limit import document_too_large
 from gateway.cache import Cache
@@ -195,11 +198,14 @@ class PersistedDocuments:
         apq: APQStore | None,
         policy: DocumentPolicy,
         max_document_bytes: int,
+        max_tokens: int,
     ) -> None:
         self.trusted = trusted
         self.apq = apq
         self.policy = policy
         self.max_document_bytes = max_document_bytes
+        #: the parser's token limit (``gateway.schema.limits.MAX_TOKENS``): APQ keeps no document past it
+        self.max_tokens = max_tokens
 
     async def resolve(
         self, viewer: Viewer | None, query: object, document_id: object, extensions: object
@@ -225,7 +231,8 @@ class PersistedDocuments:
                 raise _untrusted()
             if self.apq is None:
                 raise _refused(200, PERSISTED_QUERY_NOT_SUPPORTED, "PersistedQueryNotSupported")
-            await self.apq.put(key, query)
+            if _parses(query, self.max_tokens):  # one that does not is not kept: running it reports why
+                await self.apq.put(key, query)
             return query
         found = self.trusted.get(key)
         if found is not None:
@@ -238,6 +245,15 @@ class PersistedDocuments:
         if found is None:
             raise not_found()
         return found
+
+
+def _parses(text: str, max_tokens: int) -> bool:
+    """Whether ``text`` parses within ``max_tokens`` lexical tokens."""
+    try:
+        parse(text, max_tokens=max_tokens)
+    except GraphQLError:
+        return False
+    return True
 
 
 def _untrusted() -> RequestRefused:

@@ -30,6 +30,7 @@ from gateway.persisted import (
     document_hash,
     manifest_text,
 )
+from gateway.schema.limits import MAX_TOKENS
 from gateway.security import document_policy
 from simulators.cluster import SimulatorCluster
 from simulators.generator import World
@@ -228,12 +229,16 @@ async def test_subscriptions_by_document_id_and_refusals_on_the_websocket(
 
 async def test_a_document_over_the_ceiling_is_refused_before_it_is_hashed_or_stored() -> None:
     store = APQStore(None, 60.0)
-    documents = PersistedDocuments(TrustedDocuments(), store, DocumentPolicy(), max_document_bytes=1024)
-    huge = "{ viewer { name } }" + " " * 2000
+    documents = PersistedDocuments(TrustedDocuments(), store, DocumentPolicy(), 8192, MAX_TOKENS)
+    huge = "{ viewer { name } }" + " " * 9000
     with pytest.raises(RequestRefused) as refused:
         await documents.resolve(None, huge, None, persisted(document_hash(huge)))
     assert refused.value.code == "DOCUMENT_TOO_LARGE"
     assert await store.get(document_hash(huge)) is None
+    # within the bytes but past the token limit: it runs (and fails, typed) but is never kept
+    many = "{ " + "v " * 2100 + "}"
+    assert await documents.resolve(None, many, None, persisted(document_hash(many))) == many
+    assert await store.get(document_hash(many)) is None
 
 
 async def test_the_memory_apq_store_is_bounded() -> None:
