@@ -95,6 +95,21 @@ async def test_a_court_down_after_a_warm_read_serves_its_last_known_cases_marked
     assert body["errors"][0]["path"] == ["myCases"]
 
 
+async def test_staff_lists_are_served_stale_the_same_way(
+    gateway: GraphQLClient, sims: SimulatorCluster, services: Any
+) -> None:
+    query = "{ courtCases(first: 10) { edges { node { caseNumber } } staleCourts { court { code } ageSeconds } } }"
+    warm = await gateway.query(query, as_="judge-0104")
+    await court_goes_down(sims, services)
+    body = await gateway.query(query, as_="judge-0104")
+    assert body["data"]["courtCases"]["edges"] == warm["data"]["courtCases"]["edges"] != []
+    assert [s["court"]["code"] for s in body["data"]["courtCases"]["staleCourts"]] == [DOWN]
+    other = await gateway.query(query, as_="clerk-0104")  # another panel's list was never kept
+    assert other["data"]["courtCases"]["staleCourts"] == [] and stale_errors(other) == [
+        ("COURT_UNAVAILABLE", DOWN, False)
+    ]
+
+
 async def test_another_principal_never_gets_a_copy_kept_for_someone_else(
     gateway: GraphQLClient, sims: SimulatorCluster, services: Any
 ) -> None:
@@ -188,3 +203,29 @@ async def test_a_copy_is_read_only_by_its_own_format_and_only_for_errors_a_retry
         await cache.clear()
         await cache.close()
         await other_version.close()
+
+
+@needs_redis
+async def test_with_redis_every_replica_serves_the_kept_copy(
+    settings: Settings, sims: SimulatorCluster, tokens: dict[str, str]
+) -> None:
+    """Two gateways on one Redis: one reads while the court is up, the other serves the copy once it is down."""
+    from gateway.app import create_app
+    from tests.conftest import serve_app
+
+    shared = settings.model_copy(update={"cache_url": REDIS_URL, "change_poll_s": 0})
+    apps = [create_app(shared, graphiql=False) for _ in range(2)]
+    served = [await serve_app(app) for app in apps]
+    first, second = (GraphQLClient(f"{url}/graphql", tokens) for _, _, url in served)
+    try:
+        await apps[0].state.services.cache.clear()
+        warm = await first.query(LIST, as_="lawyer-chen")
+        await court_goes_down(sims, apps[0].state.services)
+        body = await second.query(LIST, as_="lawyer-chen")
+        assert body["data"]["myCases"]["edges"] == warm["data"]["myCases"]["edges"]
+        assert [s["court"]["code"] for s in body["data"]["myCases"]["staleCourts"]] == [DOWN]
+    finally:
+        await apps[0].state.services.cache.clear()
+        for server, task, _ in served:
+            server.should_exit = True
+            await task
