@@ -89,6 +89,16 @@ def law_firm(world: World, settings: Settings) -> str:
     return mint(world, settings, "lawyer-chen", client_id=f"firm-{secrets.token_hex(4)}", scope="cases:read")
 
 
+@pytest.fixture
+def serve_wang(other_process: Any, world: World, settings: Settings) -> Any:  # noqa: F811
+    """Serves party-wang a document the way another gateway process would: a notice for her follows."""
+
+    async def serve(title: str) -> None:
+        await _served(other_process, settings, _wang(world, settings), title)
+
+    return serve
+
+
 def persisted(key: str) -> dict[str, Any]:
     return {"persistedQuery": {"version": 1, "sha256Hash": key}}
 
@@ -196,11 +206,7 @@ async def test_a_registered_mutation_never_runs_over_get(trusted: Edge, law_firm
 
 
 async def test_subscriptions_by_document_id_and_refusals_on_the_websocket(
-    trusted: Edge,
-    wang: str,
-    other_process: Any,  # noqa: F811
-    world: World,
-    settings: Settings,
+    trusted: Edge, wang: str, serve_wang: Any
 ) -> None:
     url = trusted.url.replace("http://", "ws://")
     async with aiohttp.ClientSession() as session:
@@ -219,7 +225,7 @@ async def test_subscriptions_by_document_id_and_refusals_on_the_websocket(
         # the trusted subscription by APQ hash: a notice served to her arrives
         payload = {"extensions": persisted(BY_NAME["NotificationAdded"])}
         await ws.ws.send_json({"id": "live", "type": "subscribe", "payload": payload})
-        await _served(other_process, settings, _wang(world, settings), "民事裁定书")
+        await serve_wang("民事裁定书")
         notice = await ws.next_notification()
         assert notice["kind"] == "DOCUMENT_SERVED" and "《民事裁定书》" in notice["body"]
 
@@ -268,11 +274,7 @@ async def test_apq_documents_in_redis_are_shared_by_replicas_and_carry_the_value
 
 
 async def test_the_older_graphql_ws_protocol_is_held_to_the_same_policy(
-    trusted: Edge,
-    wang: str,
-    other_process: Any,  # noqa: F811
-    world: World,
-    settings: Settings,
+    trusted: Edge, wang: str, serve_wang: Any
 ) -> None:
     url = trusted.url.replace("http://", "ws://")
     async with aiohttp.ClientSession() as session, session.ws_connect(url, protocols=("graphql-ws",)) as ws:
@@ -287,7 +289,7 @@ async def test_the_older_graphql_ws_protocol_is_held_to_the_same_policy(
         )
         payload = {"documentId": f"sha256:{BY_NAME['NotificationAdded']}"}
         await ws.send_json({"id": "live", "type": "start", "payload": payload})
-        await _served(other_process, settings, _wang(world, settings), "执行通知书")
+        await serve_wang("执行通知书")
         answer = await ws.receive_json(timeout=10)
         assert answer["type"] == "data", answer
         assert "《执行通知书》" in answer["payload"]["data"]["notificationAdded"]["body"]
