@@ -136,4 +136,9 @@ class HAProxy:
         return found
 
     async def in_rotation(self) -> set[str]:
-        return {name for name, s in (await self.servers()).items() if s.status == "UP"}
+        """The replicas HAProxy sends requests to (none while it is still starting)."""
+        try:
+            servers = await self.servers()
+        except aiohttp.ClientError:
+            return set()
+        return {name for name, s in servers.items() if s.status == "UP"}

@@ -319,10 +319,12 @@ async def run(plan: Plan, postgres_url: str, redis_url: str, *, say: Any = print
         async with stopping(*[r.stop for r in replicas], balancer.stop):
             await asyncio.gather(*(r.ready(90) for r in replicas))
             balancer.start()
-            for _ in range(100):
+            for _ in range(300):
                 if len(await balancer.in_rotation()) == 3:
                     break
                 await asyncio.sleep(0.1)
+            else:
+                raise RuntimeError("HAProxy did not put the three replicas in rotation within 30 s")
             figures.startup_s = time.monotonic() - started
             say(f"cluster: ready in {figures.startup_s:.1f} s; logs in {logs}")
             traffic = Traffic(balancer.url, tokens)
