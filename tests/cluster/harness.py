@@ -34,6 +34,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
 from gateway.adapters.model import Case, PersonRef
@@ -62,6 +63,20 @@ OUTAGE_COURT = "粤0105"
 READERS = ("lawyer-chen", "lawyer-li", "party-wang")
 FILER, SIGNER = "lawyer-chen", "party-wang"
 FILED_TITLE = "答辩状-"
+SCRAPE_TOKEN = "cluster-test-scrape-token-" + "0" * 16
+#: the series issue 12 names, each replica's /metrics must have them after the run
+SERIES = (
+    "gateway_graphql_operations_total",
+    "gateway_graphql_operation_duration_seconds",
+    "gateway_court_calls_total",
+    "gateway_court_call_duration_seconds",
+    "gateway_court_breaker_state",
+    "gateway_feed_lag_seconds",
+    "gateway_outbox_backlog",
+    "gateway_outbox_oldest_age_seconds",
+    "gateway_cache_hit_ratio",
+    "gateway_rate_limited_total",
+)
 #: feed requests one poll makes, by family: a csv-export court has no feed but journals, each re-read
 REQUESTS_PER_POLL = {"csv-export": len(JOURNALS)}
 
@@ -80,7 +95,7 @@ class Plan:
 
 
 FULL = Plan(40, 6, 0.4, 0.8, 0.6, 6.0, 5, 60.0)
-SHORT = Plan(14, 3, 0.8, 1.6, 1.2, 3.0, 2, 30.0)
+SHORT = Plan(12, 3, 0.8, 1.6, 1.0, 3.0, 2, 30.0)
 
 
 @dataclass
@@ -131,6 +146,10 @@ class Figures:
     killed_back_in_rotation_s: float = 0.0
     court_outage_s: float = 0.0
     balancer: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: summed over the replicas' /metrics: operations by name and outcome, the downed court's calls by code
+    operations: dict[str, int] = field(default_factory=dict)
+    outage_court_calls: dict[str, int] = field(default_factory=dict)
+    series_missing: list[str] = field(default_factory=list)
 
     def problems(self) -> list[str]:
         """What broke a promise; empty when the run passed."""
@@ -169,6 +188,10 @@ class Figures:
             found.append("the faults did not happen as planned (a replica killed, a court down and noticed)")
         if self.events_without_sms:
             found.append(f"hearings scheduled that texted nobody: {self.events_without_sms[:5]}")
+        if self.series_missing:
+            found.append(f"series missing from /metrics: {self.series_missing}")
+        if not self.outage_court_calls.get("COURT_UNAVAILABLE"):
+            found.append(f"/metrics never counted {OUTAGE_COURT} as unavailable: {self.outage_court_calls}")
         slow = [s for s in self.coherence_s if s > 1.0]
         if slow or not self.coherence_s:
             found.append(f"writes seen through the other replicas after {slow or 'never'} s")
@@ -204,6 +227,8 @@ class Figures:
             f"feed holders: {self.feed_holders}",
             f"coherence: a signature through one replica seen through the two others after "
             f"{', '.join(f'{s * 1000:.0f}' for s in self.coherence_s)} ms",
+            f"/metrics (3 replicas summed): operations {self.operations}; {OUTAGE_COURT}'s court calls by code "
+            f"{self.outage_court_calls}",
             "haproxy: " + "; ".join(f"{n} {s}" for n, s in sorted(self.balancer.items())),
         ]
         return "\n".join(lines)
@@ -306,6 +331,7 @@ async def run(plan: Plan, postgres_url: str, redis_url: str, *, say: Any = print
                 "GATEWAY_SMS_HTTP_TIMEOUT_S": "1",
                 "GATEWAY_SIGNATURE_RETRY_BASE_S": "0.5",
                 "GATEWAY_SIGNATURE_RETRY_CAP_S": "2",
+                "GATEWAY_METRICS_TOKEN": SCRAPE_TOKEN,
                 "GATEWAY_RATE_LIMIT_PER_S": "1000",
                 "GATEWAY_RATE_LIMIT_BURST": "1000",
             },
@@ -338,6 +364,7 @@ async def run(plan: Plan, postgres_url: str, redis_url: str, *, say: Any = print
                 await tally_writes(database, sims, settings, traffic, sink, figures)
                 await count_feed_requests(plan, sims, settings, replicas, figures)
                 await probe_coherence(plan, sims, world, tokens, replicas, figures)
+                await scrape_metrics(settings, replicas, figures)
                 figures.balancer = {
                     n: {
                         "requests": s.sessions,
@@ -628,3 +655,28 @@ async def probe_coherence(
                 if pending:
                     await asyncio.sleep(0.05)
             figures.coherence_s.append(time.monotonic() - signed_at if not pending else float("inf"))
+
+
+async def scrape_metrics(settings: Settings, replicas: list[Replica], figures: Figures) -> None:
+    """Each replica's /metrics (with the scrape token): the series are there, and what they counted."""
+    slug = next(c.slug for c in settings.courts if c.code == OUTAGE_COURT)
+    operations: Counter[str] = Counter()
+    outage: Counter[str] = Counter()
+    missing: set[str] = set()
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {SCRAPE_TOKEN}"}) as session:
+        for replica in replicas:
+            async with session.get(f"{replica.url}/metrics") as r:
+                assert r.status == 200
+                text = await r.text()
+            families = {f.name: f for f in text_string_to_metric_families(text)}
+            names = {s.name for f in families.values() for s in f.samples} | {f"{n}_total" for n in families}
+            missing |= {name for name in SERIES if name not in names and name not in families}
+            for family in families.values():
+                for sample in family.samples:
+                    if sample.name == "gateway_graphql_operations_total":
+                        operations[f"{sample.labels['operation']} {sample.labels['outcome']}"] += int(sample.value)
+                    if sample.name == "gateway_court_calls_total" and sample.labels["court"] == slug:
+                        outage[sample.labels["code"]] += int(sample.value)
+    figures.operations = dict(sorted(operations.items()))
+    figures.outage_court_calls = dict(outage)
+    figures.series_missing = sorted(missing)

@@ -18,15 +18,15 @@ from typing import Any
 
 import aiohttp
 
-MY_CASES = "{ myCases(first: 20) { totalCount edges { node { caseNumber courtCode status } } } }"
-CASE = "query ($n: String!) { case(caseNumber: $n) { caseNumber courtCode status hearings { startsAt room } } }"
+MY_CASES = "query MyCases { myCases(first: 20) { totalCount edges { node { caseNumber courtCode status } } } }"
+CASE = "query Case($n: String!) { case(caseNumber: $n) { caseNumber courtCode status hearings { startsAt room } } }"
 SUBMIT = """
-mutation ($n: String!, $title: String!, $files: [Upload!]!, $key: String!) {
+mutation SubmitFiling($n: String!, $title: String!, $files: [Upload!]!, $key: String!) {
   submitFiling(caseNumber: $n, kind: DEFENCE_STATEMENT, title: $title, files: $files, idempotencyKey: $key) {
     id status
   }
 }"""
-SIGN = "mutation ($id: ID!) { signDocument(documentId: $id) { id status } }"
+SIGN = "mutation SignDocument($id: ID!) { signDocument(documentId: $id) { id status } }"
 DOCUMENT = """
 query ($id: ID!) {
   node(id: $id) { ... on ServedDocument { id signed deliveries { sourceCode signedAt } signature { status } } }
