@@ -13,6 +13,7 @@ import asyncio
 import json
 import uuid
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,44 +85,46 @@ class Traffic:
         key = uuid.uuid4().hex
         title = f"答辩状-{key[:10]}"
         variables = {"n": case_number, "title": title, "key": key, "files": [None]}
-        for attempt in range(60):
+
+        async def send() -> tuple[int, Any]:
             form = aiohttp.FormData()
             form.add_field("operations", json.dumps({"query": SUBMIT, "variables": variables}))
             form.add_field("map", json.dumps({"0": ["variables.files.0"]}))
             form.add_field("0", PDF, filename="defence.pdf", content_type="application/pdf")
-            started = self.clock()
-            try:
-                status, body = await self.post(None, login, form=form)
-                verdict, detail = judge(status, body)
-                filing = (body.get("data") or {}).get("submitFiling") if isinstance(body, dict) else None
-            except (aiohttp.ClientError, TimeoutError, json.JSONDecodeError) as e:
-                verdict, detail, filing = "failed", type(e).__name__, None
-            self.outcomes.append(Outcome("filing", started, self.clock(), verdict, detail))
-            if filing:
-                self.filings[key] = (filing["id"], title, court)
-                return
-            self.write_retries["filing"] += 1
-            await asyncio.sleep(0.25 * min(attempt + 1, 4))
-        raise AssertionError(f"filing {key} never stored: {detail}")
+            return await self.post(None, login, form=form)
+
+        filing = await self.until_answered("filing", "submitFiling", send, attempts=60)
+        self.filings[key] = (filing["id"], title, court)
 
     async def sign(self, login: str, document_id: str, global_id: str) -> None:
         """Sign one served document, retried until recorded (the gateway may not have seen the court
         serve it yet: the court's feed says so within a poll)."""
-        for attempt in range(80):
+
+        async def send() -> tuple[int, Any]:
+            return await self.post({"query": SIGN, "variables": {"id": global_id}}, login)
+
+        signed = await self.until_answered("sign", "signDocument", send, attempts=80)
+        self.signatures[document_id] = signed["id"]
+
+    async def until_answered(
+        self, kind: str, field: str, send: Callable[[], Awaitable[tuple[int, Any]]], *, attempts: int
+    ) -> dict[str, Any]:
+        """``send`` again (the same write, the same key) until the answer has ``data.<field>``."""
+        detail = ""
+        for attempt in range(attempts):
             started = self.clock()
             try:
-                status, body = await self.post({"query": SIGN, "variables": {"id": global_id}}, login)
+                status, body = await send()
                 verdict, detail = judge(status, body)
-                signed = (body.get("data") or {}).get("signDocument") if isinstance(body, dict) else None
+                answer = (body.get("data") or {}).get(field) if isinstance(body, dict) else None
             except (aiohttp.ClientError, TimeoutError, json.JSONDecodeError) as e:
-                verdict, detail, signed = "failed", type(e).__name__, None
-            self.outcomes.append(Outcome("sign", started, self.clock(), verdict, detail))
-            if signed:
-                self.signatures[document_id] = signed["id"]
-                return
-            self.write_retries["sign"] += 1
+                verdict, detail, answer = "failed", type(e).__name__, None
+            self.outcomes.append(Outcome(kind, started, self.clock(), verdict, detail))
+            if answer:
+                return dict(answer)
+            self.write_retries[kind] += 1
             await asyncio.sleep(0.25 * min(attempt + 1, 4))
-        raise AssertionError(f"document {document_id} never signed: {detail}")
+        raise AssertionError(f"{kind} never answered after {attempts} attempts: {detail}")
 
 
 def judge(status: int, body: Any) -> tuple[str, str]:
