@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
@@ -18,6 +19,7 @@ from sqlalchemy import func, select
 
 from gateway.adapters.model import PersonRef
 from gateway.config import Settings
+from gateway.feeds.effects import people_of
 from gateway.schema.common import global_id
 from gateway.store import Store
 from gateway.store.filings import FilingRecord
@@ -48,6 +50,9 @@ SERIES = (
     "gateway_cache_hit_ratio",
     "gateway_rate_limited_total",
 )
+#: the court whose events are counted in the quiet window, and how many it makes there
+EVENT_COURT = "粤0104"
+EVENTS_IN_WINDOW = 3
 #: feed requests one poll makes, by family: a csv-export court has no feed but journals, each re-read
 REQUESTS_PER_POLL = {"csv-export": len(JOURNALS)}
 
@@ -169,18 +174,34 @@ async def count_feed_requests(
     replicas: list[Replica],
     figures: Figures,
 ) -> None:
-    """Feed requests at each court over a quiet window, and which replica says it follows which feed."""
+    """Feed requests at each court over a quiet window, and which replica says it follows which feed.
+
+    Meanwhile one court schedules :data:`EVENTS_IN_WINDOW` hearings: each is looked up at the court
+    (``find_case``) by the one follower of its feed, so the court sees that many lookups, not one per replica.
+    """
     courts = [c.code for c in settings.courts if c.is_court]
+    began = time.monotonic()
     before = {code: sims.court_state(code).counters["changes"] for code in courts}
-    await asyncio.sleep(window_s)
+    state = sims.court_state(EVENT_COURT)
+    lookups = state.counters["find_case"]
+    texted = [c for c in state.all_cases() if any(r.phone for _, r in people_of(c))]
+    for n in range(EVENTS_IN_WINDOW):
+        starts = state.now().replace(second=0) + timedelta(days=60, minutes=n)
+        sims.desk(EVENT_COURT).schedule_hearing(texted[-1 - n].case_id, starts, room="第9法庭")
+        await asyncio.sleep(window_s / EVENTS_IN_WINDOW)
+    await asyncio.sleep(poll_s * 2)  # the last event's poll
     figures.feed_requests = {code: sims.court_state(code).counters["changes"] - before[code] for code in courts}
-    figures.feed_one_follower = window_s / poll_s
-    figures.poll_s = poll_s
+    figures.event_lookups = state.counters["find_case"] - lookups
+    figures.feed_window_s = time.monotonic() - began
+    figures.feed_one_follower = figures.feed_window_s / poll_s
     families = {c.code: c.family for c in settings.courts}
-    figures.feed_ratio = {
-        code: n / (figures.feed_one_follower * REQUESTS_PER_POLL.get(families[code], 1))
-        for code, n in figures.feed_requests.items()
-    }
+
+    def one_follower(code: str) -> float:
+        """Its polls, plus one read more after each poll that found events (it reads on to the end)."""
+        polls = figures.feed_one_follower + (EVENTS_IN_WINDOW if code == EVENT_COURT else 0)
+        return polls * REQUESTS_PER_POLL.get(families[code], 1)
+
+    figures.feed_ratio = {code: n / one_follower(code) for code, n in figures.feed_requests.items()}
     holders: dict[str, list[str]] = {}
     for replica in replicas:
         for code in (await replica.readiness()).get("following", []):

@@ -58,7 +58,7 @@ from tests.cluster.checks import (
 )
 from tests.cluster.figures import OUTAGE_COURT, Figures
 from tests.cluster.load import CASE, MY_CASES, Traffic
-from tests.cluster.replicas import Replica, logs_directory, replica_environment
+from tests.cluster.replicas import Replica, logs_directory, replica_environment, stop_all
 from tests.cluster.sms import SmsSink
 from tests.conftest import _free_port
 
@@ -127,6 +127,8 @@ async def run(plan: Plan, postgres_url: str, redis_url: str, *, say: Any = print
                 "GATEWAY_DATABASE_URL": database,
                 "GATEWAY_CACHE_URL": redis_url,
                 "GATEWAY_CHANGE_POLL_S": str(plan.poll_s),
+                # cached answers live 5 s (not 30): more reads reach the courts, the downed one too
+                "GATEWAY_CACHE_TTL_S": "5",
                 "GATEWAY_WORKER_INTERVAL_S": "0.5",
                 "GATEWAY_SMS_PROVIDER": "http",
                 "GATEWAY_SMS_HTTP_URL": sink.url,
@@ -152,7 +154,7 @@ async def run(plan: Plan, postgres_url: str, redis_url: str, *, say: Any = print
         figures.haproxy = balancer.version()
         for replica in replicas:
             replica.start()
-        async with stopping(*[r.stop for r in replicas], balancer.stop):
+        async with stopping(lambda: stop_all(replicas), balancer.stop):
             await asyncio.gather(*(r.ready(90) for r in replicas))
             balancer.start()
             for _ in range(300):

@@ -91,12 +91,16 @@ class Replica:
         os.kill(self.process.pid, signal.SIGKILL)
         self.process.wait()
 
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
+    def terminate(self) -> None:
+        """SIGTERM: the graceful stop (``serve``'s), without waiting for it."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+
+    def wait(self, timeout_s: float = 15.0) -> None:
+        if self.process is None:
             return
-        self.process.send_signal(signal.SIGTERM)
         try:
-            self.process.wait(15)
+            self.process.wait(timeout_s)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
@@ -107,3 +111,11 @@ class Replica:
 
 def logs_directory() -> Path:
     return Path(tempfile.mkdtemp(prefix="court-gateway-cluster-"))
+
+
+def stop_all(replicas: list[Replica]) -> None:
+    """Stop every replica gracefully, at once (each takes a few seconds to let go of its work)."""
+    for replica in replicas:
+        replica.terminate()
+    for replica in replicas:
+        replica.wait()
