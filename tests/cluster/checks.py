@@ -105,7 +105,7 @@ def tally_reads(outcomes: list[Outcome], kill_at: float, figures: Figures) -> No
     durations = [(o.ended - o.started) * 1000 for o in reads if o.verdict != "failed"]
     figures.read_p50_ms, figures.read_p99_ms = percentile(durations, 0.5), percentile(durations, 0.99)
     figures.write_attempts_failed = Counter(
-        o.kind for o in outcomes if o.kind in ("filing", "sign") and o.verdict != "ok"
+        f"{o.kind} {o.detail}" for o in outcomes if o.kind in ("filing", "sign") and o.verdict != "ok"
     )
 
 

@@ -135,7 +135,8 @@ class Figures:
                 if self.failed_in_flight_details
                 else ""
             ),
-            f"write attempts answered with an error and retried by the client: {dict(self.write_attempts_failed) or 0}",
+            f"write attempts answered with an error and retried by the client (same key): "
+            f"{dict(self.write_attempts_failed) or 0}",
             f"filings: {self.filings_acked} acknowledged, {self.filings_in_db} in the DB, {self.filings_at_courts} at the "
             f"courts; lost {len(self.filings_lost)}, duplicated {len(self.filings_duplicated)}; "
             f"re-sent with the same key {self.filing_redeliveries}",
