@@ -150,6 +150,10 @@ class Settings(BaseSettings):
     change_poll_s: float = 2.0
     #: how often background workers (outboxes) look for work when nobody woke them
     worker_interval_s: float = 1.0
+    #: how long a claimed signature, case binding or text is left to its worker before any replica may
+    #: deliver it again (with the same idempotency key): the wait after a replica dies mid-delivery.
+    #: Filings have their own (filing_claim_lease_s); a text's claim also outlasts 4 × sms_http_timeout_s
+    outbox_claim_lease_s: float = Field(default=120.0, gt=0)
 
     #: signing (电子送达): the outbox's retry backoff, doubling from base to cap, with jitter
     signature_retry_base_s: float = 2.0
