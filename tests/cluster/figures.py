@@ -69,8 +69,10 @@ class Figures:
     outage_court_calls: dict[str, int] = field(default_factory=dict)
     series_missing: list[str] = field(default_factory=list)
 
-    def problems(self) -> list[str]:
-        """What broke a promise; empty when the run passed."""
+    def problems(self, coherence_limit_s: float = 1.0) -> list[str]:
+        """What broke a promise; empty when the run passed. ``coherence_limit_s``: how late a write may be seen
+        through the other replicas (the promise is a second; the short run inside ``make test`` allows more,
+        as it shares a busy machine with the rest of the suite)."""
         found = []
         if self.failed_reads_otherwise:
             found.append(f"{len(self.failed_reads_otherwise)} failed reads not in flight at the SIGKILL")
@@ -112,7 +114,7 @@ class Figures:
             found.append(f"series missing from /metrics: {self.series_missing}")
         if not self.outage_court_calls.get("COURT_UNAVAILABLE"):
             found.append(f"/metrics never counted {OUTAGE_COURT} as unavailable: {self.outage_court_calls}")
-        slow = [s for s in self.coherence_s if s > 1.0]
+        slow = [s for s in self.coherence_s if s > coherence_limit_s]
         if slow or not self.coherence_s:
             found.append(f"writes seen through the other replicas after {slow or 'never'} s")
         return found
