@@ -408,6 +408,7 @@ class ArchiveService:
             await audit.append(
                 session,
                 actor=viewer.subject,
+                client_id=viewer.client_id,
                 action="archive.applied",
                 subject_type=SUBJECT,
                 subject_id=row.id,
@@ -498,6 +499,7 @@ class ArchiveService:
             await audit.append(
                 session,
                 actor=viewer.subject,
+                client_id=viewer.client_id,
                 action="archive.approved" if approve else "archive.rejected",
                 subject_type=SUBJECT,
                 subject_id=row.id,

@@ -34,6 +34,7 @@ from gateway.schema.filings import FilingsMutation, FilingsQuery
 from gateway.schema.limits import MAX_TOKENS, VALIDATION_RULES
 from gateway.schema.node import NodeQuery
 from gateway.schema.notifications import NotificationsMutation, NotificationsQuery, NotificationsSubscription
+from gateway.schema.oauth import OAuthMutation, OAuthQuery
 from gateway.schema.tickets import TicketsMutation, TicketsQuery
 from gateway.schema.viewer import ViewerQuery
 from gateway.schema.work_queue import WorkQueueQuery
@@ -115,11 +116,20 @@ Query = _root(
         WorkQueueQuery,
         BindingsQuery,
         ArchiveQuery,
+        OAuthQuery,
     ),
 )
 Mutation = _root(
     "Mutation",
-    (FilingsMutation, SigningMutation, NotificationsMutation, TicketsMutation, BindingsMutation, ArchiveMutation),
+    (
+        FilingsMutation,
+        SigningMutation,
+        NotificationsMutation,
+        TicketsMutation,
+        BindingsMutation,
+        ArchiveMutation,
+        OAuthMutation,
+    ),
 )
 Subscription = _root("Subscription", (NotificationsSubscription,))
 
