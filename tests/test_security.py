@@ -132,7 +132,6 @@ def test_every_problem_is_named_at_once_and_a_fit_configuration_starts(settings:
         "JWT_AUDIENCE",
         "DOWNLOAD_SECRET",
         "OAUTH_TOKEN_SECRET",
-        "OAUTH_ISSUER",
         "SEAL_SIGNERS",
         "SEAL_TRUST_ROOTS",
     ):

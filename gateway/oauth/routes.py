@@ -76,8 +76,7 @@ async def _read(request: Request, server: GatewayServer) -> FormRequest:
         form = parse_qsl(body.decode(errors="replace"), keep_blank_values=True)
     # the issuer's own scheme and host: behind a TLS proxy request.url may say http
     uri = server.policy.issuer + request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    headers = {k.lower(): v for k, v in request.headers.items()}
-    return FormRequest(request.method, uri, headers, list(request.query_params.multi_items()), form)
+    return FormRequest(request.method, uri, request.headers, list(request.query_params.multi_items()), form)
 
 
 def _response(result: tuple[int, Any, list[tuple[str, str]]]) -> Response:

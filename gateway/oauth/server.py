@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -64,7 +64,12 @@ class FormRequest(OAuth2Request):
     """An HTTP request already read by the async route: its query and form fields."""
 
     def __init__(
-        self, method: str, uri: str, headers: dict[str, str], query: list[tuple[str, str]], form: list[tuple[str, str]]
+        self,
+        method: str,
+        uri: str,
+        headers: Mapping[str, str],
+        query: list[tuple[str, str]],
+        form: list[tuple[str, str]],
     ) -> None:
         super().__init__(method, uri, headers=headers)
         self._query = dict(query)
