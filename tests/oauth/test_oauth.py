@@ -9,7 +9,6 @@ import asyncio
 import importlib.util
 import os
 import secrets
-import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -205,7 +204,7 @@ async def test_refresh_tokens_rotate_and_reuse_revokes_the_grant(
         with pytest.raises(PermissionError, match="invalid_grant"):
             await client.refresh()
         await asyncio.sleep(oauth_gateway.settings.oauth_grant_check_s + 0.2)
-        status, _, body = await client.graphql(WHO)
+        _, _, body = await client.graphql(WHO)
         assert codes(body) == ["UNAUTHENTICATED"] and "revoked" in body["errors"][0]["message"]
     finally:
         await client.close()
@@ -243,10 +242,9 @@ async def test_revoked_tokens_are_refused_whoever_revokes(oauth_gateway: Gateway
     assert codes((await client.graphql(WHO))[2]) == []
     env = {**os.environ, "GATEWAY_DATABASE_URL": oauth_gateway.settings.database_url}
     cli = [str(Path(sys.executable).with_name("court-gateway")), "clients"]
-    listed = subprocess.run([*cli, "list"], env=env, capture_output=True, text=True, check=True).stdout
+    listed = await _run([*cli, "list"], env)
     assert client.client_id in listed and "1 live grants" in listed
-    revoked = subprocess.run([*cli, "revoke", client.client_id], env=env, capture_output=True, text=True)
-    assert revoked.returncode == 0, revoked.stderr
+    assert "revoked client" in await _run([*cli, "revoke", client.client_id], env)
     await asyncio.sleep(oauth_gateway.settings.oauth_grant_check_s + 0.2)
     assert codes((await client.graphql(WHO))[2]) == ["UNAUTHENTICATED"]
     with pytest.raises(PermissionError):
@@ -261,7 +259,7 @@ async def test_a_client_token_reaches_only_the_persons_data_and_granted_scopes(
     try:
         chen = {c.case_number for c in _cases(cluster, world, "lawyer-chen")}
         li_only = next(c for c in _cases(cluster, world, "lawyer-li") if c.case_number not in chen)
-        status, _, body = await client.graphql(
+        _, _, body = await client.graphql(
             "query($n: String!) { case(caseNumber: $n) { caseNumber } }", {"n": li_only.case_number}
         )
         assert codes(body) == ["NOT_FOUND"] and body["data"]["case"] is None, "another lawyer's case stays theirs"
@@ -372,6 +370,16 @@ async def test_the_guides_example_client_runs_against_a_live_gateway(
     result = json.loads(out)
     assert result["status"] == 200 and result["cases"] >= 1 and result["revoked"] == 200
     assert result["viewer"]["client"]["id"] == client_id and result["rateLimitPolicy"].startswith('"client"')
+
+
+async def _run(command: list[str], env: dict[str, str]) -> str:
+    """The CLI, as the court's operator runs it; its output (it must succeed)."""
+    process = await asyncio.create_subprocess_exec(
+        *command, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, err.decode()
+    return out.decode()
 
 
 async def _graphql(gateway: Gateway, token: str, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
