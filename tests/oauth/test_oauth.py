@@ -18,13 +18,13 @@ import aiohttp
 import pytest
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 
-from gateway.adapters.model import PersonRef
 from gateway.config import Settings
 from gateway.oauth import store as oauth_store
 from gateway.store.migrate import upgrade_async
 from gateway.store.testing import postgres_schema
 from simulators.cluster import SimulatorCluster
 from simulators.generator import World
+from tests.cases.test_case_detail import cases_of
 from tests.conftest import _free_port, serve_app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -257,8 +257,8 @@ async def test_a_client_token_reaches_only_the_persons_data_and_granted_scopes(
 ) -> None:
     client = await authorised(oauth_gateway, tokens, scope="cases:read")
     try:
-        chen = {c.case_number for c in _cases(cluster, world, "lawyer-chen")}
-        li_only = next(c for c in _cases(cluster, world, "lawyer-li") if c.case_number not in chen)
+        chen = {c.case_number for c in cases_of(cluster, world, "lawyer-chen")}
+        li_only = next(c for c in cases_of(cluster, world, "lawyer-li") if c.case_number not in chen)
         _, _, body = await client.graphql(
             "query($n: String!) { case(caseNumber: $n) { caseNumber } }", {"n": li_only.case_number}
         )
@@ -392,14 +392,3 @@ async def _graphql(gateway: Gateway, token: str, query: str, variables: dict[str
         ) as r,
     ):
         return await r.json(content_type=None)
-
-
-def _cases(cluster: SimulatorCluster, world: World, login: str) -> list[Any]:
-    person = world.demo[login]
-    who = PersonRef(person.kind, person.number)
-    return [
-        c
-        for b in cluster.backends.values()
-        if b.config.is_court
-        for c in cluster.court_state(b.config.code).cases_of(who)
-    ]
