@@ -50,7 +50,7 @@ class FirmClient:
     def _auth(self) -> dict[str, Any]:
         """Client authentication: HTTP Basic for a confidential client, the client_id alone for a public one."""
         if self.client_secret:
-            return {"auth": aiohttp.BasicAuth(self.client_id, self.client_secret)}
+            return {"headers": {"Authorization": aiohttp.encode_basic_auth(self.client_id, self.client_secret)}}
         return {}
 
     def _form(self, **fields: str) -> dict[str, str]:

@@ -329,10 +329,10 @@ async def test_consent_denied_and_forged_consent_refused(oauth_gateway: Gateway,
 async def test_introspection_for_the_clients_own_tokens(oauth_gateway: Gateway, tokens: dict[str, str]) -> None:
     client = await authorised(oauth_gateway, tokens)
     try:
-        auth = aiohttp.BasicAuth(client.client_id, client.client_secret)
+        auth = {"Authorization": aiohttp.encode_basic_auth(client.client_id, client.client_secret)}
         async with aiohttp.ClientSession() as http:
             async with http.post(
-                client.metadata["introspection_endpoint"], data={"token": client.tokens["access_token"]}, auth=auth
+                client.metadata["introspection_endpoint"], data={"token": client.tokens["access_token"]}, headers=auth
             ) as r:
                 active = await r.json()
             assert (
@@ -340,7 +340,7 @@ async def test_introspection_for_the_clients_own_tokens(oauth_gateway: Gateway, 
             )
             await client.revoke()
             async with http.post(
-                client.metadata["introspection_endpoint"], data={"token": client.tokens["access_token"]}, auth=auth
+                client.metadata["introspection_endpoint"], data={"token": client.tokens["access_token"]}, headers=auth
             ) as r:
                 assert (await r.json()) == {"active": False}
     finally:
