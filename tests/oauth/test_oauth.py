@@ -392,3 +392,25 @@ async def _graphql(gateway: Gateway, token: str, query: str, variables: dict[str
         ) as r,
     ):
         return await r.json(content_type=None)
+
+
+async def test_the_audit_log_names_the_client_beside_the_person(
+    oauth_gateway: Gateway, tokens: dict[str, str], cluster: SimulatorCluster, world: World
+) -> None:
+    from sqlalchemy import select
+
+    from gateway.store.models import AuditRecord
+
+    client = await authorised(oauth_gateway, tokens, scope="tickets:write", scopes="cases:read tickets:write")
+    try:
+        case = next(c for c in cases_of(cluster, world, "lawyer-chen") if c.court_code == "粤0104")
+        create = """mutation ($n: String) { createTicket(court: "粤0104", category: URGE,
+            content: "本案已立案三个月，请问何时开庭？", caseNumber: $n) { id number } }"""
+        body = (await client.graphql(create, {"n": case.case_number}))[2]
+        assert "errors" not in body, body
+        async with oauth_gateway.db.session(read_only=True) as session:
+            records = (await session.scalars(select(AuditRecord).where(AuditRecord.action == "ticket.created"))).all()
+        record = next(r for r in records if r.details.get("number") == body["data"]["createTicket"]["number"])
+        assert record.actor == "lawyer-chen" and record.details["client_id"] == client.client_id
+    finally:
+        await client.close()
