@@ -1,8 +1,10 @@
 """Authlib's authorisation server, wired to ``gateway.oauth.store``.
 
 Authlib's server classes are synchronous; the store is async. Each OAuth request therefore runs Authlib
-in a worker thread (``asyncio.to_thread``) while its storage calls run as coroutines on the event loop
-(``_run``): Authlib's validation logic stays Authlib's, the database work stays on the loop's engine.
+in a worker thread while its storage calls run as coroutines on the event loop (``_run``): Authlib's
+validation logic stays Authlib's, the database work stays on the loop's engine. The threads are the
+server's own pool (``THREADS``), not the loop's default executor, which the loop itself needs (DNS look-ups
+of a database host): a burst of OAuth requests waits for a thread, it never starves the loop's own work.
 
 Policy on top of Authlib's defaults: authorization code with PKCE only, ``S256`` only, for confidential
 and public clients alike (OAuth 2.1); exact redirect URIs; refresh tokens rotated at every use, a used one
@@ -14,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Callable, Coroutine, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -30,6 +33,8 @@ from gateway.oauth.tokens import GrantCheck, mint_access_token, read_access_toke
 from gateway.store.db import Store
 
 T = TypeVar("T")
+#: OAuth requests handled at once per process (each holds a thread while its storage calls run)
+THREADS = 8
 #: the extra scopes a client may also be registered for beyond ``Scope``: none for now
 SCOPES = tuple(s.value for s in Scope)
 
@@ -127,6 +132,7 @@ class GatewayServer(AuthorizationServer):
         self.grant_check = grant_check
         self.clock = clock
         self.loop: asyncio.AbstractEventLoop | None = None
+        self._threads = ThreadPoolExecutor(THREADS, thread_name_prefix="oauth")
         self.register_token_generator("default", self._generate_token)
         self.register_grant(CodeGrant, [S256Only(required=True)])
         self.register_grant(RefreshGrant)
@@ -135,9 +141,9 @@ class GatewayServer(AuthorizationServer):
 
     # -- the bridge: Authlib in a thread, storage on the loop -------------------------------------------
 
-    async def call(self, method: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    async def call(self, method: Callable[..., T], *args: Any) -> T:
         self.loop = asyncio.get_running_loop()
-        return await asyncio.to_thread(method, *args, **kwargs)
+        return await self.loop.run_in_executor(self._threads, method, *args)
 
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:
         assert self.loop is not None

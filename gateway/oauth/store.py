@@ -84,11 +84,12 @@ class Client:
     def get_default_redirect_uri(self) -> str | None:
         return self.redirect_uris[0] if len(self.redirect_uris) == 1 else None
 
-    def get_allowed_scope(self, scope: str | None) -> str:
-        """What was asked, within what the client may ask for (everything it may, when nothing was asked)."""
+    def get_allowed_scope(self, scope: str | None) -> str | None:
+        """What was asked, within what the client may ask for (everything it may, when nothing was asked);
+        None (``invalid_scope``) when none of what was asked is allowed."""
         if not scope:
             return " ".join(sorted(self.scopes))
-        return " ".join(s for s in sorted(set(scope.split())) if s in self.scopes)
+        return " ".join(s for s in sorted(set(scope.split())) if s in self.scopes) or None
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
         return redirect_uri in self.redirect_uris  # exact match (OAuth 2.1)

@@ -414,3 +414,17 @@ async def test_the_audit_log_names_the_client_beside_the_person(
         assert record.actor == "lawyer-chen" and record.details["client_id"] == client.client_id
     finally:
         await client.close()
+
+
+async def test_a_scope_the_client_is_not_registered_for_is_never_granted(oauth_gateway: Gateway) -> None:
+    client = await oauth_gateway.client(scopes="cases:read")
+    try:
+        async with aiohttp.ClientSession() as http:
+            url = client.authorization_url("filings:write", "s", secrets.token_urlsafe(48))
+            async with http.get(url, allow_redirects=False) as r:
+                assert r.status == 302 and "error=invalid_scope" in r.headers["Location"]
+            unknown = client.authorization_url("cases:read admin:everything", "s", secrets.token_urlsafe(48))
+            async with http.get(unknown, allow_redirects=False) as r:
+                assert r.status == 302 and "error=invalid_scope" in r.headers["Location"]
+    finally:
+        await client.close()
