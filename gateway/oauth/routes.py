@@ -21,6 +21,7 @@ import logging
 import secrets
 import time
 from typing import Any
+from urllib.parse import parse_qsl
 
 import jwt
 from authlib.oauth2.rfc6749.errors import OAuth2Error
@@ -71,8 +72,6 @@ async def _read(request: Request, server: GatewayServer) -> FormRequest:
         body = await request.body()
         if len(body) > MAX_FORM_BYTES:
             raise ValueError("form too large")
-        from urllib.parse import parse_qsl
-
         form = parse_qsl(body.decode(errors="replace"), keep_blank_values=True)
     # the issuer's own scheme and host: behind a TLS proxy request.url may say http
     uri = server.policy.issuer + request.url.path + (f"?{request.url.query}" if request.url.query else "")

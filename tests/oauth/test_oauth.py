@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import json
 import os
 import secrets
 import sys
@@ -350,26 +351,48 @@ async def test_introspection_for_the_clients_own_tokens(oauth_gateway: Gateway, 
 async def test_the_guides_example_client_runs_against_a_live_gateway(
     oauth_gateway: Gateway, tokens: dict[str, str]
 ) -> None:
-    client_id, secret = await oauth_gateway.register()
-    args = [
-        sys.executable,
-        str(ROOT / "examples" / "firm_client.py"),
-        "--gateway",
-        oauth_gateway.url,
-        "--client-id",
-        client_id,
-    ]
-    args += ["--client-secret", str(secret), "--sign-in-token", tokens["lawyer-chen"]]
-    process = await asyncio.create_subprocess_exec(
-        *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    """The guide's commands as written: register with the CLI, then run examples/firm_client.py."""
+    env = {**os.environ, "GATEWAY_DATABASE_URL": oauth_gateway.settings.database_url}
+    cli = str(Path(sys.executable).with_name("court-gateway"))
+    added = await _run(
+        [
+            cli,
+            "clients",
+            "add",
+            "穗正律所案件管理",
+            "--redirect-uri",
+            REDIRECT,
+            "--scope",
+            "cases:read",
+            "--scope",
+            "documents:read",
+        ],
+        env,
     )
-    out, err = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode == 0, err.decode()
-    import json
-
-    result = json.loads(out)
-    assert result["status"] == 200 and result["cases"] >= 1 and result["revoked"] == 200
+    printed = dict(line.split(":", 1) for line in added.splitlines() if line.startswith("client_"))
+    client_id, secret = printed["client_id"].strip(), printed["client_secret"].strip()
+    example = [sys.executable, str(ROOT / "examples" / "firm_client.py"), "--gateway", oauth_gateway.url]
+    example += ["--client-id", client_id, "--client-secret", secret, "--sign-in-token", tokens["lawyer-chen"]]
+    result = json.loads(await _run(example, env))
+    assert result["status"] == 200 and result["cases"] >= 1 and result["revoked"] == 200 and result["errors"] == []
     assert result["viewer"]["client"]["id"] == client_id and result["rateLimitPolicy"].startswith('"client"')
+    # production refuses a redirect URI that is plain http to a host on the network
+    production = {**env, "GATEWAY_MODE": "production"}
+    refused = await asyncio.create_subprocess_exec(
+        cli,
+        "clients",
+        "add",
+        "x",
+        "--redirect-uri",
+        "http://cms.example-firm.cn/cb",
+        "--scope",
+        "cases:read",
+        env=production,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await asyncio.wait_for(refused.communicate(), 60)
+    assert refused.returncode != 0 and b"must be https" in err
 
 
 async def _run(command: list[str], env: dict[str, str]) -> str:
