@@ -31,6 +31,7 @@ from starlette.routing import Route
 
 from gateway.identity import AuthError, Role, TokenVerifier
 from gateway.oauth import pages
+from gateway.oauth.redirects import redirect_problem
 from gateway.oauth.server import SCOPES, FormRequest, GatewayServer
 from gateway.oauth.service import OAuthService
 from gateway.oauth.store import Person, person_claims
@@ -126,6 +127,9 @@ def oauth_routes(oauth: OAuthService, verifier: TokenVerifier, *, demo: bool) ->
                 return _response(server.handle_error_response(oauth_request, error))
             return pages.failure(f"{error.error}: {error.description or 'the client request is not valid'}")
         client, scope = grant.request.client, grant.request.scope or ""
+        redirect = oauth_request.payload.redirect_uri or client.get_default_redirect_uri() or ""
+        if not demo and redirect_problem(redirect, production=True):  # registered before production mode
+            return pages.failure("this app's redirect URI is not https: the court must register it again")
         action = PATHS["authorization_endpoint"] + (f"?{request.url.query}" if request.url.query else "")
         form = oauth_request.form
         if request.method == "GET":

@@ -451,3 +451,22 @@ async def test_a_scope_the_client_is_not_registered_for_is_never_granted(oauth_g
                 assert r.status == 302 and "error=invalid_scope" in r.headers["Location"]
     finally:
         await client.close()
+
+
+@pytest.mark.parametrize(
+    ("uri", "production", "allowed"),
+    [
+        ("https://cms.example-firm.cn/cb", True, True),
+        ("http://127.0.0.1:8765/callback", True, True),
+        ("http://localhost/cb", True, True),
+        ("http://[::1]:9000/cb", True, True),
+        ("http://cms.example-firm.cn/cb", True, False),
+        ("http://cms.example-firm.cn/cb", False, True),
+        ("https://cms.example-firm.cn/cb#fragment", False, False),
+        ("javascript:alert(1)", False, False),
+    ],
+)
+def test_redirect_uris_production_accepts(uri: str, production: bool, allowed: bool) -> None:
+    from gateway.oauth.redirects import redirect_problem
+
+    assert (redirect_problem(uri, production=production) is None) is allowed
