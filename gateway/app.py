@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,6 +65,7 @@ from gateway.feeds.follower import ChangeFollower
 from gateway.graphiql import assets as graphiql_assets
 from gateway.graphiql import page as graphiql_page
 from gateway.identity import AuthError, TokenVerifier, Viewer
+from gateway.oauth.routes import oauth_routes
 from gateway.observability import record, tracing
 from gateway.observability.exposition import metrics_endpoint
 from gateway.observability.logging import configure_logging
@@ -87,8 +88,9 @@ SUBSCRIPTION_OVER_HTTP = "SUBSCRIPTION_OVER_HTTP_UNSUPPORTED"
 log = logging.getLogger("gateway")
 
 
-def build_verifier(settings: Settings) -> TokenVerifier:
-    """HS256 with the demo key only in demo mode with no real identity provider: the demo key is public."""
+def build_verifier(settings: Settings, grant_check: Callable[[str], Awaitable[bool]] | None = None) -> TokenVerifier:
+    """HS256 with the demo key only in demo mode with no real identity provider: the demo key is public.
+    The gateway's own authorisation server is trusted too (``gateway.oauth``), its grants checked."""
     demo_key = settings.jwt_hs256_secret == DEMO_JWT_HS256_SECRET
     never_demo = settings.jwt_jwks_url or settings.mode == "production"
     hs256 = None if demo_key and never_demo else settings.jwt_hs256_secret or None
@@ -103,6 +105,9 @@ def build_verifier(settings: Settings) -> TokenVerifier:
         issuer=settings.jwt_issuer or None,
         audience=settings.jwt_audience or None,
         max_lifetime_s=settings.jwt_max_lifetime_s,
+        oauth_issuer=settings.oauth_issuer_url,
+        oauth_secret=settings.oauth_token_secret,
+        grant_check=grant_check,
     )
 
 
@@ -243,8 +248,11 @@ class GraphQLApp(GraphQL[Context, None]):
             return await super().run(request, context, root_value)
         context = await self.get_context(request)
         decision = await self.limiter.check(context.viewer, request.client.host if request.client else "")
+        if decision is None:
+            return await super().run(request, context, root_value)
         if not decision.allowed:
             return rate_limited(decision)
+        context.quota = decision  # what `viewer { client { quota } }` reports
         response = await super().run(request, context, root_value)
         response.headers.update(decision.headers())
         return response
@@ -417,10 +425,13 @@ def create_app(settings: Settings | None = None, *, graphiql: bool | None = None
     tracing.setup_tracing(settings)  # before any HTTP session exists: the aiohttp instrumentation wraps them
     services = build_services(settings)
     build_workers(services)
-    limiter = build_rate_limiter(settings.cache_url, settings.rate_limit_per_s, settings.rate_limit_burst)
+    limiter = build_rate_limiter(
+        settings.cache_url, settings.rate_limit_per_s, settings.rate_limit_burst, client_quota=services.oauth.quota
+    )
+    verifier = build_verifier(settings, services.oauth.grant_check)
     graphql = GraphQLApp(
         services,
-        build_verifier(settings),
+        verifier,
         graphiql=settings.graphiql if graphiql is None else graphiql,
         limiter=limiter,
         max_document_bytes=settings.max_document_bytes,
@@ -489,6 +500,8 @@ def create_app(settings: Settings | None = None, *, graphiql: bool | None = None
             # 电子阅卷: a case-file material, watermarked and sealed, behind a link issued by `downloadMaterial`
             Route(MATERIAL_DOWNLOAD_PATH + "{token}", material_download(services)),
             *graphiql_routes,
+            # the authorisation server for firms' software (issue 14)
+            *oauth_routes(services.oauth, verifier, demo=settings.mode == "demo"),
         ],
         lifespan=lifespan,
         middleware=[

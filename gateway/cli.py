@@ -280,6 +280,84 @@ def cmd_token(args: argparse.Namespace, settings: Settings) -> None:
     print(demo_token(settings, args.login, level=args.level, ttl_s=args.ttl))
 
 
+# -- clients (OAuth, issue 14) ------------------------------------------------------------------------
+
+
+def cmd_clients_add(args: argparse.Namespace, settings: Settings) -> None:
+    """Register a firm's software; its id (and a confidential client's secret) is printed once."""
+    from gateway.core.runtime import utc_now
+    from gateway.identity import Scope
+    from gateway.oauth import store as oauth_store
+    from gateway.oauth.redirects import redirect_problem
+    from gateway.store import Store
+
+    known = {s.value for s in Scope}
+    unknown = sorted(set(args.scope) - known)
+    if unknown:
+        raise SystemExit(f"court-gateway: unknown scopes {unknown}; known: {' '.join(sorted(known))}")
+    for uri in args.redirect_uri:
+        problem = redirect_problem(uri, production=settings.mode == "production")
+        if problem:
+            raise SystemExit(f"court-gateway: redirect URI {uri!r}: {problem}")
+
+    async def add() -> tuple[str, str | None]:
+        async with Store(settings.database_url) as db:
+            return await oauth_store.add_client(
+                db,
+                name=args.name,
+                redirect_uris=args.redirect_uri,
+                scopes=args.scope,
+                public=args.public,
+                rate_per_s=args.rate,
+                burst=args.burst,
+                may_introspect=args.introspection,
+                now=utc_now(),
+            )
+
+    client_id, secret = asyncio.run(add())
+    print(f"client_id:     {client_id}")
+    if secret:
+        print(f"client_secret: {secret}")
+        print("(the secret is shown once: keep it now; the gateway stores only its hash)")
+    else:
+        print("public client: no secret (PKCE only)")
+
+
+def cmd_clients_list(args: argparse.Namespace, settings: Settings) -> None:
+    from gateway.oauth import store as oauth_store
+    from gateway.store import Store
+
+    async def clients() -> list[Any]:
+        async with Store(settings.database_url) as db:
+            return await oauth_store.list_clients(db)
+
+    for client, grants in asyncio.run(clients()):
+        kind = "public" if client.public else "confidential"
+        state = "REVOKED" if client.revoked else f"{grants} live grants"
+        quota = f"{client.rate_per_s or settings.oauth_client_rate_per_s}/s burst {client.burst or settings.oauth_client_burst}"
+        print(f"{client.client_id}  {client.name}  {kind}  [{' '.join(sorted(client.scopes))}]  {quota}  {state}")
+        for uri in client.redirect_uris:
+            print(f"    redirect: {uri}")
+
+
+def cmd_clients_revoke(args: argparse.Namespace, settings: Settings) -> None:
+    """Revoke a client (and every grant made to it), or one grant (``--grant``)."""
+    from gateway.core.runtime import utc_now
+    from gateway.oauth import store as oauth_store
+    from gateway.store import Store
+
+    async def revoke() -> bool:
+        async with Store(settings.database_url) as db:
+            if args.grant:
+                return await oauth_store.revoke_grant(db, args.id, oauth_store.BY_COURT, now=utc_now())
+            return await oauth_store.revoke_client(db, args.id, now=utc_now())
+
+    what = "grant" if args.grant else "client"
+    if not asyncio.run(revoke()):
+        raise SystemExit(f"court-gateway: no live {what} {args.id!r}")
+    print(f"revoked {what} {args.id}: its tokens stop within GATEWAY_OAUTH_GRANT_CHECK_S seconds")
+
+
 def cmd_notifications_watch(args: argparse.Namespace, settings: Settings) -> None:
     """Print each new in-app notification as the gateway pushes it (the notificationAdded subscription)."""
     from gateway.watch import WatchError, format_notice, notifications
@@ -583,6 +661,27 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--url", help="the gateway's /graphql URL (default: the configured host and port)")
     watch.add_argument("--after", help="also replay the notifications after this notification ID first")
     watch.set_defaults(func=cmd_notifications_watch)
+
+    clients = commands.add_parser("clients", help="registered OAuth clients (firms' software)")
+    client_ops = clients.add_subparsers(dest="clients_command", required=True)
+    add = client_ops.add_parser("add", help="register a client; prints its id and secret once")
+    add.add_argument("name", help="the name people see on the consent page, e.g. the firm's product")
+    add.add_argument("--redirect-uri", action="append", required=True, help="an exact redirect URI (repeat)")
+    add.add_argument("--scope", action="append", required=True, help="a scope it may ask for (repeat)")
+    add.add_argument("--public", action="store_true", help="a public client (no secret; PKCE only)")
+    add.add_argument(
+        "--rate", type=float, help="quota: requests refilled per second (default GATEWAY_OAUTH_CLIENT_RATE_PER_S)"
+    )
+    add.add_argument("--burst", type=_positive, help="quota: the bucket's size (default GATEWAY_OAUTH_CLIENT_BURST)")
+    add.add_argument("--introspection", action="store_true", help="a court resource server: may introspect any token")
+    add.set_defaults(func=cmd_clients_add)
+    client_ops.add_parser("list", help="every client, its scopes, quota and live grants").set_defaults(
+        func=cmd_clients_list
+    )
+    revoke = client_ops.add_parser("revoke", help="revoke a client and all its grants, or one grant (--grant)")
+    revoke.add_argument("id", help="a client_id, or a grant id with --grant")
+    revoke.add_argument("--grant", action="store_true", help="revoke one person's grant, not the client")
+    revoke.set_defaults(func=cmd_clients_revoke)
 
     seal = commands.add_parser("seal", help="court seals (PDF signatures) of case-file downloads and certificates")
     seal_ops = seal.add_subparsers(dest="seal_command", required=True)

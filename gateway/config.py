@@ -34,6 +34,7 @@ DEFAULT_SEED_FILE = ROOT / "simulators" / "seed.toml"
 #: the demo's secrets: public (they are in this repository), so production refuses them (``gateway.security``)
 DEMO_JWT_HS256_SECRET = "court-gateway-demo-identity-provider-only"
 DEMO_DOWNLOAD_SECRET = "court-gateway-demo-download-links-only"
+DEMO_OAUTH_SECRET = "court-gateway-demo-oauth-access-tokens-only"
 
 
 class SealSigner(BaseModel):
@@ -191,6 +192,24 @@ class Settings(BaseSettings):
     #: a token whose exp - iat (exp - now without iat) is longer than this is refused
     jwt_max_lifetime_s: float = Field(default=24 * 3600.0, gt=0)
 
+    # -- the OAuth authorisation server for firms' software (gateway.oauth, issue 14) --------------------
+    #: the authorisation server's issuer URL (RFC 8414), also the ``iss`` of the access tokens it signs;
+    #: unset: ``public_url``, else http://<host>:<port>. Production needs https (or a loopback address)
+    oauth_issuer: str = ""
+    #: the HMAC key of the access tokens the gateway issues to clients (HS256). The default is public:
+    #: production refuses it (set GATEWAY_OAUTH_TOKEN_SECRET, at least 32 bytes)
+    oauth_token_secret: str = Field(default=DEMO_OAUTH_SECRET, repr=False)
+    #: how long an access token, a refresh token and an authorization code live
+    oauth_access_token_ttl_s: int = Field(default=600, gt=0)
+    oauth_refresh_token_ttl_s: int = Field(default=30 * 24 * 3600, gt=0)
+    oauth_code_ttl_s: int = Field(default=120, gt=0)
+    #: how long a replica trusts its last look at a grant (revoked or not): a revoked grant's access
+    #: tokens stop working within this many seconds on every replica, at once on the one that revoked it
+    oauth_grant_check_s: float = Field(default=5.0, ge=0)
+    #: a client's quota unless registered with its own: requests refilled per second, and the burst
+    oauth_client_rate_per_s: float = Field(default=2.0, gt=0)
+    oauth_client_burst: int = Field(default=120, ge=1)
+
     # -- demand control (gateway.demand) ---------------------------------------------------------------
     #: the most an operation may cost before it runs (objects in the answer + 10 per court call + 10 per
     #: mutation field); over it: COST_LIMIT_EXCEEDED, nothing executed. The AOL frontend's detailed case
@@ -227,6 +246,11 @@ class Settings(BaseSettings):
         if value and len(value) < 32:
             raise ValueError("metrics_token must be at least 32 characters (or unset)")
         return value
+
+    @property
+    def oauth_issuer_url(self) -> str:
+        """The authorisation server's issuer (``oauth_issuer``, else ``public_url``, else this host and port)."""
+        return (self.oauth_issuer or self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def log_hash_key(self) -> bytes:

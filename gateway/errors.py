@@ -45,6 +45,13 @@ class Forbidden(GatewayError):
     code = "FORBIDDEN"
 
 
+class InsufficientScope(Forbidden):
+    """A registered client's token without the scope this needs (or for an act no scope grants software,
+    such as signing a served document): ``extensions.scope`` names the scope, if any would do."""
+
+    code = "INSUFFICIENT_SCOPE"
+
+
 class NotFound(GatewayError):
     code = "NOT_FOUND"
 

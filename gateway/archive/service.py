@@ -403,6 +403,7 @@ class ArchiveService:
             await audit.append(
                 session,
                 actor=viewer.subject,
+                client_id=viewer.client_id,
                 action="archive.applied",
                 subject_type=SUBJECT,
                 subject_id=row.id,
@@ -493,6 +494,7 @@ class ArchiveService:
             await audit.append(
                 session,
                 actor=viewer.subject,
+                client_id=viewer.client_id,
                 action="archive.approved" if approve else "archive.rejected",
                 subject_type=SUBJECT,
                 subject_id=row.id,

@@ -35,6 +35,7 @@ from gateway.schema.introspection import IntrospectionControl
 from gateway.schema.limits import MAX_TOKENS, VALIDATION_RULES
 from gateway.schema.node import NodeQuery
 from gateway.schema.notifications import NotificationsMutation, NotificationsQuery, NotificationsSubscription
+from gateway.schema.oauth import OAuthMutation, OAuthQuery
 from gateway.schema.tickets import TicketsMutation, TicketsQuery
 from gateway.schema.viewer import ViewerQuery
 from gateway.schema.work_queue import WorkQueueQuery
@@ -116,11 +117,20 @@ Query = _root(
         WorkQueueQuery,
         BindingsQuery,
         ArchiveQuery,
+        OAuthQuery,
     ),
 )
 Mutation = _root(
     "Mutation",
-    (FilingsMutation, SigningMutation, NotificationsMutation, TicketsMutation, BindingsMutation, ArchiveMutation),
+    (
+        FilingsMutation,
+        SigningMutation,
+        NotificationsMutation,
+        TicketsMutation,
+        BindingsMutation,
+        ArchiveMutation,
+        OAuthMutation,
+    ),
 )
 Subscription = _root("Subscription", (NotificationsSubscription,))
 
