@@ -234,6 +234,17 @@ class Settings(BaseSettings):
     #: how often a live notificationAdded subscription looks for new notices in the store
     notification_poll_s: float = 0.5
 
+    # -- firm software: changes, webhooks, calendar feeds (issue 14) -----------------------------------
+    #: how long a `changes` point stays valid after it was issued; an older one asks for a full re-read
+    changes_point_valid_days: int = Field(default=30, ge=1)
+    #: a webhook is retried after webhook_retry_base_s, doubling (with jitter) up to webhook_retry_max_s;
+    #: the 30th attempt (about a day after the first) failing ends it and disables its endpoint
+    webhook_max_attempts: int = Field(default=30, ge=1)
+    webhook_retry_base_s: float = 30.0
+    webhook_retry_max_s: float = 3600.0
+    #: one delivery's whole exchange with the receiver; its answer is read up to 64 KiB and dropped
+    webhook_timeout_s: float = 10.0
+
     # -- deadlines and 12368 tickets (issue 5) -------------------------------------------------------
     #: a TOML file of State Council holiday schedules the holiday library does not carry yet (one table
     #: per year: holidays, workdays); it wins over the library and over the computed statutory holidays

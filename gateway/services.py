@@ -14,6 +14,7 @@ from gateway.archive.reading import ReadingService
 from gateway.archive.service import ArchiveService
 from gateway.bindings.outbox import BindingOutbox
 from gateway.bindings.service import BindingService
+from gateway.calendar.service import CalendarService
 from gateway.cases.service import CaseService
 from gateway.config import Settings
 from gateway.core.deadlines import EscalationScheduler
@@ -26,6 +27,9 @@ from gateway.filings.outbox import FilingOutbox
 from gateway.filings.service import FilingService
 from gateway.notifications.sms import SmsWorker
 from gateway.tickets.service import TicketService
+from gateway.webhooks.grants import Grants, RegisteredGrants
+from gateway.webhooks.outbox import WebhookOutbox
+from gateway.webhooks.service import WebhookService
 
 
 @dataclass(eq=False)
@@ -41,6 +45,11 @@ class Services(Runtime):
     reading: ReadingService = field(init=False)
     tickets: TicketService = field(init=False)
     bindings: BindingService = field(init=False)
+    #: whether a person still authorises a client (webhooks ask before each delivery); the OAuth grant
+    #: store replaces this stand-in (the scopes on the client's endpoint rows)
+    grants: Grants = field(init=False)
+    webhooks: WebhookService = field(init=False)
+    calendar: CalendarService = field(init=False)
 
     def __post_init__(self) -> None:
         self.cases = CaseService(self)
@@ -52,6 +61,9 @@ class Services(Runtime):
         self.reading = ReadingService(self, self.archive)
         self.tickets = TicketService(self, self.cases)
         self.bindings = BindingService(self)
+        self.grants = RegisteredGrants(self.store)
+        self.webhooks = WebhookService(self, self.grants)
+        self.calendar = CalendarService(self, self.cases, self.documents, self.signing)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Services:
@@ -70,3 +82,4 @@ def build_workers(services: Services) -> None:
     services.workers.add(SignatureOutbox.from_services(services))
     services.workers.add(EscalationScheduler(services))
     services.workers.add(BindingOutbox.from_services(services))
+    services.workers.add(WebhookOutbox(services.store, services.settings, services.grants, clock=services.now))

@@ -24,6 +24,8 @@ DOMAIN_PACKAGES = (
     "gateway.notifications",
     "gateway.work_queue",
     "gateway.feeds",
+    "gateway.webhooks",
+    "gateway.calendar",
     "gateway.store",
     "gateway.adapters",
     "adapters",

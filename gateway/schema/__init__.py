@@ -31,6 +31,7 @@ from gateway.schema.courts import Court, CourtsQuery
 from gateway.schema.document_cache import CachedDocuments, DocumentCache
 from gateway.schema.documents import DocumentsQuery, ServedDocument, SigningMutation, SigningQuery
 from gateway.schema.filings import FilingsMutation, FilingsQuery
+from gateway.schema.firm import FirmMutation, FirmQuery
 from gateway.schema.limits import MAX_TOKENS, VALIDATION_RULES
 from gateway.schema.node import NodeQuery
 from gateway.schema.notifications import NotificationsMutation, NotificationsQuery, NotificationsSubscription
@@ -115,11 +116,20 @@ Query = _root(
         WorkQueueQuery,
         BindingsQuery,
         ArchiveQuery,
+        FirmQuery,
     ),
 )
 Mutation = _root(
     "Mutation",
-    (FilingsMutation, SigningMutation, NotificationsMutation, TicketsMutation, BindingsMutation, ArchiveMutation),
+    (
+        FilingsMutation,
+        SigningMutation,
+        NotificationsMutation,
+        TicketsMutation,
+        BindingsMutation,
+        ArchiveMutation,
+        FirmMutation,
+    ),
 )
 Subscription = _root("Subscription", (NotificationsSubscription,))
 
