@@ -11,7 +11,6 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,8 +20,6 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from gateway.adapters.model import PersonRef
 from gateway.app import create_app
 from gateway.config import Settings
-from gateway.store.migrate import upgrade_async
-from gateway.store.testing import sqlite_url
 from simulators.cluster import SimulatorCluster
 from simulators.generator import World
 from tests.conftest import GraphQLClient, _free_port, following_every_feed, mint, serve_app
@@ -102,13 +99,6 @@ async def firm_gateway(settings: Settings) -> AsyncIterator[GraphQLClient]:
     finally:
         server.should_exit = True
         await task
-
-
-@pytest.fixture
-async def database(tmp_path: Path) -> str:
-    url = sqlite_url(tmp_path)
-    await upgrade_async(url)
-    return url
 
 
 def client_token(world: World, settings: Settings, login: str, scope: str = FIRM_SCOPES, client: str = "firm-a") -> str:
