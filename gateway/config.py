@@ -238,7 +238,7 @@ class Settings(BaseSettings):
     #: how long a `changes` point stays valid after it was issued; an older one asks for a full re-read
     changes_point_valid_days: int = Field(default=30, ge=1)
     #: a webhook is retried after webhook_retry_base_s, doubling (with jitter) up to webhook_retry_max_s;
-    #: the 30th attempt (about a day after the first) failing ends it and disables its endpoint
+    #: the 30th attempt (17 to 23 hours after the first, with the jitter) failing ends it and disables its endpoint
     webhook_max_attempts: int = Field(default=30, ge=1)
     webhook_retry_base_s: float = 30.0
     webhook_retry_max_s: float = 3600.0
