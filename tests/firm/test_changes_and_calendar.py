@@ -112,6 +112,13 @@ async def test_the_calendar_feed_holds_the_hearing_and_the_appeal_deadline_and_r
     async with firm_gateway(fast(settings, database)) as gw:
         token = client_token(world, settings, "party-wang")
         base = gw.base  # type: ignore[attr-defined]
+        asked = await gw.query(
+            'mutation($n: String) { createTicket(court: "粤0104", category: CONSULTATION, content: "何时开庭？", '
+            "caseNumber: $n) { number dueAt } }",
+            {"n": None},
+            token=mint(world, settings, "party-wang"),
+        )
+        ticket = asked["data"]["createTicket"]
         old = (await gw.query(ROTATE, token=token))["data"]["rotateCalendarFeed"]["url"]
         async with aiohttp.ClientSession() as http:
             async with http.get(base + old) as response:
@@ -139,6 +146,8 @@ async def test_the_calendar_feed_holds_the_hearing_and_the_appeal_deadline_and_r
     assert len(appeals) == 1
     assert appeals[0].decoded("DTSTART").date() == expected.last_day
     assert expected.last_day >= judgment.served_at.astimezone(CHINA_TZ).date() + timedelta(days=15)
+    answer_due = [e for e in events.values() if str(e["SUMMARY"]) == f"12368诉求答复期限：{ticket['number']}"]
+    assert [e.decoded("DTSTART") for e in answer_due] == [datetime.fromisoformat(ticket["dueAt"])]
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     assert old != new
 

@@ -173,3 +173,34 @@ async def test_changes_pages_by_id_for_the_callers_keys_only(store: Store, yuexi
         )
     assert [c.occurred_at for c in seen] == [NOW + timedelta(seconds=n) for n in range(5)]
     assert len({c.id for c in seen}) == 5 and later.changes == [] and hidden.changes == []
+
+
+class FixedGrants:
+    """A grant store that answers one thing (the OAuth grant store implements the same protocol)."""
+
+    def __init__(self, scopes: frozenset[str] | None) -> None:
+        self.scopes = scopes
+
+    async def active_scopes(self, client_id: str, subject: str) -> frozenset[str] | None:
+        return self.scopes
+
+
+@pytest.mark.parametrize(
+    ("scopes", "code"), [(None, "GRANT_REVOKED"), (frozenset({"cases:read", "webhooks:manage"}), "SCOPE_NOT_GRANTED")]
+)
+async def test_a_revoked_grant_or_a_withdrawn_scope_ends_the_delivery_and_disables_the_endpoint(
+    store: Store, yuexiu: CourtConfig, scopes: frozenset[str] | None, code: str
+) -> None:
+    url = "http://127.0.0.1:9/never-called"
+    await endpoint(store, "ep_wang", WANG.key or "", url, types=["document.served"], scopes=["documents:read"])
+    await served(store, yuexiu, [WANG], "event:粤0104:43")
+    worker = WebhookOutbox(store, Settings(), FixedGrants(scopes), clock=lambda: NOW)
+    assert await worker.run_once() == 1
+    async with store.session(read_only=True) as session:
+        row = (await session.scalars(select(WebhookDelivery))).one()
+        ep = await session.get(WebhookEndpoint, "ep_wang")
+    assert (row.status, row.attempts) == ("FAILED", 1)
+    assert (row.last_error or "").startswith(code) and row.last_status is None
+    assert ep is not None and not ep.enabled and code in (ep.disabled_reason or "")
+    await served(store, yuexiu, [WANG], "event:粤0104:44")  # nothing is queued for a disabled endpoint
+    assert len(await deliveries(store)) == 1

@@ -276,3 +276,27 @@ def test_production_allows_only_https_to_public_addresses() -> None:
         assert not address_allowed(private, production=True), private
         assert not address_allowed(private, production=False), private
     assert address_allowed("8.8.8.8", production=True)
+
+
+async def test_a_filing_delivered_and_then_handled_reaches_the_filers_endpoint(
+    settings: Settings, database: str, cluster: SimulatorCluster, world: World
+) -> None:
+    from tests.filings.test_filings import PDF, upload, wait_for
+
+    chen = PersonRef.lawyer(world.demo["lawyer-chen"].number)
+    case = cluster.court_state("粤0105").cases_of(chen)[0]
+    receiver = Receiver()
+    async with receiving(receiver), firm_gateway(fast(settings, database)) as gw:
+        gw.tokens["lawyer-chen"] = mint(world, settings, "lawyer-chen")
+        token = client_token(world, settings, "lawyer-chen")
+        endpoint = await register(gw, token, receiver.url + "/filings", ["filing.delivered", "filing.handled"])
+        receiver.secret = endpoint["secret"]
+        body = await upload(gw, case.case_number, [("代理词.pdf", PDF, "application/pdf")], title="代理词")
+        filing_id = body["data"]["submitFiling"]["id"]
+        delivered = await wait_for(gw, filing_id, lambda f: f["status"] == "DELIVERED")
+        cluster.desk("粤0105").handle_filing(delivered["receiptNumber"], "已阅")
+        assert await eventually(lambda: len(receiver.recorded) >= 2)
+    events = [(p["type"], p["data"]["caseNumber"]) for p in receiver.recorded.values()]
+    assert events == [("filing.delivered", case.case_number), ("filing.handled", case.case_number)]
+    delivered_text = next(iter(receiver.recorded.values()))["data"]["text"]
+    assert "代理词" in delivered_text and delivered["receiptNumber"] in delivered_text
