@@ -17,10 +17,12 @@ What is particular to webhooks:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any
 
@@ -82,6 +84,20 @@ class WebhookOutbox(Outbox[WebhookDelivery, int]):
         self.grants = grants
         self.production = settings.mode == "production"
         self.timeout = aiohttp.ClientTimeout(total=settings.webhook_timeout_s, sock_connect=settings.webhook_timeout_s)
+        self._http: aiohttp.ClientSession | None = None
+
+    def round(self) -> AbstractAsyncContextManager[object]:
+        return self._session()
+
+    @contextlib.asynccontextmanager
+    async def _session(self) -> AsyncIterator[aiohttp.ClientSession]:
+        """One HTTP client for a round's deliveries (its pool reuses connections to the same receiver)."""
+        async with aiohttp.ClientSession(timeout=self.timeout) as http:
+            self._http = http
+            try:
+                yield http
+            finally:
+                self._http = None
 
     async def deliver(self, row: WebhookDelivery) -> int:
         async with self.store.session(read_only=True) as session:
@@ -108,11 +124,14 @@ class WebhookOutbox(Outbox[WebhookDelivery, int]):
             "webhook-timestamp": str(int(sent_at.timestamp())),
             "webhook-signature": Webhook(endpoint.secret).sign(row.message_id, sent_at, body),
         }
+        if self._http is not None:  # within a round
+            return await self._exchange(self._http, endpoint.url, body.encode(), headers)
+        async with self._session() as http:
+            return await self._exchange(http, endpoint.url, body.encode(), headers)
+
+    async def _exchange(self, http: aiohttp.ClientSession, url: str, body: bytes, headers: dict[str, str]) -> int:
         try:
-            async with (
-                aiohttp.ClientSession(timeout=self.timeout) as http,
-                http.post(endpoint.url, data=body.encode(), headers=headers, allow_redirects=False) as answer,
-            ):
+            async with http.post(url, data=body, headers=headers, allow_redirects=False) as answer:
                 await answer.content.read(MAX_ANSWER)
                 status = answer.status
         except TimeoutError:

@@ -32,12 +32,13 @@ from gateway.webhooks.outbox import WORKER_NAME
 from gateway.webhooks.urls import check_url
 
 MAX_ENDPOINTS = 10  # per client and person
+MAX_EVENT_TYPES = 20  # more than there are: a longer list is not a mistake worth reading
 MAX_LOG_PAGE = 100
 
 
 class NoSuchEndpoint(NotFoundError):
-    def __init__(self) -> None:
-        super().__init__("no such webhook endpoint of yours")
+    def __init__(self, what: str = "webhook endpoint") -> None:
+        super().__init__(f"no such {what} of yours")
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,8 @@ def _owner(viewer: Viewer) -> tuple[str, str]:
 
 
 def _check_types(viewer: Viewer, event_types: Sequence[str]) -> list[str]:
+    if len(event_types) > MAX_EVENT_TYPES:
+        raise InvalidInput(f"at most {MAX_EVENT_TYPES} event types", "EVENT_TYPES")
     wanted = list(dict.fromkeys(event_types))
     if not wanted:
         raise InvalidInput("name at least one event type", "EVENT_TYPES")
@@ -229,7 +232,7 @@ class WebhookService:
                 select(WebhookDelivery).where(WebhookDelivery.message_id == message_id[:32]).with_for_update()
             )
             if row is None:
-                raise NoSuchEndpoint()
+                raise NoSuchEndpoint("webhook delivery")
             endpoint = await self._own(session, viewer, row.endpoint_id)
             if not endpoint.enabled:
                 raise NotPermitted("re-enable the endpoint first (updateWebhookEndpoint enabled: true)")
