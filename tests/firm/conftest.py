@@ -1,17 +1,28 @@
-"""Each firm test runs its own gateway on its own migrated SQLite database (fast retries of its own)."""
+"""Each firm test runs its own gateway on its own migrated database: SQLite always, and PostgreSQL too when
+``GATEWAY_TEST_POSTGRES_URL`` names a server (a throwaway schema)."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from gateway.store.migrate import upgrade_async
-from gateway.store.testing import sqlite_url
+from gateway.store.testing import postgres_schema, sqlite_url
+
+POSTGRES_URL = os.environ.get("GATEWAY_TEST_POSTGRES_URL")
+needs_postgres = pytest.mark.skipif(not POSTGRES_URL, reason="GATEWAY_TEST_POSTGRES_URL is not set")
 
 
-@pytest.fixture
-async def database(tmp_path: Path) -> str:
-    url = sqlite_url(tmp_path)
-    await upgrade_async(url)
-    return url
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=needs_postgres)])
+async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    if request.param == "sqlite":
+        url = sqlite_url(tmp_path)
+        await upgrade_async(url)
+        yield url
+        return
+    async with postgres_schema(str(POSTGRES_URL)) as url:
+        await upgrade_async(url)
+        yield url
