@@ -3,10 +3,7 @@ only, once), delivered and fenced by the outbox engine, ``changes`` paged by id,
 
 from __future__ import annotations
 
-import os
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from aiohttp import web
@@ -18,38 +15,15 @@ from gateway.config import CourtConfig, Settings
 from gateway.notifications.changes import changes_since
 from gateway.notifications.service import NotificationKind, Recipient, notify, person_key
 from gateway.store import Store
-from gateway.store.migrate import upgrade_async
-from gateway.store.testing import postgres_schema, sqlite_url
 from gateway.store.webhooks import WebhookDelivery, WebhookEndpoint, WebhookRecipient
 from gateway.webhooks.grants import RegisteredGrants
 from gateway.webhooks.outbox import WebhookOutbox
 from tests.conftest import _free_port
 
-POSTGRES_URL = os.environ.get("GATEWAY_TEST_POSTGRES_URL")
-needs_postgres = pytest.mark.skipif(not POSTGRES_URL, reason="GATEWAY_TEST_POSTGRES_URL is not set")
-
 WANG = Recipient("王小明", None, person_key(PersonRef.party("440104199001011234")))
 CHEN = Recipient("陈律师", None, person_key(PersonRef.lawyer("14401200710012345")))
 NOW = datetime(2026, 12, 7, 2, 0, tzinfo=UTC)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=needs_postgres)])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    if request.param == "sqlite":
-        url = sqlite_url(tmp_path)
-        await upgrade_async(url)
-        async with Store(url) as store:
-            yield store
-        return
-    async with postgres_schema(str(POSTGRES_URL)) as url:
-        await upgrade_async(url)
-        async with Store(url) as store:
-            yield store
-
-
-@pytest.fixture(scope="module")
-def yuexiu() -> CourtConfig:
-    return Settings().court("粤0104")
+SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 
 async def endpoint(store: Store, id: str, key: str, url: str, *, types: list[str], scopes: list[str]) -> None:
@@ -60,7 +34,7 @@ async def endpoint(store: Store, id: str, key: str, url: str, *, types: list[str
                 client_id="firm-a",
                 subject=id,
                 url=url,
-                secret="whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+                secret=SECRET,
                 event_types=types,
                 scopes=scopes,
                 enabled=True,
@@ -140,7 +114,7 @@ async def test_the_outbox_delivers_signed_and_a_lost_claim_records_nothing(store
         rows = await deliveries(store)
         assert [(r.status, r.attempts, r.last_status) for r in rows] == [("DELIVERED", 2, 200)]
         headers, body = got[0]
-        secret = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+        secret = SECRET
         assert headers["webhook-id"] == rows[0].message_id and headers["webhook-signature"].startswith("v1,")
         # signed at the worker's clock (a receiver checks the timestamp against its own: see the e2e tests)
         expected = Webhook(secret).sign(
