@@ -60,7 +60,11 @@ async def test_changes_are_walked_in_pages_and_resumed_after_a_restart(
             desk.serve_document(case.case_id, wang, title)
         desk.serve_document(chens.case_id, chen, "开庭传票", "传票")  # someone else's
         desk.schedule_hearing(case.case_id, datetime(2027, 1, 20, 9, 30, tzinfo=CHINA_TZ), "第5法庭")
-        await asyncio.sleep(SETTLE.total_seconds() + 1.5)  # the follower records them; then they settle
+        await asyncio.sleep(SETTLE.total_seconds())
+        for _ in range(100):  # the follower records them, and they settle
+            if len((await walk(gw, token, start, 10))[0]) >= 4:
+                break
+            await asyncio.sleep(0.1)
         first_two = await changes(gw, token, start, 2)
         assert first_two["hasMore"]
         documents_only = client_token(world, settings, "party-wang", "documents:read")
