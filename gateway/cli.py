@@ -311,6 +311,30 @@ def cmd_export_schema(args: argparse.Namespace, settings: Settings) -> None:
             f.write(text)
 
 
+def cmd_trusted_documents(args: argparse.Namespace, settings: Settings) -> None:
+    """Write (or with --check, compare) a client's trusted-document manifest from its operations, after
+    checking that every operation validates against this gateway's schema."""
+    from graphql import parse, validate
+
+    from gateway.persisted import build_manifest, manifest_text
+    from gateway.schema import schema
+
+    manifest = build_manifest(Path(args.operations))
+    for key, text in manifest.items():
+        errors = validate(schema._schema, parse(text))
+        if errors:
+            raise SystemExit(f"{args.operations}: document {key[:12]}… does not validate: {errors[0].message}")
+    text = manifest_text(manifest)
+    output = Path(args.manifest)
+    if args.check:
+        if not output.exists() or output.read_text(encoding="utf-8") != text:
+            raise SystemExit(f"{output} is out of date: run court-gateway trusted-documents {args.operations} {output}")
+        print(f"{output}: {len(manifest)} documents, up to date")
+        return
+    output.write_text(text, encoding="utf-8")
+    print(f"{output}: {len(manifest)} documents")
+
+
 # -- store ------------------------------------------------------------------------------------------
 
 
@@ -532,6 +556,14 @@ def build_parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export-schema", help="write the GraphQL schema (SDL) exported from the code")
     export.add_argument("output", nargs="?", default="schema.graphql", help="file, or - for stdout")
     export.set_defaults(func=cmd_export_schema)
+
+    trusted = commands.add_parser(
+        "trusted-documents", help="build a client's trusted-document manifest from its *.graphql operations"
+    )
+    trusted.add_argument("operations", help="directory of the client's operations, one *.graphql file each")
+    trusted.add_argument("manifest", help="the manifest to write, e.g. clients/manifests/demo.json")
+    trusted.add_argument("--check", action="store_true", help="only check that the manifest is up to date")
+    trusted.set_defaults(func=cmd_trusted_documents)
 
     migrate = commands.add_parser("migrate", help="bring the gateway's database to the newest schema (Alembic)")
     migrate.set_defaults(func=cmd_migrate)

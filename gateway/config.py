@@ -124,12 +124,36 @@ class Settings(BaseSettings):
     allowed_origins: tuple[str, ...] | None = None
     #: how long a browser may cache a CORS preflight answer (browsers cap it: Chromium at 7,200 s)
     cors_max_age_s: int = Field(default=3600, ge=0)
+    #: which documents a caller may send as text (``gateway.persisted``), per kind of caller: first-party
+    #: tokens and anonymous callers, and OAuth client tokens (law firms' software). "trusted": only documents
+    #: in a manifest of ``trusted_documents_dir``; "any": their own too, within the cost budget. Unset:
+    #: first-party "any" in demo mode, "trusted" in production (``gateway.security.document_policy``)
+    first_party_documents: Literal["any", "trusted"] | None = None
+    client_documents: Literal["any", "trusted"] = "any"
+    #: the trusted-document manifests, ``{"<sha256>": "<document>"}`` per client (``clients/manifests``)
+    trusted_documents_dir: Path | None = ROOT / "clients" / "manifests"
+    #: Apollo's automatic persisted queries; registered documents are kept this long (Redis cache)
+    apq: bool = True
+    apq_ttl_s: float = Field(default=24 * 3600.0, gt=0)
+    #: who may introspect the schema: "all", "authenticated" (signed-in callers) or "off". Unset: "all" in
+    #: demo mode, "authenticated" in production (``gateway.security.introspection_policy``)
+    introspection: Literal["all", "authenticated", "off"] | None = None
+    #: the data kinds whose last known answer is served, marked stale with its age, while their court is
+    #: down (``gateway.last_known``): "case_lists" (myCases, courtCases) and "cases" (one case's record).
+    #: Authorisation decisions (case bindings, access checks, rosters) are never among them
+    stale_kinds: tuple[str, ...] = ("case_lists", "cases")
+    #: how long a last known answer is kept after it was read from its court
+    stale_keep_s: float = Field(default=24 * 3600.0, ge=0)
     #: one deadline for a whole GraphQL request's court calls (each court also has its own)
     request_deadline_s: float = 4.0
     #: how often each court's change feed is read (0: not followed)
     change_poll_s: float = 2.0
     #: how often background workers (outboxes) look for work when nobody woke them
     worker_interval_s: float = 1.0
+    #: how long a claimed signature, case binding or text is left to its worker before any replica may
+    #: deliver it again (with the same idempotency key): the wait after a replica dies mid-delivery.
+    #: Filings have their own (filing_claim_lease_s); a text's claim also outlasts 4 × sms_http_timeout_s
+    outbox_claim_lease_s: float = Field(default=120.0, gt=0)
 
     #: signing (电子送达): the outbox's retry backoff, doubling from base to cap, with jitter
     signature_retry_base_s: float = 2.0
@@ -312,6 +336,13 @@ class Settings(BaseSettings):
     @classmethod
     def _origins_as_browsers_send_them(cls, origins: tuple[str, ...] | None) -> tuple[str, ...] | None:
         return None if origins is None else normalized_origins(origins)
+
+    @field_validator("stale_kinds")
+    @classmethod
+    def _known_stale_kinds(cls, kinds: tuple[str, ...]) -> tuple[str, ...]:
+        from gateway.last_known import check_kinds
+
+        return check_kinds(kinds)
 
     @property
     def browser_origins(self) -> tuple[str, ...]:

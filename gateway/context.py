@@ -23,6 +23,7 @@ from gateway.cases.service import BoundCase
 from gateway.core.federation import CourtFailure
 from gateway.errors import COURT_REASONS, CourtFailureError, Forbidden, Unauthenticated
 from gateway.identity import IdentityLevel, Role, Viewer
+from gateway.last_known import Stale
 from gateway.services import Services
 
 K = TypeVar("K")
@@ -91,3 +92,22 @@ class Context:
                 reason = COURT_REASONS.get(failure.code, "could not answer")
                 message = f"{failure.court_code} {reason}; its data is missing from this answer"
                 self.failures.append(CourtFailureError(failure.code, failure.court_code, message, path))
+
+    def report_stale(self, marks: Sequence[Stale], path: list[str | int]) -> None:
+        """A court whose data here is its last known answer: an error beside the data, marked ``stale``
+        with the answer's age and date (the data also says so: ``staleCourts``, ``Case.stale``)."""
+        known = {(f.extensions or {}).get("court") for f in self.failures}
+        for mark in marks:
+            if mark.court_code in known:
+                continue
+            known.add(mark.court_code)
+            reason = COURT_REASONS.get(mark.code, "could not answer")
+            message = f"{mark.court_code} {reason}; its data here is its last known answer, {mark.age_seconds} s old"
+            error = CourtFailureError(mark.code, mark.court_code, message, path)
+            error.extensions = {
+                **(error.extensions or {}),
+                "stale": True,
+                "ageSeconds": mark.age_seconds,
+                "asOf": mark.as_of.isoformat(),
+            }
+            self.failures.append(error)

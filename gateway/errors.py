@@ -62,6 +62,12 @@ class AccessWindowClosed(Forbidden):
     code = "ACCESS_WINDOW_CLOSED"
 
 
+class IntrospectionDisabled(GatewayError):
+    """Schema introspection refused to this caller (``gateway.schema.introspection``)."""
+
+    code = "INTROSPECTION_DISABLED"
+
+
 class InvalidCaseNumberError(GatewayError):
     code = "INVALID_CASE_NUMBER"
 

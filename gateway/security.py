@@ -8,6 +8,10 @@ role, forges download links, and seals forged files. Production also needs every
 them, and any secret shorter than ``MIN_SECRET_BYTES``, and a token issuer or audience left unset; it
 names every setting to change at once, so one restart fixes them all. In ``mode = "demo"`` the gateway
 starts and warns (here for the download key; ``build_verifier`` and ``sealer_for`` warn of theirs).
+
+Production also closes what the demo leaves open unless a setting says otherwise: schema introspection is
+for signed-in callers only (``introspection_policy``), and first-party clients may run only their
+trusted documents (``document_policy``; law firms' OAuth clients may still send their own).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from gateway.config import DEMO_DOWNLOAD_SECRET, DEMO_JWT_HS256_SECRET, Settings
 from gateway.core.demo_chain import DEMO_ORGANIZATION
 from gateway.core.pdfsign import SealCredentialError, credential_of, trust_roots_of
 from gateway.core.seal import DEMO_SEED, SealKeyError, key_id, load_private_key, load_public_key
+from gateway.persisted import DocumentPolicy
 
 log = logging.getLogger("gateway.security")
 
@@ -124,3 +129,16 @@ def check_production(settings: Settings) -> None:
             "the demo download-link key is in use: anyone with this repository can forge download links; "
             "set GATEWAY_DOWNLOAD_SECRET (and GATEWAY_MODE=production) outside the demo"
         )
+
+
+def introspection_policy(settings: Settings) -> str:
+    """Who may introspect the schema: ``GATEWAY_INTROSPECTION``, else "all" in demo, "authenticated" in production."""
+    if settings.introspection is not None:
+        return settings.introspection
+    return "authenticated" if settings.mode == "production" else "all"
+
+
+def document_policy(settings: Settings) -> DocumentPolicy:
+    """Whose own documents are accepted: first-party callers "trusted" by default in production only."""
+    first_party = settings.first_party_documents or ("trusted" if settings.mode == "production" else "any")
+    return DocumentPolicy(first_party=first_party, clients=settings.client_documents)

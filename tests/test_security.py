@@ -53,6 +53,9 @@ def production(settings: Settings, **changes: Any) -> Settings:
         "seal_signers": {"default": SealSigner(certificate=COURT_CHAIN[1], key=COURT_CHAIN[2])},
         "seal_trust_roots": [COURT_CHAIN[0]],
         "change_poll_s": 0,
+        # these tests send documents of their own as a first-party caller; production's default refuses
+        # them (only trusted documents: tests/test_persisted.py)
+        "first_party_documents": "any",
     }
     return settings.model_copy(update={**fit, **changes})
 

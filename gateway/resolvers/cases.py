@@ -10,6 +10,7 @@ from gateway.cases.service import CaseFilter, CaseList, CaseOrder
 from gateway.context import Context
 from gateway.core.federation import CourtFailure
 from gateway.errors import BadUserInput, Forbidden, NotFound
+from gateway.last_known import Stale
 from gateway.schema.common import PERSON_ROLES, STAFF_WITH_CASES
 
 
@@ -25,6 +26,7 @@ async def my_cases(
         viewer, first=first, after=after, filter=filter, order=order, bound=await context.bound_cases()
     )
     context.report(found.failures, [info.path.key])
+    context.report_stale(found.stale, [info.path.key])
     return found
 
 
@@ -36,22 +38,26 @@ async def court_cases(info: Info[Context, None], first: int, after: str | None, 
         raise Forbidden("your account names no court this gateway serves")
     found = await context.services.cases.court_cases(viewer, first=first, after=after, filter=filter)
     context.report(found.failures, [info.path.key])
+    context.report_stale(found.stale, [info.path.key])
     return found
 
 
-async def case_by_number(info: Info[Context, None], case_number: str) -> model.Case | None:
-    """The case, or None when its court failed (reported as a court error); NOT_FOUND when not visible."""
+async def case_by_number(info: Info[Context, None], case_number: str) -> tuple[model.Case | None, Stale | None]:
+    """The case, or None when its court failed (reported as a court error); NOT_FOUND when not visible.
+    With its court down, the last record of it this viewer was shown, with its ``Stale`` mark (reported)."""
     context = info.context
     viewer = context.require_viewer()
+    stale: list[Stale] = []
     try:
         bound = await context.bound_case_numbers()
-        case = await context.services.cases.case_by_number(viewer, case_number, bound=bound)
+        case = await context.services.cases.case_by_number(viewer, case_number, bound=bound, stale=stale)
     except CourtError as e:
         context.report([CourtFailure.from_error(e)], [info.path.key])
-        return None
+        return None, None
     if case is None:
         raise NotFound(f"no case {case_number} that you may see")
-    return case
+    context.report_stale(stale, [info.path.key])
+    return case, stale[0] if stale else None
 
 
 async def related_case(info: Info[Context, None], case_number: str) -> model.Case | None:
