@@ -152,7 +152,8 @@ class Settings(BaseSettings):
     worker_interval_s: float = 1.0
     #: how long a claimed signature, case binding or text is left to its worker before any replica may
     #: deliver it again (with the same idempotency key): the wait after a replica dies mid-delivery.
-    #: Filings have their own (filing_claim_lease_s); a text's claim also outlasts 4 × sms_http_timeout_s
+    #: Filings have their own (filing_claim_lease_s); a text's claim also outlasts 4 × sms_http_timeout_s,
+    #: a webhook's 4 × webhook_timeout_s
     outbox_claim_lease_s: float = Field(default=120.0, gt=0)
 
     #: signing (电子送达): the outbox's retry backoff, doubling from base to cap, with jitter

@@ -78,7 +78,7 @@ class WebhookOutbox(Outbox[WebhookDelivery, int]):
             base_s=settings.webhook_retry_base_s,
             cap_s=settings.webhook_retry_max_s,
             max_attempts=settings.webhook_max_attempts,
-            lease_s=max(120.0, 4 * settings.webhook_timeout_s),
+            lease_s=max(settings.outbox_claim_lease_s, 4 * settings.webhook_timeout_s),
         )
         super().__init__(store, policy, clock=clock, rng=rng)
         self.grants = grants
