@@ -39,6 +39,7 @@ from gateway.documents.acts import acts_in_cases
 from gateway.documents.service import DocumentService, group_copies
 from gateway.documents.signing import SigningService, effective_of, group_key
 from gateway.identity import Viewer, viewer_from_claims
+from gateway.store import audit
 from gateway.store.bindings import BindingRecord
 from gateway.store.deadlines import DeadlineRecord
 from gateway.store.tickets import TicketRecord
@@ -83,6 +84,14 @@ class CalendarService:
         claims = {k: v for k, v in viewer.access_claims().items() if k not in CLIENT_CLAIMS}
         async with self.runtime.store.session() as session:
             await session.execute(delete(CalendarFeed).where(CalendarFeed.subject == viewer.subject))
+            await audit.append(
+                session,
+                actor=viewer.subject,
+                action="calendar.rotated",
+                subject_type="calendar_feed",
+                subject_id=viewer.subject,
+                details={"client_id": viewer.client_id} if viewer.client_id else {},
+            )
             session.add(
                 CalendarFeed(
                     token_hash=token_hash(token), subject=viewer.subject, claims=claims, created_at=self.runtime.now()

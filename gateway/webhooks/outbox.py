@@ -35,7 +35,7 @@ from gateway.config import Settings
 from gateway.core.errors import InvalidInput
 from gateway.core.outbox import Failure, Outbox, RetryPolicy, utcnow
 from gateway.notifications.events import EVENT_SCOPES
-from gateway.store import Store
+from gateway.store import Store, audit
 from gateway.store.webhooks import WebhookDelivery, WebhookEndpoint, WebhookStatus
 from gateway.webhooks.grants import Grants
 from gateway.webhooks.urls import check_url
@@ -156,5 +156,13 @@ class WebhookOutbox(Outbox[WebhookDelivery, int]):
             row.status = WebhookStatus.FAILED
             if failure.code != "ENDPOINT_DISABLED":
                 await disable(session, row.endpoint_id, f"delivery {row.message_id} failed for good: {failure.code}")
+                await audit.append(
+                    session,
+                    actor=audit.SYSTEM_ACTOR,
+                    action="webhook.disabled",
+                    subject_type="webhook_endpoint",
+                    subject_id=row.endpoint_id,
+                    details={"message_id": row.message_id, "reason": failure.code, "attempts": row.attempts},
+                )
                 log.warning("webhook endpoint %s disabled: %s", row.endpoint_id, failure)
         return None

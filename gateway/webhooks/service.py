@@ -26,6 +26,7 @@ from gateway.core.runtime import Runtime
 from gateway.identity import Scope, Viewer
 from gateway.notifications.events import EVENT_SCOPES
 from gateway.notifications.service import person_key
+from gateway.store import audit
 from gateway.store.webhooks import WebhookDelivery, WebhookEndpoint, WebhookRecipient, WebhookStatus
 from gateway.webhooks.grants import Grants
 from gateway.webhooks.outbox import WORKER_NAME
@@ -161,6 +162,7 @@ class WebhookService:
             session.add(row)
             await session.flush()
             session.add_all(WebhookRecipient(recipient_key=k, endpoint_id=row.id) for k in keys)
+            await _audit(session, viewer, "registered", row)
             endpoint = Endpoint.from_row(row)
         return endpoint, secret
 
@@ -199,6 +201,7 @@ class WebhookService:
                 row.enabled = enabled
                 row.disabled_reason = None if enabled else "disabled by the client"
             row.updated_at = self.runtime.now()
+            await _audit(session, viewer, "updated", row)
             return Endpoint.from_row(row)
 
     async def delete(self, viewer: Viewer, endpoint_id: str) -> None:
@@ -208,6 +211,7 @@ class WebhookService:
             row = await self._own(session, viewer, endpoint_id)
             await session.execute(delete(WebhookDelivery).where(WebhookDelivery.endpoint_id == row.id))
             await session.execute(delete(WebhookRecipient).where(WebhookRecipient.endpoint_id == row.id))
+            await _audit(session, viewer, "deleted", row)
             await session.delete(row)
 
     async def deliveries(
@@ -247,3 +251,21 @@ class WebhookService:
         if row is None or row.client_id != viewer.client_id or row.subject != viewer.subject:
             raise NoSuchEndpoint()
         return row
+
+
+async def _audit(session: AsyncSession, viewer: Viewer, verb: str, row: WebhookEndpoint) -> None:
+    """Who pointed the person's events where: the person, the client, the URL and the event types."""
+    details = {
+        "client_id": row.client_id,
+        "url": row.url[:300],
+        "event_types": list(row.event_types),
+        "enabled": row.enabled,
+    }
+    await audit.append(
+        session,
+        actor=viewer.subject,
+        action=f"webhook.{verb}",
+        subject_type="webhook_endpoint",
+        subject_id=row.id,
+        details=details,
+    )

@@ -15,11 +15,14 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from gateway.adapters.model import PersonRef
 from gateway.app import create_app
 from gateway.config import Settings
+from gateway.store import Store
+from gateway.store.models import AuditRecord
 from simulators.cluster import SimulatorCluster
 from simulators.generator import World
 from tests.conftest import GraphQLClient, _free_port, following_every_feed, mint, serve_app
@@ -224,6 +227,16 @@ async def test_an_endpoint_that_keeps_failing_is_disabled_then_re_enabled_and_re
         assert list(receiver.recorded) == [failed["messageId"]]
         log = (await gw.query(LOG, token=token))["data"]["webhookEndpoints"][0]
         assert log["deliveries"]["edges"][0]["node"]["status"] == "DELIVERED"
+    async with Store(database) as store, store.session(read_only=True) as session:
+        records = await session.scalars(
+            select(AuditRecord).where(AuditRecord.subject_id == endpoint["endpoint"]["id"]).order_by(AuditRecord.seq)
+        )
+        trail = [(r.actor, r.action, r.details.get("client_id"), r.details.get("reason")) for r in records]
+    assert trail == [
+        ("party-wang", "webhook.registered", "firm-a", None),
+        ("system", "webhook.disabled", None, "HTTP_503"),
+        ("party-wang", "webhook.updated", "firm-a", None),
+    ]
 
 
 async def test_registration_is_refused_without_the_scopes_for_a_first_party_token_and_to_unsafe_urls(
