@@ -313,3 +313,12 @@ async def test_a_filing_delivered_and_then_handled_reaches_the_filers_endpoint(
     assert events == [("filing.delivered", case.case_number), ("filing.handled", case.case_number)]
     delivered_text = next(iter(receiver.recorded.values()))["data"]["text"]
     assert "代理词" in delivered_text and delivered["receiptNumber"] in delivered_text
+
+
+async def test_production_refuses_loopback_by_name_and_by_address_even_over_https() -> None:
+    from gateway.webhooks.urls import UnsafeUrl, check_url
+
+    for url in ("https://localhost/hooks", "https://127.0.0.1:8443/hooks", "https://[::1]/hooks", "https://10.0.0.8/h"):
+        with pytest.raises(UnsafeUrl):
+            await check_url(url, production=True)
+    await check_url("https://127.0.0.1:8443/hooks", production=False)  # the demo's own receivers
