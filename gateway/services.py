@@ -63,7 +63,7 @@ class Services(Runtime):
         self.bindings = BindingService(self)
         self.grants = RegisteredGrants(self.store)
         self.webhooks = WebhookService(self, self.grants)
-        self.calendar = CalendarService(self, self.cases, self.documents, self.signing)
+        self.calendar = CalendarService(self, self.cases, self.documents, self.signing, self.grants)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Services:

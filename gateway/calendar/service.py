@@ -2,7 +2,9 @@
 
 A feed is one person's: created (or rotated) by them, or by a client's token with ``calendar:read``, it
 stores the SHA-256 of a random token and the person's access claims (never a client's: the feed shows
-what the person may see). The URL is ``/calendar/<token>.ics``; rotating replaces the row, so the old
+what the person may see). A feed a client created answers only while the person's grant to that client
+still includes ``calendar:read`` (:class:`~gateway.webhooks.grants.Grants`); after that it is a 404
+like any other. The URL is ``/calendar/<token>.ics``; rotating replaces the row, so the old
 token finds nothing, and an unknown token is answered exactly as a rotated one (404).
 
 What the feed holds, read live from the courts and the store each time it is fetched:
@@ -38,12 +40,13 @@ from gateway.core.runtime import Runtime
 from gateway.documents.acts import acts_in_cases
 from gateway.documents.service import DocumentService, group_copies
 from gateway.documents.signing import SigningService, effective_of, group_key
-from gateway.identity import Viewer, viewer_from_claims
+from gateway.identity import Scope, Viewer, viewer_from_claims
 from gateway.store import audit
 from gateway.store.bindings import BindingRecord
 from gateway.store.deadlines import DeadlineRecord
 from gateway.store.tickets import TicketRecord
 from gateway.store.webhooks import CalendarFeed
+from gateway.webhooks.grants import Grants
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PRODID = "-//Guangzhou courts//court-gateway calendar//ZH"
@@ -69,9 +72,15 @@ class Entry:
 
 class CalendarService:
     def __init__(
-        self, runtime: Runtime, cases: CaseService, documents: DocumentService, signing: SigningService
+        self,
+        runtime: Runtime,
+        cases: CaseService,
+        documents: DocumentService,
+        signing: SigningService,
+        grants: Grants,
     ) -> None:
         self.runtime = runtime
+        self.grants = grants
         self.cases = cases
         self.documents = documents
         self.signing = signing
@@ -94,7 +103,12 @@ class CalendarService:
             )
             session.add(
                 CalendarFeed(
-                    token_hash=token_hash(token), subject=viewer.subject, claims=claims, created_at=self.runtime.now()
+                    token_hash=token_hash(token),
+                    subject=viewer.subject,
+                    claims=claims,
+                    client_id=viewer.client_id,
+                    scopes=None if viewer.scopes is None else sorted(viewer.scopes),
+                    created_at=self.runtime.now(),
                 )
             )
         return token
@@ -106,8 +120,13 @@ class CalendarService:
         async with self.runtime.store.session(read_only=True) as session:
             row = await session.get(CalendarFeed, token_hash(token))
             claims = None if row is None else dict(row.claims)
+            client_id = None if row is None else row.client_id
         if claims is None:
             return None
+        if client_id is not None:  # a client's feed lives as long as the person's grant of calendar:read
+            scopes = await self.grants.active_scopes(client_id, str(claims["sub"]))
+            if scopes is None or Scope.CALENDAR_READ.value not in scopes:
+                return None
         viewer = viewer_from_claims(claims)
         entries = [*await self._hearings(viewer), *await self._appeals(viewer), *await self._deadlines(viewer)]
         return render(entries, self.runtime.now())

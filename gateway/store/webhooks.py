@@ -104,4 +104,8 @@ class CalendarFeed(Base):
     subject: Mapped[str] = mapped_column(String(255), unique=True)
     #: the person's access claims (``Viewer.access_claims``) the feed is read with
     claims: Mapped[dict[str, Any]] = mapped_column(JSON)
+    #: the client whose token created it (None: the person's own app), and that token's scopes: a client's
+    #: feed answers only while the person's grant to the client still includes calendar:read
+    client_id: Mapped[str | None] = mapped_column(String(128))
+    scopes: Mapped[list[str] | None] = mapped_column(JSON)
     created_at: Mapped[datetime]

@@ -2,8 +2,9 @@
 
 The OAuth grant store (issue 14 parts 1–2) answers :class:`Grants` from the person's live consent, so a
 revoked grant stops deliveries at once. Until it is wired, :class:`RegisteredGrants` answers from the
-scopes the client's token carried when it registered its endpoints (stored on the endpoint rows): honest
-about what it knows, and nothing more. That is the one thing the OAuth grant replaces.
+scopes the client's token carried when it registered its endpoints or created the person's calendar feed
+(stored on those rows): honest about what it knows, and nothing more. That is the one thing the OAuth
+grant replaces.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Protocol
 from sqlalchemy import select
 
 from gateway.store import Store
-from gateway.store.webhooks import WebhookEndpoint
+from gateway.store.webhooks import CalendarFeed, WebhookEndpoint
 
 
 class Grants(Protocol):
@@ -23,17 +24,19 @@ class Grants(Protocol):
 
 
 class RegisteredGrants:
-    """The scopes of the client's tokens at endpoint registration (their union); None without an endpoint."""
+    """The scopes of the client's tokens when they registered endpoints or created the calendar feed (their
+    union); None when the client has neither for the person."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
 
     async def active_scopes(self, client_id: str, subject: str) -> frozenset[str] | None:
-        query = select(WebhookEndpoint.scopes).where(
+        endpoints = select(WebhookEndpoint.scopes).where(
             WebhookEndpoint.client_id == client_id, WebhookEndpoint.subject == subject
         )
+        feeds = select(CalendarFeed.scopes).where(CalendarFeed.client_id == client_id, CalendarFeed.subject == subject)
         async with self.store.session(read_only=True) as session:
-            found = list(await session.scalars(query))
+            found = [*await session.scalars(endpoints), *await session.scalars(feeds)]
         if not found:
             return None
-        return frozenset(scope for scopes in found for scope in scopes)
+        return frozenset(scope for scopes in found for scope in scopes or ())

@@ -20,6 +20,7 @@ from gateway.notifications.changes import SETTLE, encode_point
 from simulators.cluster import SimulatorCluster
 from simulators.generator import World
 from tests.conftest import GraphQLClient, mint
+from tests.firm.test_storage import FixedGrants
 from tests.firm.test_webhooks_e2e import client_token, fast, firm_gateway
 
 CHANGES = """query($since: String, $first: Int!) {
@@ -98,6 +99,11 @@ async def test_changes_are_walked_in_pages_and_resumed_after_a_restart(
 ROTATE = "mutation { rotateCalendarFeed { url } }"
 
 
+async def never_body(http: aiohttp.ClientSession, base: str) -> bytes:
+    async with http.get(base + "/calendar/never-issued-token.ics") as never:
+        return await never.read()
+
+
 async def test_the_calendar_feed_holds_the_hearing_and_the_appeal_deadline_and_rotation_kills_the_old_url(
     settings: Settings, database: str, cluster: SimulatorCluster, world: World
 ) -> None:
@@ -136,6 +142,11 @@ async def test_the_calendar_feed_holds_the_hearing_and_the_appeal_deadline_and_r
                 assert await gone.read() == await never.read()
             async with http.get(base + new) as response:
                 assert response.status == 200
+            # the person withdraws calendar:read from the client (the OAuth grant store answers the same protocol)
+            services = gw.app.state.services  # type: ignore[attr-defined]
+            services.calendar.grants = FixedGrants(frozenset({"cases:read"}))
+            async with http.get(base + new) as withdrawn:
+                assert withdrawn.status == 404 and await withdrawn.read() == await never_body(http, base)
         refused = await gw.query(ROTATE, token=client_token(world, settings, "party-wang", "cases:read"))
 
     assert [tz["TZID"] for tz in feed.walk("VTIMEZONE")] == ["Asia/Shanghai"]
@@ -161,6 +172,10 @@ async def test_a_first_party_token_may_use_changes_and_the_calendar(
         token = mint(world, settings, "lawyer-chen")
         assert "errors" not in await gw.query(CHANGES, {"since": None, "first": 5}, token=token)
         rotated = await gw.query(ROTATE, token=token)
-        assert rotated["data"]["rotateCalendarFeed"]["url"].startswith("/calendar/")
+        url = rotated["data"]["rotateCalendarFeed"]["url"]
+        assert url.startswith("/calendar/") and url.endswith(".ics")
+        async with aiohttp.ClientSession() as http, http.get(gw.base + url) as response:  # type: ignore[attr-defined]
+            assert response.status == 200  # the person's own feed: no client grant to ask about
+            assert b"BEGIN:VCALENDAR" in await response.read()
         anonymous = await gw.query(CHANGES, {"since": None, "first": 5})
         assert anonymous["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"

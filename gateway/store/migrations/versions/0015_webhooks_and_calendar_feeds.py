@@ -88,6 +88,8 @@ def upgrade() -> None:
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("subject", sa.String(length=255), nullable=False),
         sa.Column("claims", sa.JSON(), nullable=False),
+        sa.Column("client_id", sa.String(length=128), nullable=True),
+        sa.Column("scopes", sa.JSON(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("token_hash", name=op.f("pk_calendar_feeds")),
         sa.UniqueConstraint("subject", name=op.f("uq_calendar_feeds_subject")),
