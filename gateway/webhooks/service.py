@@ -187,16 +187,19 @@ class WebhookService:
     ) -> Endpoint:
         """Change an endpoint; ``enabled: true`` re-enables one disabled after persistent failure (what
         failed meanwhile stays in the log, for ``replay``)."""
-        _owner(viewer)
+        client_id, subject = _owner(viewer)
         types = None if event_types is None else _check_types(viewer, event_types)
         if url is not None:
             await check_url(url, production=self.production)
+        if enabled:
+            await self._granted(client_id, subject)
         async with self.runtime.store.session() as session:
             row = await self._own(session, viewer, endpoint_id)
             if url is not None:
                 row.url = url
             if types is not None:
                 row.event_types = types
+            row.scopes = sorted(viewer.scopes or ())  # what the stand-in grant store answers from
             if enabled is not None:
                 row.enabled = enabled
                 row.disabled_reason = None if enabled else "disabled by the client"
@@ -230,7 +233,7 @@ class WebhookService:
     async def replay(self, viewer: Viewer, message_id: str) -> Delivery:
         """Send a logged delivery again, with the same ``webhook-id`` (a receiver that already has it drops
         it); refused while its endpoint is disabled. Each replay is one more attempt of the outbox row."""
-        _owner(viewer)
+        await self._granted(*_owner(viewer))
         async with self.runtime.store.session() as session:
             row = await session.scalar(
                 select(WebhookDelivery).where(WebhookDelivery.message_id == message_id[:32]).with_for_update()
@@ -245,6 +248,12 @@ class WebhookService:
             delivery = Delivery.from_row(row)
         self.runtime.workers.wake(WORKER_NAME)
         return delivery
+
+    async def _granted(self, client_id: str, subject: str) -> None:
+        """Refuse to (re)start deliveries the person no longer authorises (a token outlives a revocation).
+        Asked before any write transaction opens (the grant store may read the same database)."""
+        if await self.grants.active_scopes(client_id, subject) is None:
+            raise NotPermitted("the person no longer authorises this client")
 
     async def _own(self, session: AsyncSession, viewer: Viewer, endpoint_id: str) -> WebhookEndpoint:
         row = await session.get(WebhookEndpoint, endpoint_id[:32])

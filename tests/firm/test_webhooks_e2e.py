@@ -26,6 +26,7 @@ from gateway.store.models import AuditRecord
 from simulators.cluster import SimulatorCluster
 from simulators.generator import World
 from tests.conftest import GraphQLClient, _free_port, following_every_feed, mint, serve_app
+from tests.firm.test_storage import FixedGrants
 
 FIRM_SCOPES = "cases:read documents:read webhooks:manage calendar:read"
 REGISTER = """mutation($url: String!, $types: [String!]!) {
@@ -219,6 +220,12 @@ async def test_an_endpoint_that_keeps_failing_is_disabled_then_re_enabled_and_re
 
         down["now"] = False
         enable = "mutation($id: ID!) { updateWebhookEndpoint(id: $id, enabled: true) { enabled disabledReason } }"
+        # a token outlives the person's revocation: re-enabling then is refused (the grant store is asked)
+        services = gw.app.state.services  # type: ignore[attr-defined]
+        registered, services.webhooks.grants = services.webhooks.grants, FixedGrants(None)
+        revoked = await gw.query(enable, {"id": endpoint["endpoint"]["id"]}, token=token)
+        assert revoked["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+        services.webhooks.grants = registered
         enabled = await gw.query(enable, {"id": endpoint["endpoint"]["id"]}, token=token)
         assert enabled["data"]["updateWebhookEndpoint"] == {"enabled": True, "disabledReason": None}
         replayed = await gw.query(replay, {"m": failed["messageId"]}, token=token)
