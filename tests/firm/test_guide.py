@@ -17,7 +17,7 @@ from gateway.store import Store
 from gateway.store.webhooks import WebhookDelivery, WebhookStatus
 from gateway.webhooks.grants import RegisteredGrants
 from gateway.webhooks.outbox import WebhookOutbox
-from tests.conftest import _free_port
+from tests.firm.conftest import serving
 from tests.firm.test_storage import SECRET, WANG, endpoint, served
 
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "api-guide.md"
@@ -46,14 +46,8 @@ async def test_the_guides_receiver_verifies_a_real_delivery_and_records_it_once(
         got.append((await request.read(), {k.lower(): v for k, v in request.headers.items()}))
         return web.Response(text="ok")
 
-    app = web.Application()
-    app.router.add_post("/hook", handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = _free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        url = f"http://127.0.0.1:{port}/hook"
+    async with serving(handle) as base:
+        url = base + "/hook"
         await endpoint(store, "ep_wang", WANG.key or "", url, types=["document.served"], scopes=["documents:read"])
         await served(store, yuexiu, [WANG], "event:粤0104:guide", datetime.now(UTC))
         worker = WebhookOutbox(store, Settings(), RegisteredGrants(store))  # the real clock: the receiver checks it
@@ -63,8 +57,6 @@ async def test_the_guides_receiver_verifies_a_real_delivery_and_records_it_once(
                 update(WebhookDelivery).values(status=WebhookStatus.PENDING, next_attempt_at=datetime.now(UTC))
             )
         assert await worker.run_once() == 1
-    finally:
-        await runner.cleanup()
 
     receive, recorded = guide_receiver(SECRET)
     assert [receive(body, headers) for body, headers in got] == [200, 200]

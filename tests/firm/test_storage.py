@@ -18,7 +18,7 @@ from gateway.store import Store
 from gateway.store.webhooks import WebhookDelivery, WebhookEndpoint, WebhookRecipient
 from gateway.webhooks.grants import RegisteredGrants
 from gateway.webhooks.outbox import WebhookOutbox
-from tests.conftest import _free_port
+from tests.firm.conftest import serving
 
 WANG = Recipient("王小明", None, person_key(PersonRef.party("440104199001011234")))
 CHEN = Recipient("陈律师", None, person_key(PersonRef.lawyer("14401200710012345")))
@@ -85,18 +85,12 @@ async def test_the_outbox_delivers_signed_and_a_lost_claim_records_nothing(store
         got.append(({k.lower(): v for k, v in request.headers.items()}, await request.text()))
         return web.Response(text="ok")
 
-    app = web.Application()
-    app.router.add_post("/hook", handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = _free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
+    async with serving(handle) as base:
         await endpoint(
             store,
             "ep_wang",
             WANG.key or "",
-            f"http://127.0.0.1:{port}/hook",
+            base + "/hook",
             types=["document.served"],
             scopes=["documents:read"],
         )
@@ -114,15 +108,12 @@ async def test_the_outbox_delivers_signed_and_a_lost_claim_records_nothing(store
         rows = await deliveries(store)
         assert [(r.status, r.attempts, r.last_status) for r in rows] == [("DELIVERED", 2, 200)]
         headers, body = got[0]
-        secret = SECRET
         assert headers["webhook-id"] == rows[0].message_id and headers["webhook-signature"].startswith("v1,")
         # signed at the worker's clock (a receiver checks the timestamp against its own: see the e2e tests)
-        expected = Webhook(secret).sign(
+        expected = Webhook(SECRET).sign(
             rows[0].message_id, datetime.fromtimestamp(int(headers["webhook-timestamp"]), UTC), body
         )
         assert headers["webhook-signature"] == expected
-    finally:
-        await runner.cleanup()
 
 
 async def test_changes_pages_by_id_for_the_callers_keys_only(store: Store, yuexiu: CourtConfig) -> None:

@@ -25,7 +25,8 @@ from gateway.store import Store
 from gateway.store.models import AuditRecord
 from simulators.cluster import SimulatorCluster
 from simulators.generator import World
-from tests.conftest import GraphQLClient, _free_port, following_every_feed, mint, serve_app
+from tests.conftest import GraphQLClient, following_every_feed, mint, serve_app
+from tests.firm.conftest import serving
 from tests.firm.test_storage import FixedGrants
 
 FIRM_SCOPES = "cases:read documents:read webhooks:manage calendar:read"
@@ -63,17 +64,9 @@ class Receiver:
 
 @asynccontextmanager
 async def receiving(receiver: Receiver) -> AsyncIterator[Receiver]:
-    app = web.Application()
-    app.router.add_post("/{tail:.*}", receiver.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = _free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    receiver.url = f"http://127.0.0.1:{port}"
-    try:
+    async with serving(receiver.handle) as url:
+        receiver.url = url
         yield receiver
-    finally:
-        await runner.cleanup()
 
 
 def fast(settings: Settings, database_url: str, **more: Any) -> Settings:
