@@ -88,7 +88,7 @@ async def firm_gateway(settings: Settings) -> AsyncIterator[GraphQLClient]:
     app = create_app(settings, graphiql=False)
     server, task, url = await serve_app(app)
     try:
-        await following_every_feed(app)
+        await following_every_feed(app, seconds=20)  # a loaded machine: thirteen feeds to reach
         client = GraphQLClient(f"{url}/graphql", {})
         client.app = app  # type: ignore[attr-defined]
         client.base = url  # type: ignore[attr-defined]
