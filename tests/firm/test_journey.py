@@ -251,3 +251,48 @@ async def test_a_firms_software_from_registration_to_revocation(
             assert len(receiver.requests) == delivered, "nothing reaches the receiver after the revocation"
         finally:
             await client.close()
+
+
+async def test_the_guides_example_receives_a_signed_webhook_and_keeps_its_sync_point(
+    settings: Settings, database: str, cluster: SimulatorCluster, world: World, tokens: dict[str, str], tmp_path: Path
+) -> None:
+    """examples/firm_client.py as the guide runs it, while a court serves a document on the lawyer: its
+    receiver verifies the real delivery, and its sync point is kept in the file."""
+    chen = PersonRef.lawyer(world.demo["lawyer-chen"].number)
+    case = cluster.court_state("粤0104").cases_of(chen)[0]
+    port = _free_port()
+    configured = fast(settings, database, oauth_issuer=f"http://127.0.0.1:{port}")
+    async with firm_gateway(configured, port) as gw:
+        base: str = gw.base  # type: ignore[attr-defined]
+        scope_args = [arg for s in SCOPES.split() for arg in ("--scope", s)]
+        added = await cli(database, "clients", "add", "穗正律所案件管理", "--redirect-uri", REDIRECT, *scope_args)
+        printed = dict(line.split(":", 1) for line in added.splitlines() if line.startswith("client_"))
+        point = tmp_path / "point"
+        example = await asyncio.create_subprocess_exec(
+            sys.executable,
+            str(Path(firm.__file__)),
+            *("--gateway", base, "--client-id", printed["client_id"].strip()),
+            *("--client-secret", printed["client_secret"].strip(), "--sign-in-token", tokens["lawyer-chen"]),
+            *("--point-file", str(point), "--listen", "60"),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        store = store_of(gw)
+
+        async def registered() -> bool:
+            async with store.session(read_only=True) as session:
+                return (await session.scalar(select(WebhookEndpoint.id).limit(1))) is not None
+
+        for _ in range(600):
+            if await registered() or example.returncode is not None:
+                break
+            await asyncio.sleep(0.05)
+        title = f"举证通知书（第{secrets.token_hex(3)}号）"
+        desk_doc = cluster.desk("粤0104").serve_document(case.case_id, chen, title)
+        out, err = await asyncio.wait_for(example.communicate(), 90)
+    assert example.returncode == 0, err.decode()[-2000:]
+    result = json.loads(out)
+    received = [(kind, number) for kind, number, _ in result["webhook"]["received"]]
+    assert received == [("document.served", desk_doc.case_number)], result["webhook"]
+    assert result["sync"]["pages"] >= 1 and point.read_text().strip()
+    assert result["revoked"] == 200
