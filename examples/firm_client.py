@@ -24,9 +24,9 @@ import asyncio
 import json
 import re
 import secrets
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -232,8 +232,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 with suppress(TimeoutError):
                     await asyncio.wait_for(receiver.arrived.wait(), args.listen)
         feed_url, feed = await client.calendar()
-        now = datetime.now(UTC)
-        hearings = [e.decoded("DTSTART") for e in feed.walk("VEVENT") if str(e["SUMMARY"]).startswith("开庭")]
+        kinds = Counter(str(e["SUMMARY"]).split("：")[0] for e in feed.walk("VEVENT"))  # 开庭, 上诉期…届满, …
         old_refresh = client.tokens["refresh_token"]
         await client.refresh()
         assert client.tokens["refresh_token"] != old_refresh, "refresh tokens rotate"
@@ -254,8 +253,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             },
             "calendar": {
                 "url": feed_url.split("/calendar/")[0] + "/calendar/…",
-                "events": len(feed.walk("VEVENT")),
-                "nextHearing": str(min((h for h in hearings if h > now), default=None)),
+                "events": dict(kinds.most_common(3)),
             },
             "revoked": revoked,
         }
