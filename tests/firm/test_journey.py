@@ -79,7 +79,7 @@ async def sync(client: Any, since: str | None) -> tuple[list[dict[str, Any]], st
     seen: list[dict[str, Any]] = []
     pages = 0
     while True:
-        status, _, body = await client.graphql(CHANGES, {"since": since, "first": 2})
+        status, _, body = await client.graphql(CHANGES, {"since": since, "first": 1})
         assert status == 200 and "errors" not in body, body
         pages += 1
         seen += [e["node"] for e in body["data"]["changes"]["edges"]]
@@ -157,14 +157,7 @@ async def test_a_firms_software_from_registration_to_revocation(
             log = [e["node"] for e in body["data"]["webhookEndpoints"][0]["deliveries"]["edges"]]
             assert log == [{"status": "DELIVERED", "attempts": 2, "lastStatus": 200}]
 
-            # 6. the next sync, from the kept point, shows the document once
-            await asyncio.sleep(SETTLE.total_seconds())  # events younger than that wait for the next call
-            after, point, _ = await sync(client, point)
-            served = [c for c in after if c["type"] == "document.served" and title in c["text"]]
-            assert [(c["courtCode"], c["caseNumber"]) for c in served] == [(court, case.case_number)]
-            assert all(c["caseNumber"] in mine for c in after)
-
-            # 7. the calendar feed: rotate, a hearing is scheduled at the desk, import the feed
+            # 6. the calendar feed: rotate, a hearing is scheduled at the desk, import the feed
             status, _, body = await client.graphql("mutation { rotateCalendarFeed { url } }")
             feed_url = body["data"]["rotateCalendarFeed"]["url"]
             starts = datetime(2027, 3, 9, 9, 30, tzinfo=CHINA_TZ)
@@ -178,6 +171,16 @@ async def test_a_firms_software_from_registration_to_revocation(
             assert await eventually(
                 lambda: any(json_type(b) == "hearing.scheduled" for _, _, b in receiver.requests), seconds=30
             ), "the hearing's webhook did not arrive"
+
+            # 7. the next sync, from the kept point, one event a page: the document and the hearing, once each
+            await asyncio.sleep(SETTLE.total_seconds())  # events younger than that wait for the next call
+            after, point, pages = await sync(client, point)
+            served = [c for c in after if c["type"] == "document.served" and title in c["text"]]
+            assert [(c["courtCode"], c["caseNumber"]) for c in served] == [(court, case.case_number)]
+            scheduled = [c for c in after if c["type"] == "hearing.scheduled" and c["caseNumber"] == case.case_number]
+            assert len(scheduled) == 1 and pages >= 2
+            assert all(c["caseNumber"] in mine for c in after)
+            assert (await sync(client, point))[0] == []  # and nothing twice
 
             # 8. denials: signing, another lawyer's case, a scope not granted
             sign = (
