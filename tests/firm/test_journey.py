@@ -5,8 +5,9 @@ through the consent pages (code flow, PKCE S256, scripted with the guide's examp
 access token the software syncs with ``changes`` page by page, registers a webhook receiver (a loopback
 aiohttp server that verifies with the ``standardwebhooks`` package and deduplicates on ``webhook-id``);
 a court's staff desk serves a document on chen: the signed webhook arrives, the first attempt is answered
-500, the retry is recorded once, and ``changes`` then shows the document; a calendar feed is rotated, a
-hearing scheduled at the desk, and the feed imported with ``icalendar`` holds it. Denials on the way:
+500, the retry is recorded once; a calendar feed is rotated, a hearing scheduled at the desk, and the
+feed imported with ``icalendar`` holds it; the next sync, from the kept point, pages through the document
+and the hearing, once each. Denials on the way:
 ``signDocument`` (whatever the scopes), another lawyer's case, a scope not granted, the quota (429 with
 ``Retry-After`` and the RateLimit fields); and when chen revokes the app (``revokeAuthorizedApp``) the
 access token and the refresh token are dead, and the next event is not delivered: its delivery ends as
