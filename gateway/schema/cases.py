@@ -21,6 +21,7 @@ from gateway.core.access import mask_id_number
 from gateway.identity import Viewer
 from gateway.resolvers import cases as resolvers
 from gateway.schema.common import Node, PageInfo, check_first, global_id, mirror_enum, refetchable
+from gateway.schema.courts import UnavailableCourt, unavailable_courts
 
 if TYPE_CHECKING:
     from gateway.schema.documents import ServedDocument
@@ -275,6 +276,10 @@ class CaseConnection:
             "there with any filter: the cases that pass it, at the courts that answered."
         )
     )
+    unavailable_courts: list[UnavailableCourt] = strawberry.field(
+        description="The courts that did not answer for this page, so their cases are missing from it (each "
+        "is also an error in `errors`); empty when every court answered. Ask again later for their cases."
+    )
 
 
 @strawberry.enum(description="Order of a case list.")
@@ -327,6 +332,7 @@ def _connection(found: case_service.CaseList, info: Info[Context, None]) -> Case
         ],
         page_info=PageInfo.forward(found.cursors, found.has_next_page, found.resume_cursor),
         total_count=found.total,
+        unavailable_courts=unavailable_courts(info, found.failures),
     )
 
 
