@@ -3,7 +3,8 @@
 ``/graphql`` (POST and GET per GraphQL over HTTP; GraphiQL only when enabled; rate-limited per principal,
 ``gateway.demand.ratelimit``), ``/healthz`` (the process is up), ``/readyz`` (the store answers, and how
 each court is doing), ``/metrics`` (Prometheus, operators only: ``gateway.observability.exposition``) and
-``/ops`` (the operators' HTML page, same access: ``gateway.observability.ops``).
+``/ops`` (the operators' HTML page, same access: ``gateway.observability.ops``); in demo mode the
+reference web client at ``/app/`` and the demo sign-in ``/demo/login`` (``gateway.webclient``).
 Every answer carries ``X-Request-Id`` and ends with one JSON access line; with tracing on, W3C trace
 context comes in and goes out (``gateway.observability``).
 
@@ -66,6 +67,8 @@ from gateway.resolvers.documents import DOWNLOAD_PATH, certificate_download
 from gateway.schema import schema
 from gateway.security import check_production
 from gateway.services import Services, build_services, build_workers
+from gateway.webclient import routes as web_client_routes
+from gateway.webclient import uses_demo_identity_provider
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 GRAPHQL_PATH = "/graphql"
@@ -76,8 +79,7 @@ log = logging.getLogger("gateway")
 def build_verifier(settings: Settings) -> TokenVerifier:
     """HS256 with the demo key only in demo mode with no real identity provider: the demo key is public."""
     demo_key = settings.jwt_hs256_secret == DEMO_JWT_HS256_SECRET
-    never_demo = settings.jwt_jwks_url or settings.mode == "production"
-    hs256 = None if demo_key and never_demo else settings.jwt_hs256_secret or None
+    hs256 = None if demo_key and not uses_demo_identity_provider(settings) else settings.jwt_hs256_secret or None
     if demo_key and hs256:
         log.warning(
             "the demo identity provider's key is in use: anyone with this repository can mint tokens; "
@@ -369,6 +371,8 @@ def create_app(settings: Settings | None = None, *, graphiql: bool | None = None
             # 电子阅卷: a case-file material, watermarked and sealed, behind a link issued by `downloadMaterial`
             Route(MATERIAL_DOWNLOAD_PATH + "{token}", material_download(services)),
             *graphiql_routes,
+            # the reference web client under /app/ and the demo sign-in it uses (demo mode only)
+            *web_client_routes(settings),
         ],
         lifespan=lifespan,
         middleware=[

@@ -1,0 +1,51 @@
+/** Live notifications over graphql-ws (graphql-transport-ws), the token in the connection_init payload. */
+
+import { createClient, type Client } from "graphql-ws";
+
+export interface Notice {
+  id: string;
+  title: string;
+  body: string;
+  courtCode: string | null;
+  caseNumber: string | null;
+  createdAt: string;
+}
+
+const NOTIFICATION_ADDED = `subscription Live {
+  notificationAdded { id title body courtCode caseNumber createdAt }
+}`;
+
+/** Subscribe to the viewer's new notifications; returns a function that stops. */
+export function followNotifications(
+  token: string,
+  onNotice: (notice: Notice) => void,
+  onState: (state: string) => void,
+): () => void {
+  const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/graphql`;
+  const client: Client = createClient({
+    url,
+    connectionParams: { Authorization: `Bearer ${token}` },
+    retryAttempts: Infinity,
+    shouldRetry: () => true,
+    on: {
+      connected: () => onState("live"),
+      closed: () => onState("reconnecting"),
+    },
+  });
+  // (a client that must not miss any across a reconnect passes `after:` the last id it saw)
+  const stop = client.subscribe<{ notificationAdded: Notice }>(
+    { query: NOTIFICATION_ADDED },
+    {
+      next: (message) => {
+        const notice = message.data?.notificationAdded;
+        if (notice) onNotice(notice);
+      },
+      error: () => onState("error"),
+      complete: () => onState("closed"),
+    },
+  );
+  return () => {
+    stop();
+    void client.dispose();
+  };
+}
