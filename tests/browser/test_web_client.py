@@ -5,7 +5,8 @@ the demo identity provider, sees her cases from several courts, pages forward (p
 ``totalCount``), sees a "court unavailable" banner when one court's simulator is down (from
 ``unavailableCourts``), receives a live notification when a court serves her a document (a real court event,
 found by the gateway's change follower and pushed over graphql-ws), opens that case and signs the document.
-The last screen is kept in ``tests/browser/artifacts/web-client.png`` (gitignored).
+Screens are kept in ``tests/browser/artifacts/`` (gitignored): ``web-client-court-down.png`` (the banner),
+``web-client-signed.png`` (the case page after signing, the notice beside it) and ``web-client.png`` (the last).
 """
 
 from __future__ import annotations
@@ -56,10 +57,14 @@ async def page() -> AsyncIterator[Any]:
         try:
             yield opened
         finally:
-            ARTIFACTS.mkdir(exist_ok=True)
-            await opened.screenshot(path=str(ARTIFACTS / "web-client.png"), full_page=True)
+            await _keep(opened, "web-client.png")
     assert blocked == [], f"the page reached for the outside: {blocked[:5]}"
     assert errors == [], f"script errors, or requests its Content-Security-Policy refused: {errors}"
+
+
+async def _keep(page: Any, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / name), full_page=True)
 
 
 async def _rows(page: Any) -> list[tuple[str, str]]:
@@ -121,6 +126,7 @@ async def test_a_lawyer_pages_her_cases_sees_a_court_down_gets_a_live_notice_and
     assert await page.is_visible("#banner")
     assert down not in {court for _, court in await _rows(page)}
     assert "total is unknown" in await page.inner_text("#page-status")
+    await _keep(page, "web-client-court-down.png")
     await sims.clear_faults(down)
     # back: once the gateway tries the court again (at once, or when its circuit, opened by the change
     # follower's failed polls, lets a probe through), a refresh lists it and the banner goes
@@ -150,9 +156,17 @@ async def test_a_lawyer_pages_her_cases_sees_a_court_down_gets_a_live_notice_and
     await row.locator("button.sign").click()
     await expect(page.locator("#sign-status")).to_have_text(f"Signed: {document.title} (PENDING)")
     await expect(row.locator(".signed")).to_have_count(1)  # the document now shows as signed
+    await _keep(page, "web-client-signed.png")
     court = sims.state(served_in.court_code)
     for _ in range(100):  # the gateway's outbox delivers the stored signature to the court
         if document.document_id in court.signatures:
             break
         await asyncio.sleep(0.1)
     assert document.document_id in court.signatures, "the court recorded her signature"
+
+    # a token the gateway no longer accepts sends her back to the sign-in form, showing nothing of hers
+    await page.evaluate("() => sessionStorage.setItem('court-gateway.token', 'expired')")
+    await page.goto(demo_url + "/app/#/cases")
+    await page.reload()
+    await page.wait_for_selector("#signin")
+    assert await page.locator("tr.case-row").count() == 0

@@ -26,7 +26,8 @@ export function followNotifications(
     url,
     connectionParams: { Authorization: `Bearer ${token}` },
     retryAttempts: Infinity,
-    shouldRetry: () => true,
+    // 4403: the gateway refused the token (expired, revoked): retrying cannot help, signing in again can
+    shouldRetry: (event) => !(event instanceof CloseEvent && event.code === 4403),
     on: {
       connected: () => onState("live"),
       closed: () => onState("reconnecting"),

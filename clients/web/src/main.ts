@@ -156,6 +156,8 @@ function signOut(): void {
   sessionStorage.removeItem(TOKEN_KEY);
   stopLive?.();
   stopLive = null;
+  byId("live-state").textContent = "off";
+  byId("live-state").dataset.state = "off";
   byId("notifications-list").replaceChildren();
   location.hash = "#/";
   void route();
@@ -163,9 +165,17 @@ function signOut(): void {
 
 // -- my cases -----------------------------------------------------------------------------------------------
 
+/** A token the gateway no longer accepts (expired, or signed by another key): sign in again. */
+function signedOut(errors: GraphQLErrorBody[]): boolean {
+  if (!errors.some((e) => e.extensions?.code === "UNAUTHENTICATED")) return false;
+  signOut();
+  return true;
+}
+
 async function casesView(pageIndex: number): Promise<void> {
   const after = pageStarts[pageIndex] ?? null;
   const answer = await graphql<MyCasesData>(MY_CASES, { first: PAGE_SIZE, after }, token);
+  if (signedOut(answer.errors)) return;
   const list = answer.data?.myCases;
   banner(missingCourts(list?.unavailableCourts ?? [], answer.errors), requestErrors(answer.errors));
   if (!list) {
@@ -219,6 +229,7 @@ async function casesView(pageIndex: number): Promise<void> {
 
 async function caseView(caseNumber: string): Promise<void> {
   const answer = await graphql<CaseData>(CASE, { caseNumber }, token);
+  if (signedOut(answer.errors)) return;
   banner(missingCourts([], answer.errors), requestErrors(answer.errors));
   const found = answer.data?.case;
   const back = h("a", { href: "#/cases", id: "back" }, "← My cases");
