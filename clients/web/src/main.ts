@@ -137,7 +137,6 @@ async function signInView(): Promise<void> {
     token = body.token as string;
     sessionStorage.setItem(TOKEN_KEY, token);
     location.hash = "#/cases";
-    startLive();
     void route();
   });
   show(
@@ -182,6 +181,7 @@ async function casesView(pageIndex: number): Promise<void> {
     show(h("h2", {}, "My cases"), h("p", {}, "No cases could be listed."));
     return;
   }
+  startLive(); // the token has just proved good
   if (answer.data?.viewer) byId("who").textContent = answer.data.viewer.name;
   const total = list.totalCount;
   const pages = total === null ? null : Math.max(1, Math.ceil(total / PAGE_SIZE));
@@ -232,6 +232,7 @@ async function caseView(caseNumber: string): Promise<void> {
   if (signedOut(answer.errors)) return;
   banner(missingCourts([], answer.errors), requestErrors(answer.errors));
   const found = answer.data?.case;
+  if (answer.data) startLive();
   const back = h("a", { href: "#/cases", id: "back" }, "← My cases");
   if (!found) {
     show(back, h("h2", {}, caseNumber), h("p", {}, "This case cannot be shown now."));
@@ -311,5 +312,4 @@ async function route(): Promise<void> {
 
 window.addEventListener("hashchange", () => void route());
 byId("signout").addEventListener("click", signOut);
-startLive();
-void route();
+void route(); // live notifications start once an answer has shown the token is good (startLive)
