@@ -19,9 +19,11 @@ from gateway.cases import service as case_service
 from gateway.context import Context
 from gateway.core.access import mask_id_number
 from gateway.identity import Viewer
+from gateway.last_known import Stale
 from gateway.resolvers import cases as resolvers
 from gateway.schema.common import Node, PageInfo, check_first, global_id, mirror_enum, refetchable
 from gateway.schema.courts import UnavailableCourt, unavailable_courts
+from gateway.schema.stale import StaleCourt
 
 if TYPE_CHECKING:
     from gateway.schema.documents import ServedDocument
@@ -154,6 +156,11 @@ class Case(Node):
     )
     related_cases: list[RelatedCase] = strawberry.field(description="Linked cases across tiers.")
     _model: strawberry.Private[model.Case]
+    stale: StaleCourt | None = strawberry.field(
+        default=None,
+        description="Set when the court is down and this is the last record of the case it gave you "
+        "(its date and age); null when the record is fresh.",
+    )
 
     @classmethod
     def from_model(cls, case: model.Case, viewer: Viewer | None, parser: CaseNumberParser) -> Case:
@@ -278,7 +285,14 @@ class CaseConnection:
     )
     unavailable_courts: list[UnavailableCourt] = strawberry.field(
         description="The courts that did not answer for this page, so their cases are missing from it (each "
-        "is also an error in `errors`); empty when every court answered. Ask again later for their cases."
+        "is also an error in `errors`); empty when every court answered. Ask again later for their cases. "
+        "Courts that are down but answered from their last known answer are in `staleCourts` instead.",
+        default_factory=list,
+    )
+    stale_courts: list[StaleCourt] = strawberry.field(
+        default_factory=list,
+        description="Courts that are down but whose cases are here from their last known answer, with its "
+        "date and age (also in `errors`, with `extensions.stale`). Empty when every court answered fresh.",
     )
 
 
@@ -333,13 +347,22 @@ def _connection(found: case_service.CaseList, info: Info[Context, None]) -> Case
         page_info=PageInfo.forward(found.cursors, found.has_next_page, found.resume_cursor),
         total_count=found.total,
         unavailable_courts=unavailable_courts(info, found.failures),
+        stale_courts=[StaleCourt.from_mark(m, info) for m in found.stale],
     )
 
 
 @refetchable("Case")
 async def case_node(info: Info[Context, None], case_number: str) -> Case | None:
-    found = await resolvers.case_by_number(info, case_number)
-    return Case.from_model(found, info.context.viewer, info.context.services.parser) if found else None
+    found, mark = await resolvers.case_by_number(info, case_number)
+    if found is None:
+        return None
+    case = Case.from_model(found, info.context.viewer, info.context.services.parser)
+    case.stale = _stale(mark, info)
+    return case
+
+
+def _stale(mark: Stale | None, info: Info[Context, None]) -> StaleCourt | None:
+    return None if mark is None else StaleCourt.from_mark(mark, info)
 
 
 @strawberry.type

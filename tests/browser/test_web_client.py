@@ -35,8 +35,9 @@ CACHE_TTL_S = 0.3
 @pytest.fixture(scope="module")
 async def demo_url(settings: Settings, cluster: SimulatorCluster) -> AsyncIterator[str]:
     """The gateway as the demo runs it (demo mode, the change follower polling the courts), with a short
-    cache so that a court going down shows on the next page asked for."""
-    configured = settings.model_copy(update={"change_poll_s": 0.1, "cache_ttl_s": CACHE_TTL_S})
+    cache so that a court going down shows on the next page asked for, and no last known answers (so the
+    court's cases are missing, named by ``unavailableCourts``, rather than shown stale)."""
+    configured = settings.model_copy(update={"change_poll_s": 0.1, "cache_ttl_s": CACHE_TTL_S, "stale_kinds": ()})
     app = create_app(configured, graphiql=True)
     server, task, url = await serve_app(app)
     await following_every_feed(app)

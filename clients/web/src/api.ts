@@ -7,7 +7,7 @@
 export interface GraphQLErrorBody {
   message: string;
   path?: (string | number)[];
-  extensions?: { code?: string; court?: string; retryAfter?: number; [key: string]: unknown };
+  extensions?: { code?: string; court?: string; retryAfter?: number; stale?: boolean; [key: string]: unknown };
 }
 
 export interface Answer<T> {
@@ -20,6 +20,13 @@ export interface UnavailableCourt {
   court: { code: string; name: string };
   code: string;
   retryAfter: number | null;
+}
+
+/** A court down whose items are shown from its last known answer, as `staleCourts` gives it. */
+export interface StaleCourt {
+  court: { code: string; name: string };
+  asOf: string;
+  ageSeconds: number;
 }
 
 export class NoAnswer extends Error {}
@@ -54,6 +61,7 @@ export function missingCourts(lists: UnavailableCourt[], errors: GraphQLErrorBod
   const found = new Map<string, UnavailableCourt>();
   for (const u of lists) found.set(u.court.code, u);
   for (const e of errors) {
+    if (e.extensions?.stale) continue; // shown from its last known answer: not missing (see `staleCourts`)
     const court = e.extensions?.court;
     if (court && !found.has(court)) {
       found.set(court, {

@@ -4,7 +4,14 @@
  * notifications. It exists to prove the API contract from a browser; every text shown comes from the API.
  */
 
-import { graphql, missingCourts, requestErrors, type GraphQLErrorBody, type UnavailableCourt } from "./api";
+import {
+  graphql,
+  missingCourts,
+  requestErrors,
+  type GraphQLErrorBody,
+  type StaleCourt,
+  type UnavailableCourt,
+} from "./api";
 import { followNotifications, type Notice } from "./live";
 
 const PAGE_SIZE = 5;
@@ -17,6 +24,7 @@ const MY_CASES = `query MyCases($first: Int!, $after: String) {
     edges { node { id caseNumber courtCode cause status filedOn } }
     pageInfo { hasNextPage endCursor }
     unavailableCourts { court { code name } code retryAfter }
+    staleCourts { court { code name } asOf ageSeconds }
   }
 }`;
 
@@ -47,6 +55,7 @@ interface MyCasesData {
     edges: { node: CaseRow }[];
     pageInfo: { hasNextPage: boolean; endCursor: string | null };
     unavailableCourts: UnavailableCourt[];
+    staleCourts: StaleCourt[];
   };
 }
 
@@ -97,8 +106,9 @@ function show(...children: Child[]): void {
   byId("main").replaceChildren(...children.filter((c): c is Node | string => Boolean(c)));
 }
 
-/** The banner: one line per court missing from the last answer, and any error about the request itself. */
-function banner(missing: UnavailableCourt[], other: GraphQLErrorBody[] = []): void {
+/** The banner: one line per court missing from the last answer or shown from its last known answer, and any
+ * error about the request itself. */
+function banner(missing: UnavailableCourt[], other: GraphQLErrorBody[] = [], stale: StaleCourt[] = []): void {
   const lines = missing.map((m) =>
     h(
       "p",
@@ -107,11 +117,19 @@ function banner(missing: UnavailableCourt[], other: GraphQLErrorBody[] = []): vo
       m.retryAfter !== null ? `; try again in ${m.retryAfter} s.` : "; try again later.",
     ),
   );
+  const old = stale.map((m) =>
+    h(
+      "p",
+      { class: "court-stale", "data-court": m.court.code },
+      `${m.court.name} (${m.court.code}) unavailable: its items are shown from its last known answer, `,
+      `${m.ageSeconds} s old (as of ${m.asOf}).`,
+    ),
+  );
   const errors = other.map((e) =>
     h("p", { class: "request-error", "data-code": e.extensions?.code ?? "" }, `${e.extensions?.code ?? "ERROR"}: ${e.message}`),
   );
-  byId("banner").replaceChildren(...lines, ...errors);
-  byId("banner").hidden = lines.length + errors.length === 0;
+  byId("banner").replaceChildren(...lines, ...old, ...errors);
+  byId("banner").hidden = lines.length + old.length + errors.length === 0;
 }
 
 // -- sign in ------------------------------------------------------------------------------------------------
@@ -176,7 +194,7 @@ async function casesView(pageIndex: number): Promise<void> {
   const answer = await graphql<MyCasesData>(MY_CASES, { first: PAGE_SIZE, after }, token);
   if (signedOut(answer.errors)) return;
   const list = answer.data?.myCases;
-  banner(missingCourts(list?.unavailableCourts ?? [], answer.errors), requestErrors(answer.errors));
+  banner(missingCourts(list?.unavailableCourts ?? [], answer.errors), requestErrors(answer.errors), list?.staleCourts);
   if (!list) {
     show(h("h2", {}, "My cases"), h("p", {}, "No cases could be listed."));
     return;
