@@ -25,7 +25,7 @@ from gateway.config import Settings
 from simulators.cluster import SimulatorCluster
 from simulators.generator import World
 from tests.browser.chromium import ARTIFACTS, loopback_browser, needs_chromium
-from tests.conftest import following_every_feed, serve_app
+from tests.conftest import GraphQLClient, following_every_feed, serve_app
 
 pytestmark = needs_chromium
 PAGE_SIZE = 5  # the client's page size (clients/web/src/main.ts)
@@ -36,8 +36,16 @@ CACHE_TTL_S = 0.3
 async def demo_url(settings: Settings, cluster: SimulatorCluster) -> AsyncIterator[str]:
     """The gateway as the demo runs it (demo mode, the change follower polling the courts), with a short
     cache so that a court going down shows on the next page asked for, and no last known answers (so the
-    court's cases are missing, named by ``unavailableCourts``, rather than shown stale)."""
-    configured = settings.model_copy(update={"change_poll_s": 0.1, "cache_ttl_s": CACHE_TTL_S, "stale_kinds": ()})
+    court's cases are missing, named by ``unavailableCourts``, rather than shown stale). First-party callers
+    may run only trusted documents, as in production: the client names its operations by hash."""
+    configured = settings.model_copy(
+        update={
+            "change_poll_s": 0.1,
+            "cache_ttl_s": CACHE_TTL_S,
+            "stale_kinds": (),
+            "first_party_documents": "trusted",
+        }
+    )
     app = create_app(configured, graphiql=True)
     server, task, url = await serve_app(app)
     await following_every_feed(app)
@@ -101,6 +109,9 @@ async def test_a_lawyer_pages_her_cases_sees_a_court_down_gets_a_live_notice_and
     first = await _rows(page)
     assert len(first) == PAGE_SIZE
     await page.wait_for_selector('#live-state[data-state="live"]')
+    token = await page.evaluate("() => sessionStorage.getItem('court-gateway.token')")
+    _, refused = await GraphQLClient(f"{demo_url}/graphql", {}).post("{ viewer { name } }", token=token)
+    assert refused["errors"][0]["extensions"]["code"] == "DOCUMENT_NOT_TRUSTED", "only its registered operations run"
 
     # page forward: the next cases, and the same total
     await page.click("#next-page")

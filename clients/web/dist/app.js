@@ -1,20 +1,233 @@
-var Te=Object.defineProperty;var Ae=(e,t,n)=>t in e?Te(e,t,{enumerable:!0,configurable:!0,writable:!0,value:n}):e[t]=n;var L=(e,t,n)=>Ae(e,typeof t!="symbol"?t+"":t,n);var U=class extends Error{};async function H(e,t,n){let s={"Content-Type":"application/json",Accept:"application/graphql-response+json, application/json"};n&&(s.Authorization=`Bearer ${n}`);let c;try{c=await fetch("/graphql",{method:"POST",headers:s,body:JSON.stringify({query:e,variables:t})})}catch(i){throw new U(`the gateway cannot be reached: ${String(i)}`)}let l;try{l=await c.json()}catch{throw new U(`the gateway answered HTTP ${c.status} without a GraphQL body`)}return{data:l.data??null,errors:l.errors??[]}}function X(e,t){let n=new Map;for(let s of e)n.set(s.court.code,s);for(let s of t){if(s.extensions?.stale)continue;let c=s.extensions?.court;c&&!n.has(c)&&n.set(c,{court:{code:c,name:c},code:s.extensions?.code??"COURT_ERROR",retryAfter:s.extensions?.retryAfter??null})}return[...n.values()]}function ee(e){return e.filter(t=>!t.extensions?.court)}function E(e){return e===null?"null":Array.isArray(e)?"array":typeof e}function O(e){return E(e)==="object"}function Ne(e){return Array.isArray(e)&&e.length>0&&e.every(t=>"message"in t)}function te(e,t){return e.length<124?e:t}var pe="graphql-transport-ws";var C=(e=>(e[e.InternalServerError=4500]="InternalServerError",e[e.InternalClientError=4005]="InternalClientError",e[e.BadRequest=4400]="BadRequest",e[e.BadResponse=4004]="BadResponse",e[e.Unauthorized=4401]="Unauthorized",e[e.Forbidden=4403]="Forbidden",e[e.SubprotocolNotAcceptable=4406]="SubprotocolNotAcceptable",e[e.ConnectionInitialisationTimeout=4408]="ConnectionInitialisationTimeout",e[e.ConnectionAcknowledgementTimeout=4504]="ConnectionAcknowledgementTimeout",e[e.SubscriberAlreadyExists=4409]="SubscriberAlreadyExists",e[e.TooManyInitialisationRequests=4429]="TooManyInitialisationRequests",e))(C||{}),S=(e=>(e.ConnectionInit="connection_init",e.ConnectionAck="connection_ack",e.Ping="ping",e.Pong="pong",e.Subscribe="subscribe",e.Next="next",e.Error="error",e.Complete="complete",e))(S||{});function fe(e){if(!O(e))throw new Error(`Message is expected to be an object, but got ${E(e)}`);if(!e.type)throw new Error("Message is missing the 'type' property");if(typeof e.type!="string")throw new Error(`Message is expects the 'type' property to be a string, but got ${E(e.type)}`);switch(e.type){case"connection_init":case"connection_ack":case"ping":case"pong":{if(e.payload!=null&&!O(e.payload))throw new Error(`"${e.type}" message expects the 'payload' property to be an object or nullish or missing, but got "${e.payload}"`);break}case"subscribe":{if(typeof e.id!="string")throw new Error(`"${e.type}" message expects the 'id' property to be a string, but got ${E(e.id)}`);if(!e.id)throw new Error(`"${e.type}" message requires a non-empty 'id' property`);if(!O(e.payload))throw new Error(`"${e.type}" message expects the 'payload' property to be an object, but got ${E(e.payload)}`);if(typeof e.payload.query!="string")throw new Error(`"${e.type}" message payload expects the 'query' property to be a string, but got ${E(e.payload.query)}`);if(e.payload.variables!=null&&!O(e.payload.variables))throw new Error(`"${e.type}" message payload expects the 'variables' property to be a an object or nullish or missing, but got ${E(e.payload.variables)}`);if(e.payload.operationName!=null&&E(e.payload.operationName)!=="string")throw new Error(`"${e.type}" message payload expects the 'operationName' property to be a string or nullish or missing, but got ${E(e.payload.operationName)}`);if(e.payload.extensions!=null&&!O(e.payload.extensions))throw new Error(`"${e.type}" message payload expects the 'extensions' property to be a an object or nullish or missing, but got ${E(e.payload.extensions)}`);break}case"next":{if(typeof e.id!="string")throw new Error(`"${e.type}" message expects the 'id' property to be a string, but got ${E(e.id)}`);if(!e.id)throw new Error(`"${e.type}" message requires a non-empty 'id' property`);if(!O(e.payload))throw new Error(`"${e.type}" message expects the 'payload' property to be an object, but got ${E(e.payload)}`);break}case"error":{if(typeof e.id!="string")throw new Error(`"${e.type}" message expects the 'id' property to be a string, but got ${E(e.id)}`);if(!e.id)throw new Error(`"${e.type}" message requires a non-empty 'id' property`);if(!Ne(e.payload))throw new Error(`"${e.type}" message expects the 'payload' property to be an array of GraphQL errors, but got ${JSON.stringify(e.payload)}`);break}case"complete":{if(typeof e.id!="string")throw new Error(`"${e.type}" message expects the 'id' property to be a string, but got ${E(e.id)}`);if(!e.id)throw new Error(`"${e.type}" message requires a non-empty 'id' property`);break}default:throw new Error(`Invalid message 'type' property "${e.type}"`)}return e}function ge(e,t){return fe(typeof e=="string"?JSON.parse(e,t):e)}function M(e,t){return fe(e),JSON.stringify(e,t)}function re(e){let{url:t,connectionParams:n,lazy:s=!0,onNonLazyError:c=console.error,lazyCloseTimeout:l=0,keepAlive:i=0,disablePong:y,connectionAckWaitTimeout:m=0,retryAttempts:G=5,retryWait:xe=async function(p){let o=Math.pow(2,p);await new Promise(d=>setTimeout(d,o*1e3+Math.floor(Math.random()*2700+300)))},shouldRetry:Ee=ne,on:b,webSocketImpl:K,generateID:Ce=function(){return"xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx".replace(/[xy]/g,p=>{let o=Math.random()*16|0;return(p=="x"?o:o&3|8).toString(16)})},jsonMessageReplacer:W,jsonMessageReviver:Se}=e,I;if(K){if(!Re(K))throw new Error("Invalid WebSocket implementation provided");I=K}else typeof WebSocket<"u"?I=WebSocket:typeof global<"u"?I=global.WebSocket||global.MozWebSocket:typeof window<"u"&&(I=window.WebSocket||window.MozWebSocket);if(!I)throw new Error("WebSocket implementation missing; on Node you can `import WebSocket from 'ws';` and pass `webSocketImpl: WebSocket` to `createClient`");let R=I,w=(()=>{let a=(()=>{let o={};return{on(d,f){return o[d]=f,()=>{delete o[d]}},emit(d){"id"in d&&o[d.id]?.(d)}}})(),p={connecting:b?.connecting?[b.connecting]:[],opened:b?.opened?[b.opened]:[],connected:b?.connected?[b.connected]:[],ping:b?.ping?[b.ping]:[],pong:b?.pong?[b.pong]:[],message:b?.message?[a.emit,b.message]:[a.emit],closed:b?.closed?[b.closed]:[],error:b?.error?[b.error]:[]};return{onMessage:a.on,on(o,d){let f=p[o];return f.push(d),()=>{let g=f.indexOf(d);g>-1&&f.splice(g,1)}},emit(o,...d){for(let f of[...p[o]])f(...d)}}})();function Y(a){let p=[w.on("error",o=>{p.forEach(d=>d()),a(o)}),w.on("closed",o=>{p.forEach(d=>d()),a(o)})];return()=>p.forEach(o=>o())}let P,N=0,Z,q=!1,j=0,ae=!1;async function ce(){clearTimeout(Z);let[a,p]=await(P??(P=new Promise((f,g)=>(async()=>{if(q){if(await xe(j),!N)return P=void 0,g({code:1e3,reason:"All Subscriptions Gone"});j++}w.emit("connecting",q);let u=new R(typeof t=="function"?await t():t,pe),A,k;function Q(){isFinite(i)&&i>0&&(clearTimeout(k),k=setTimeout(()=>{u.readyState===R.OPEN&&(u.send(M({type:S.Ping})),w.emit("ping",!1,void 0))},i))}Y(x=>{P=void 0,clearTimeout(A),clearTimeout(k),g(x),x instanceof _&&(u.close(4499,"Terminated"),u.onerror=null,u.onclose=null)}),u.onerror=x=>w.emit("error",x),u.onclose=x=>w.emit("closed",x),u.onopen=async()=>{try{w.emit("opened",u);let x=typeof n=="function"?await n():n;if(u.readyState!==R.OPEN)return;u.send(M(x?{type:S.ConnectionInit,payload:x}:{type:S.ConnectionInit},W)),isFinite(m)&&m>0&&(A=setTimeout(()=>{u.close(C.ConnectionAcknowledgementTimeout,"Connection acknowledgement timeout")},m)),Q()}catch(x){w.emit("error",x),u.close(C.InternalClientError,te(x instanceof Error?x.message:String(x),"Internal client error"))}};let v=!1;u.onmessage=({data:x})=>{try{let h=ge(x,Se);if(w.emit("message",h),h.type==="ping"||h.type==="pong"){w.emit(h.type,!0,h.payload),h.type==="pong"?Q():y||(u.send(M(h.payload?{type:S.Pong,payload:h.payload}:{type:S.Pong},W)),w.emit("pong",!1,h.payload));return}if(v)return;if(h.type!==S.ConnectionAck)throw new Error(`First message cannot be of type ${h.type}`);clearTimeout(A),v=!0,w.emit("connected",u,h.payload,q),q=!1,j=0;let de=new Promise((Me,$e)=>Y($e));de.catch(()=>{}),f([u,de])}catch(h){u.onmessage=null,w.emit("error",h),u.close(C.BadResponse,te(h instanceof Error?h.message:String(h),"Bad response"))}}})())));a.readyState===R.CLOSING&&await p;let o=()=>{},d=new Promise(f=>o=f);return[a,o,new Promise((f,g)=>{let u=Y(g);a.readyState!==R.OPEN&&p.catch(g),d.then(()=>{if(u(),!N){let A=()=>a.close(1e3,"Normal Closure");isFinite(l)&&l>0?(clearTimeout(Z),Z=setTimeout(()=>{!N&&a.readyState===R.OPEN&&A()},l)):A()}f()})})]}function ue(a){if(ne(a)&&(Oe(a.code)||[C.InternalServerError,C.InternalClientError,C.BadRequest,C.BadResponse,C.Unauthorized,C.SubprotocolNotAcceptable,C.SubscriberAlreadyExists,C.TooManyInitialisationRequests].includes(a.code)))throw a;if(ae)return!1;if(ne(a)&&a.code===1e3)return N>0;if(!G||j>=G||!Ee(a))throw a;return q=!0}s||(async()=>{for(N++;;)try{let[,,a]=await ce();await a}catch(a){try{if(!ue(a))return}catch(p){return c?.(p)}}})();function le(a,p){let o=Ce(a),d=!1,f=!1,g=()=>{N--,d=!0};return(async()=>{for(N++;;)try{let[u,A,k]=await ce();if(d)return k.catch(()=>{}),A();let Q=w.onMessage(o,v=>{switch(v.type){case S.Next:{p.next(v.payload);return}case S.Error:{f=!0,d=!0,p.error(v.payload),g();return}case S.Complete:{d=!0,g();return}}});u.send(M({id:o,type:S.Subscribe,payload:a},W)),g=()=>{!d&&u.readyState===R.OPEN&&u.send(M({id:o,type:S.Complete},W)),N--,d=!0,A()},await k.finally(Q);return}catch(u){if(!ue(u))return}})().then(()=>{f||p.complete()}).catch(u=>{p.error(u)}),()=>{d||g()}}return{on:w.on,subscribe:le,iterate(a){let p=[],o={done:!1,error:null,resolve:()=>{}},d=le(a,{next(g){p.push(g),o.resolve()},error(g){o.done=!0,o.error=g,o.resolve()},complete(){o.done=!0,o.resolve()}}),f=(async function*(){for(;;){for(p.length||await new Promise(u=>o.resolve=u);p.length;)yield p.shift();if(o.error)throw o.error;if(o.done)return}})();return f.throw=async g=>(o.done||(o.done=!0,o.error=g,o.resolve()),{done:!0,value:void 0}),f.return=async()=>(d(),{done:!0,value:void 0}),f},async dispose(){if(ae=!0,P){let[a]=await P;a.close(1e3,"Normal Closure")}},terminate(){P&&w.emit("closed",new _)}}}var _=class extends Error{constructor(){super(...arguments);L(this,"name","TerminatedCloseEvent");L(this,"message","4499: Terminated");L(this,"code",4499);L(this,"reason","Terminated");L(this,"wasClean",!1)}};function ne(e){return O(e)&&"code"in e&&"reason"in e}function Oe(e){return[1e3,1001,1006,1005,1012,1013,1014].includes(e)?!1:e>=1e3&&e<=1999}function Re(e){return typeof e=="function"&&"constructor"in e&&"CLOSED"in e&&"CLOSING"in e&&"CONNECTING"in e&&"OPEN"in e}var Pe=`subscription Live {
-  notificationAdded { id title body courtCode caseNumber createdAt }
-}`;function ye(e,t,n){let s=`${location.protocol==="https:"?"wss":"ws"}://${location.host}/graphql`,c=re({url:s,connectionParams:{Authorization:`Bearer ${e}`},retryAttempts:1/0,shouldRetry:i=>!(i instanceof CloseEvent&&i.code===4403),on:{connected:()=>n("live"),closed:()=>n("reconnecting")}}),l=c.subscribe({query:Pe},{next:i=>{let y=i.data?.notificationAdded;y&&t(y)},error:()=>n("error"),complete:()=>n("closed")});return()=>{l(),c.dispose()}}var me=5,se="court-gateway.token",Ie=`query MyCases($first: Int!, $after: String) {
-  viewer { name }
+var Le=Object.defineProperty;var qe=(e,t,n)=>t in e?Le(e,t,{enumerable:!0,configurable:!0,writable:!0,value:n}):e[t]=n;var M=(e,t,n)=>qe(e,typeof t!="symbol"?t+"":t,n);var Q=class extends Error{};async function H(e,t,n){let o={"Content-Type":"application/json",Accept:"application/graphql-response+json, application/json"};n&&(o.Authorization=`Bearer ${n}`);let c;try{c=await fetch("/graphql",{method:"POST",headers:o,body:JSON.stringify({documentId:`sha256:${e.id}`,operationName:e.name,variables:t})})}catch(i){throw new Q(`the gateway cannot be reached: ${String(i)}`)}let u;try{u=await c.json()}catch{throw new Q(`the gateway answered HTTP ${c.status} without a GraphQL body`)}return{data:u.data??null,errors:u.errors??[]}}function ee(e,t){let n=new Map;for(let o of e)n.set(o.court.code,o);for(let o of t){if(o.extensions?.stale)continue;let c=o.extensions?.court;c&&!n.has(c)&&n.set(c,{court:{code:c,name:c},code:o.extensions?.code??"COURT_ERROR",retryAfter:o.extensions?.retryAfter??null})}return[...n.values()]}function te(e){return e.filter(t=>!t.extensions?.court)}function C(e){return e===null?"null":Array.isArray(e)?"array":typeof e}function O(e){return C(e)==="object"}function _e(e){return Array.isArray(e)&&e.length>0&&e.every(t=>"message"in t)}function ne(e,t){return e.length<124?e:t}var me="graphql-transport-ws";var S=(e=>(e[e.InternalServerError=4500]="InternalServerError",e[e.InternalClientError=4005]="InternalClientError",e[e.BadRequest=4400]="BadRequest",e[e.BadResponse=4004]="BadResponse",e[e.Unauthorized=4401]="Unauthorized",e[e.Forbidden=4403]="Forbidden",e[e.SubprotocolNotAcceptable=4406]="SubprotocolNotAcceptable",e[e.ConnectionInitialisationTimeout=4408]="ConnectionInitialisationTimeout",e[e.ConnectionAcknowledgementTimeout=4504]="ConnectionAcknowledgementTimeout",e[e.SubscriberAlreadyExists=4409]="SubscriberAlreadyExists",e[e.TooManyInitialisationRequests=4429]="TooManyInitialisationRequests",e))(S||{}),E=(e=>(e.ConnectionInit="connection_init",e.ConnectionAck="connection_ack",e.Ping="ping",e.Pong="pong",e.Subscribe="subscribe",e.Next="next",e.Error="error",e.Complete="complete",e))(E||{});function ye(e){if(!O(e))throw new Error(`Message is expected to be an object, but got ${C(e)}`);if(!e.type)throw new Error("Message is missing the 'type' property");if(typeof e.type!="string")throw new Error(`Message is expects the 'type' property to be a string, but got ${C(e.type)}`);switch(e.type){case"connection_init":case"connection_ack":case"ping":case"pong":{if(e.payload!=null&&!O(e.payload))throw new Error(`"${e.type}" message expects the 'payload' property to be an object or nullish or missing, but got "${e.payload}"`);break}case"subscribe":{if(typeof e.id!="string")throw new Error(`"${e.type}" message expects the 'id' property to be a string, but got ${C(e.id)}`);if(!e.id)throw new Error(`"${e.type}" message requires a non-empty 'id' property`);if(!O(e.payload))throw new Error(`"${e.type}" message expects the 'payload' property to be an object, but got ${C(e.payload)}`);if(typeof e.payload.query!="string")throw new Error(`"${e.type}" message payload expects the 'query' property to be a string, but got ${C(e.payload.query)}`);if(e.payload.variables!=null&&!O(e.payload.variables))throw new Error(`"${e.type}" message payload expects the 'variables' property to be a an object or nullish or missing, but got ${C(e.payload.variables)}`);if(e.payload.operationName!=null&&C(e.payload.operationName)!=="string")throw new Error(`"${e.type}" message payload expects the 'operationName' property to be a string or nullish or missing, but got ${C(e.payload.operationName)}`);if(e.payload.extensions!=null&&!O(e.payload.extensions))throw new Error(`"${e.type}" message payload expects the 'extensions' property to be a an object or nullish or missing, but got ${C(e.payload.extensions)}`);break}case"next":{if(typeof e.id!="string")throw new Error(`"${e.type}" message expects the 'id' property to be a string, but got ${C(e.id)}`);if(!e.id)throw new Error(`"${e.type}" message requires a non-empty 'id' property`);if(!O(e.payload))throw new Error(`"${e.type}" message expects the 'payload' property to be an object, but got ${C(e.payload)}`);break}case"error":{if(typeof e.id!="string")throw new Error(`"${e.type}" message expects the 'id' property to be a string, but got ${C(e.id)}`);if(!e.id)throw new Error(`"${e.type}" message requires a non-empty 'id' property`);if(!_e(e.payload))throw new Error(`"${e.type}" message expects the 'payload' property to be an array of GraphQL errors, but got ${JSON.stringify(e.payload)}`);break}case"complete":{if(typeof e.id!="string")throw new Error(`"${e.type}" message expects the 'id' property to be a string, but got ${C(e.id)}`);if(!e.id)throw new Error(`"${e.type}" message requires a non-empty 'id' property`);break}default:throw new Error(`Invalid message 'type' property "${e.type}"`)}return e}function he(e,t){return ye(typeof e=="string"?JSON.parse(e,t):e)}function v(e,t){return ye(e),JSON.stringify(e,t)}function oe(e){let{url:t,connectionParams:n,lazy:o=!0,onNonLazyError:c=console.error,lazyCloseTimeout:u=0,keepAlive:i=0,disablePong:m,connectionAckWaitTimeout:y=0,retryAttempts:q=5,retryWait:Pe=async function(p){let s=Math.pow(2,p);await new Promise(l=>setTimeout(l,s*1e3+Math.floor(Math.random()*2700+300)))},shouldRetry:ke=re,on:b,webSocketImpl:K,generateID:De=function(){return"xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx".replace(/[xy]/g,p=>{let s=Math.random()*16|0;return(p=="x"?s:s&3|8).toString(16)})},jsonMessageReplacer:j,jsonMessageReviver:Me}=e,P;if(K){if(!Be(K))throw new Error("Invalid WebSocket implementation provided");P=K}else typeof WebSocket<"u"?P=WebSocket:typeof global<"u"?P=global.WebSocket||global.MozWebSocket:typeof window<"u"&&(P=window.WebSocket||window.MozWebSocket);if(!P)throw new Error("WebSocket implementation missing; on Node you can `import WebSocket from 'ws';` and pass `webSocketImpl: WebSocket` to `createClient`");let I=P,w=(()=>{let a=(()=>{let s={};return{on(l,f){return s[l]=f,()=>{delete s[l]}},emit(l){"id"in l&&s[l.id]?.(l)}}})(),p={connecting:b?.connecting?[b.connecting]:[],opened:b?.opened?[b.opened]:[],connected:b?.connected?[b.connected]:[],ping:b?.ping?[b.ping]:[],pong:b?.pong?[b.pong]:[],message:b?.message?[a.emit,b.message]:[a.emit],closed:b?.closed?[b.closed]:[],error:b?.error?[b.error]:[]};return{onMessage:a.on,on(s,l){let f=p[s];return f.push(l),()=>{let g=f.indexOf(l);g>-1&&f.splice(g,1)}},emit(s,...l){for(let f of[...p[s]])f(...l)}}})();function Z(a){let p=[w.on("error",s=>{p.forEach(l=>l()),a(s)}),w.on("closed",s=>{p.forEach(l=>l()),a(s)})];return()=>p.forEach(s=>s())}let R,T=0,X,_=!1,W=0,ue=!1;async function le(){clearTimeout(X);let[a,p]=await(R??(R=new Promise((f,g)=>(async()=>{if(_){if(await Pe(W),!T)return R=void 0,g({code:1e3,reason:"All Subscriptions Gone"});W++}w.emit("connecting",_);let d=new I(typeof t=="function"?await t():t,me),A,k;function U(){isFinite(i)&&i>0&&(clearTimeout(k),k=setTimeout(()=>{d.readyState===I.OPEN&&(d.send(v({type:E.Ping})),w.emit("ping",!1,void 0))},i))}Z(x=>{R=void 0,clearTimeout(A),clearTimeout(k),g(x),x instanceof G&&(d.close(4499,"Terminated"),d.onerror=null,d.onclose=null)}),d.onerror=x=>w.emit("error",x),d.onclose=x=>w.emit("closed",x),d.onopen=async()=>{try{w.emit("opened",d);let x=typeof n=="function"?await n():n;if(d.readyState!==I.OPEN)return;d.send(v(x?{type:E.ConnectionInit,payload:x}:{type:E.ConnectionInit},j)),isFinite(y)&&y>0&&(A=setTimeout(()=>{d.close(S.ConnectionAcknowledgementTimeout,"Connection acknowledgement timeout")},y)),U()}catch(x){w.emit("error",x),d.close(S.InternalClientError,ne(x instanceof Error?x.message:String(x),"Internal client error"))}};let D=!1;d.onmessage=({data:x})=>{try{let h=he(x,Me);if(w.emit("message",h),h.type==="ping"||h.type==="pong"){w.emit(h.type,!0,h.payload),h.type==="pong"?U():m||(d.send(v(h.payload?{type:E.Pong,payload:h.payload}:{type:E.Pong},j)),w.emit("pong",!1,h.payload));return}if(D)return;if(h.type!==E.ConnectionAck)throw new Error(`First message cannot be of type ${h.type}`);clearTimeout(A),D=!0,w.emit("connected",d,h.payload,_),_=!1,W=0;let ge=new Promise((Fe,ve)=>Z(ve));ge.catch(()=>{}),f([d,ge])}catch(h){d.onmessage=null,w.emit("error",h),d.close(S.BadResponse,ne(h instanceof Error?h.message:String(h),"Bad response"))}}})())));a.readyState===I.CLOSING&&await p;let s=()=>{},l=new Promise(f=>s=f);return[a,s,new Promise((f,g)=>{let d=Z(g);a.readyState!==I.OPEN&&p.catch(g),l.then(()=>{if(d(),!T){let A=()=>a.close(1e3,"Normal Closure");isFinite(u)&&u>0?(clearTimeout(X),X=setTimeout(()=>{!T&&a.readyState===I.OPEN&&A()},u)):A()}f()})})]}function pe(a){if(re(a)&&(Ge(a.code)||[S.InternalServerError,S.InternalClientError,S.BadRequest,S.BadResponse,S.Unauthorized,S.SubprotocolNotAcceptable,S.SubscriberAlreadyExists,S.TooManyInitialisationRequests].includes(a.code)))throw a;if(ue)return!1;if(re(a)&&a.code===1e3)return T>0;if(!q||W>=q||!ke(a))throw a;return _=!0}o||(async()=>{for(T++;;)try{let[,,a]=await le();await a}catch(a){try{if(!pe(a))return}catch(p){return c?.(p)}}})();function fe(a,p){let s=De(a),l=!1,f=!1,g=()=>{T--,l=!0};return(async()=>{for(T++;;)try{let[d,A,k]=await le();if(l)return k.catch(()=>{}),A();let U=w.onMessage(s,D=>{switch(D.type){case E.Next:{p.next(D.payload);return}case E.Error:{f=!0,l=!0,p.error(D.payload),g();return}case E.Complete:{l=!0,g();return}}});d.send(v({id:s,type:E.Subscribe,payload:a},j)),g=()=>{!l&&d.readyState===I.OPEN&&d.send(v({id:s,type:E.Complete},j)),T--,l=!0,A()},await k.finally(U);return}catch(d){if(!pe(d))return}})().then(()=>{f||p.complete()}).catch(d=>{p.error(d)}),()=>{l||g()}}return{on:w.on,subscribe:fe,iterate(a){let p=[],s={done:!1,error:null,resolve:()=>{}},l=fe(a,{next(g){p.push(g),s.resolve()},error(g){s.done=!0,s.error=g,s.resolve()},complete(){s.done=!0,s.resolve()}}),f=(async function*(){for(;;){for(p.length||await new Promise(d=>s.resolve=d);p.length;)yield p.shift();if(s.error)throw s.error;if(s.done)return}})();return f.throw=async g=>(s.done||(s.done=!0,s.error=g,s.resolve()),{done:!0,value:void 0}),f.return=async()=>(l(),{done:!0,value:void 0}),f},async dispose(){if(ue=!0,R){let[a]=await R;a.close(1e3,"Normal Closure")}},terminate(){R&&w.emit("closed",new G)}}}var G=class extends Error{constructor(){super(...arguments);M(this,"name","TerminatedCloseEvent");M(this,"message","4499: Terminated");M(this,"code",4499);M(this,"reason","Terminated");M(this,"wasClean",!1)}};function re(e){return O(e)&&"code"in e&&"reason"in e}function Ge(e){return[1e3,1001,1006,1005,1012,1013,1014].includes(e)?!1:e>=1e3&&e<=1999}function Be(e){return typeof e=="function"&&"constructor"in e&&"CLOSED"in e&&"CLOSING"in e&&"CONNECTING"in e&&"OPEN"in e}var be={"0962dc7414fed8208cb28ebe5a036f2b6b066e478c18dd800f07884632e1c3a5":`mutation SignDocument($documentId: ID!) {
+  signDocument(documentId: $documentId) {
+    id
+    documentId
+    sourceCode
+    status
+    signedAt
+  }
+}`,"12eaa7684dc01d697ee8da372d551ddfe213b5fc4f9eaaee428e8319cf43623d":`query MyCases($first: Int!, $after: String) {
   myCases(first: $first, after: $after) {
     totalCount
-    edges { node { id caseNumber courtCode cause status filedOn } }
-    pageInfo { hasNextPage endCursor }
-    unavailableCourts { court { code name } code retryAfter }
-    staleCourts { court { code name } asOf ageSeconds }
+    edges {
+      cursor
+      node {
+        id
+        caseNumber
+        courtCode
+        cause
+        status
+        filedOn
+        myRoles
+      }
+    }
+    pageInfo {
+      hasNextPage
+      endCursor
+    }
+    unavailableCourts {
+      court {
+        code
+        name
+      }
+      code
+      retryAfter
+    }
+    staleCourts {
+      court {
+        code
+        name
+        shortName
+      }
+      asOf
+      ageSeconds
+    }
   }
-}`,ke=`query CasePage($caseNumber: String!) {
+}`,"21be4ace0f44628697c36caa48e9760dd3ed47b6f03aa7e456f42ad957c97f58":`query Case($caseNumber: String!) {
   case(caseNumber: $caseNumber) {
-    caseNumber courtCode cause status filedOn division
-    servedDocuments { id title docType firstServedAt signed signature { status signedAt } }
+    id
+    caseNumber
+    courtCode
+    cause
+    status
+    filedOn
+    division
+    parties {
+      name
+      role
+    }
+    hearings {
+      startsAt
+      room
+      kind
+    }
+    servedDocuments {
+      id
+      title
+      docType
+      signed
+      firstServedAt
+      signature {
+        status
+        signedAt
+      }
+    }
+    stale {
+      asOf
+      ageSeconds
+    }
   }
-}`,ve=`mutation Sign($documentId: ID!) {
-  signDocument(documentId: $documentId) { id status signedAt }
-}`;function r(e,t={},...n){let s=document.createElement(e);for(let[c,l]of Object.entries(t))s.setAttribute(c,l);for(let c of n)c&&s.append(c);return s}function $(e){let t=document.getElementById(e);if(!t)throw new Error(`the page has no #${e}`);return t}function D(e,t,n){let s=r("button",{type:"button",...t},e);return s.addEventListener("click",n),s}var T=sessionStorage.getItem(se),J=null,z=[null];function B(...e){$("main").replaceChildren(...e.filter(t=>!!t))}function ie(e,t=[],n=[]){let s=e.map(i=>r("p",{class:"court-unavailable","data-court":i.court.code},`${i.court.name} (${i.court.code}) unavailable: ${i.code}. Its items are missing from this page`,i.retryAfter!==null?`; try again in ${i.retryAfter} s.`:"; try again later.")),c=n.map(i=>r("p",{class:"court-stale","data-court":i.court.code},`${i.court.name} (${i.court.code}) unavailable: its items are shown from its last known answer, `,`${i.ageSeconds} s old (as of ${i.asOf}).`)),l=t.map(i=>r("p",{class:"request-error","data-code":i.extensions?.code??""},`${i.extensions?.code??"ERROR"}: ${i.message}`));$("banner").replaceChildren(...s,...c,...l),$("banner").hidden=s.length+c.length+l.length===0}async function Le(){$("who").textContent="",ie([]);let t=(await fetch("/demo/login").then(l=>l.ok?l.json():{logins:[]})).logins??[],n=r("select",{id:"login"},...t.map(l=>r("option",{value:l},l))),s=r("p",{id:"signin-status"}),c=D("Sign in",{id:"signin"},async()=>{let l=await fetch("/demo/login",{method:"POST",headers:{"Content-Type":"application/json"},body:JSON.stringify({login:n.value})}),i=await l.json();if(!l.ok||!i.token){s.textContent=i.errors?.[0]?.message??`sign-in refused (HTTP ${l.status})`;return}T=i.token,sessionStorage.setItem(se,T),location.hash="#/cases",V()});B(r("h2",{},"Sign in"),r("p",{},"The demo identity provider signs you in as one of the demo's people."),r("label",{for:"login"},"Demo login "),n," ",c,s)}function he(){T=null,sessionStorage.removeItem(se),J?.(),J=null,$("live-state").textContent="off",$("live-state").dataset.state="off",$("notifications-list").replaceChildren(),location.hash="#/",V()}function be(e){return e.some(t=>t.extensions?.code==="UNAUTHENTICATED")?(he(),!0):!1}async function F(e){let t=z[e]??null,n=await H(Ie,{first:me,after:t},T);if(be(n.errors))return;let s=n.data?.myCases;if(ie(X(s?.unavailableCourts??[],n.errors),ee(n.errors),s?.staleCourts),!s){B(r("h2",{},"My cases"),r("p",{},"No cases could be listed."));return}we(),n.data?.viewer&&($("who").textContent=n.data.viewer.name);let c=s.totalCount,l=c===null?null:Math.max(1,Math.ceil(c/me)),i=s.edges.map(({node:m})=>r("tr",{class:"case-row","data-court":m.courtCode},r("td",{},r("a",{href:`#/case/${encodeURIComponent(m.caseNumber)}`,class:"case-link"},m.caseNumber)),r("td",{},m.courtCode),r("td",{},m.cause),r("td",{},m.status),r("td",{},m.filedOn))),y=s.pageInfo.hasNextPage&&s.pageInfo.endCursor;B(r("h2",{},"My cases"),r("p",{id:"page-status"},`Page ${e+1}${l===null?"":` of ${l}`}`,c===null?" (the total is unknown while a court is missing)":` \xB7 ${c} cases`),r("table",{id:"cases"},r("thead",{},r("tr",{},...["Case number","Court","Cause","Status","Filed"].map(m=>r("th",{},m)))),r("tbody",{},...i)),r("nav",{class:"pager"},e>0&&D("Previous page",{id:"prev-page"},()=>{F(e-1)}),y&&D("Next page",{id:"next-page"},()=>{z=[...z.slice(0,e+1),s.pageInfo.endCursor],F(e+1)}),D("Refresh",{id:"refresh"},()=>{F(e)})))}async function oe(e){let t=await H(ke,{caseNumber:e},T);if(be(t.errors))return;ie(X([],t.errors),ee(t.errors));let n=t.data?.case;t.data&&we();let s=r("a",{href:"#/cases",id:"back"},"\u2190 My cases");if(!n){B(s,r("h2",{},e),r("p",{},"This case cannot be shown now."));return}let c=n.servedDocuments,l=r("p",{id:"sign-status"}),i=(c??[]).map(y=>r("li",{class:"document","data-id":y.id},r("span",{class:"title"},y.title),` \xB7 ${y.docType} \xB7 served ${y.firstServedAt} \xB7 `,y.signed||y.signature?r("span",{class:"signed"},`signed${y.signature?` (${y.signature.status})`:""}`):D("Sign",{class:"sign"},async()=>{let m=await H(ve,{documentId:y.id},T);m.data?.signDocument?(await oe(e),$("sign-status").textContent=`Signed: ${y.title} (${m.data.signDocument.status})`):l.textContent=m.errors.map(G=>`${G.extensions?.code}: ${G.message}`).join("; ")})));B(s,r("h2",{id:"case-number"},n.caseNumber),r("p",{},`${n.cause} \xB7 ${n.courtCode} ${n.division} \xB7 ${n.status} \xB7 filed ${n.filedOn}`),r("h3",{},"Served documents"),c===null?r("p",{},"The court cannot list its documents right now."):i.length?r("ul",{id:"documents"},...i):r("p",{},"No documents served to you in this case."),l,D("Refresh",{id:"refresh-case"},()=>{oe(e)}))}function we(){if(!T||J)return;let e=$("live-state");J=ye(T,t=>{let n=r("li",{class:"notice","data-id":t.id},r("strong",{},t.title)," ",t.body,t.caseNumber?r("a",{href:`#/case/${encodeURIComponent(t.caseNumber)}`}," open case"):null);$("notifications-list").prepend(n)},t=>{e.textContent=t,e.dataset.state=t})}async function V(){if($("signout").hidden=!T,!T)return Le();let e=location.hash||"#/cases";return e.startsWith("#/case/")?oe(decodeURIComponent(e.slice(7))):(z=[null],F(0))}window.addEventListener("hashchange",()=>{V()});$("signout").addEventListener("click",he);V();
+}`,"295bcc77e799c11284a3c1eed84c93275e7f13b737e73693344846417d67daed":`mutation MarkNotificationsRead($ids: [ID!]) {
+  markNotificationsRead(ids: $ids)
+}`,"5ce0ce17f331aa8a03c8cdb585541f457f26e38341f7b66a0a6fc30300095b7e":`query Notifications($first: Int!, $unreadOnly: Boolean!) {
+  notifications(first: $first, unreadOnly: $unreadOnly) {
+    edges {
+      node {
+        id
+        kind
+        title
+        body
+        caseNumber
+        createdAt
+        readAt
+      }
+    }
+  }
+}`,"6628159810195820f485dddf26096020c0aa0172a873d2199c3a6f299771248c":`query Viewer {
+  viewer {
+    name
+    roles
+    identityLevel
+    courtCode
+  }
+}`,cb667841272d36aa1336f4aa530d18ff3519895df126e3bfb5792134eeb16f1a:`subscription NotificationAdded {
+  notificationAdded {
+    id
+    kind
+    title
+    body
+    caseNumber
+    createdAt
+  }
+}`,d3560a1019f6ba3793671b8b03fc8b5356fa10d76d48d395e5787d5d32ea34d9:`query DocumentsToSign($first: Int!, $after: String) {
+  documentsToSign(first: $first, after: $after) {
+    totalCount
+    edges {
+      cursor
+      node {
+        id
+        title
+        docType
+        caseNumber
+        courtCode
+        firstServedAt
+        signed
+      }
+    }
+    pageInfo {
+      hasNextPage
+      endCursor
+    }
+    unavailableCourts {
+      court {
+        code
+        name
+      }
+      code
+      retryAfter
+    }
+  }
+}`};var we=`query Case($caseNumber: String!) {
+  case(caseNumber: $caseNumber) {
+    id
+    caseNumber
+    courtCode
+    cause
+    status
+    filedOn
+    division
+    parties {
+      name
+      role
+    }
+    hearings {
+      startsAt
+      room
+      kind
+    }
+    servedDocuments {
+      id
+      title
+      docType
+      signed
+      firstServedAt
+      signature {
+        status
+        signedAt
+      }
+    }
+    stale {
+      asOf
+      ageSeconds
+    }
+  }
+}
+`;var xe=`query MyCases($first: Int!, $after: String) {
+  myCases(first: $first, after: $after) {
+    totalCount
+    edges {
+      cursor
+      node {
+        id
+        caseNumber
+        courtCode
+        cause
+        status
+        filedOn
+        myRoles
+      }
+    }
+    pageInfo {
+      hasNextPage
+      endCursor
+    }
+    unavailableCourts {
+      court {
+        code
+        name
+      }
+      code
+      retryAfter
+    }
+    staleCourts {
+      court {
+        code
+        name
+        shortName
+      }
+      asOf
+      ageSeconds
+    }
+  }
+}
+`;var Ce=`subscription NotificationAdded {
+  notificationAdded {
+    id
+    kind
+    title
+    body
+    caseNumber
+    createdAt
+  }
+}
+`;var Se=`mutation SignDocument($documentId: ID!) {
+  signDocument(documentId: $documentId) {
+    id
+    documentId
+    sourceCode
+    status
+    signedAt
+  }
+}
+`;function z(e,t){let n=t.trim(),o=Object.entries(be).find(([,c])=>c===n)?.[0];if(!o)throw new Error(`operation ${e} is not in clients/manifests/demo.json: rebuild the manifest`);return{name:e,id:o,text:n}}var Ee=z("MyCases",xe),$e=z("Case",we),Ne=z("SignDocument",Se),se=z("NotificationAdded",Ce);function Ae(e,t,n){let o=`${location.protocol==="https:"?"wss":"ws"}://${location.host}/graphql`,c=oe({url:o,connectionParams:{Authorization:`Bearer ${e}`},retryAttempts:1/0,shouldRetry:i=>i instanceof CloseEvent&&i.code!==4403,on:{connected:()=>n("live"),closed:()=>n("reconnecting")}}),u=c.subscribe({query:se.text,documentId:`sha256:${se.id}`},{next:i=>{let m=i.data?.notificationAdded;m&&t(m)},error:()=>n("error"),complete:()=>n("closed")});return()=>{u(),c.dispose()}}var Te=5,ae="court-gateway.token",ce="court-gateway.name";function r(e,t={},...n){let o=document.createElement(e);for(let[c,u]of Object.entries(t))o.setAttribute(c,u);for(let c of n)c&&o.append(c);return o}function $(e){let t=document.getElementById(e);if(!t)throw new Error(`the page has no #${e}`);return t}function L(e,t,n){let o=r("button",{type:"button",...t},e);return o.addEventListener("click",n),o}var N=sessionStorage.getItem(ae),V=null,F=[null];function B(...e){$("main").replaceChildren(...e.filter(t=>!!t))}function de(e,t=[],n=[]){let o=e.map(i=>r("p",{class:"court-unavailable","data-court":i.court.code},`${i.court.name} (${i.court.code}) unavailable: ${i.code}. Its items are missing from this page`,i.retryAfter!==null?`; try again in ${i.retryAfter} s.`:"; try again later.")),c=n.map(i=>r("p",{class:"court-stale","data-court":i.court.code},`${i.court.name} (${i.court.code}) unavailable: its items are shown from its last known answer, `,`${i.ageSeconds} s old (as of ${i.asOf}).`)),u=t.map(i=>r("p",{class:"request-error","data-code":i.extensions?.code??""},`${i.extensions?.code??"ERROR"}: ${i.message}`));$("banner").replaceChildren(...o,...c,...u),$("banner").hidden=o.length+c.length+u.length===0}async function ze(){$("who").textContent="",de([]);let t=(await fetch("/demo/login").then(u=>u.ok?u.json():{logins:[]})).logins??[],n=r("select",{id:"login"},...t.map(u=>r("option",{value:u},u))),o=r("p",{id:"signin-status"}),c=L("Sign in",{id:"signin"},async()=>{let u=await fetch("/demo/login",{method:"POST",headers:{"Content-Type":"application/json"},body:JSON.stringify({login:n.value})}),i=await u.json();if(!u.ok||!i.token){o.textContent=i.errors?.[0]?.message??`sign-in refused (HTTP ${u.status})`;return}N=i.token,sessionStorage.setItem(ae,N),sessionStorage.setItem(ce,String(i.name??"")),location.hash="#/cases",Y()});B(r("h2",{},"Sign in"),r("p",{},"The demo identity provider signs you in as one of the demo's people."),r("label",{for:"login"},"Demo login "),n," ",c,o)}function Oe(){N=null,sessionStorage.removeItem(ae),sessionStorage.removeItem(ce),V?.(),V=null,$("live-state").textContent="off",$("live-state").dataset.state="off",$("notifications-list").replaceChildren(),location.hash="#/",Y()}function Ie(e){return e.some(t=>t.extensions?.code==="UNAUTHENTICATED")?(Oe(),!0):!1}async function J(e){let t=F[e]??null,n=await H(Ee,{first:Te,after:t},N);if(Ie(n.errors))return;let o=n.data?.myCases;if(de(ee(o?.unavailableCourts??[],n.errors),te(n.errors),o?.staleCourts),!o){B(r("h2",{},"My cases"),r("p",{},"No cases could be listed."));return}Re(),$("who").textContent=sessionStorage.getItem(ce)??"";let c=o.totalCount,u=c===null?null:Math.max(1,Math.ceil(c/Te)),i=o.edges.map(({node:y})=>r("tr",{class:"case-row","data-court":y.courtCode},r("td",{},r("a",{href:`#/case/${encodeURIComponent(y.caseNumber)}`,class:"case-link"},y.caseNumber)),r("td",{},y.courtCode),r("td",{},y.cause),r("td",{},y.status),r("td",{},y.filedOn))),m=o.pageInfo.hasNextPage&&o.pageInfo.endCursor;B(r("h2",{},"My cases"),r("p",{id:"page-status"},`Page ${e+1}${u===null?"":` of ${u}`}`,c===null?" (the total is unknown while a court is missing)":` \xB7 ${c} cases`),r("table",{id:"cases"},r("thead",{},r("tr",{},...["Case number","Court","Cause","Status","Filed"].map(y=>r("th",{},y)))),r("tbody",{},...i)),r("nav",{class:"pager"},e>0&&L("Previous page",{id:"prev-page"},()=>{J(e-1)}),m&&L("Next page",{id:"next-page"},()=>{F=[...F.slice(0,e+1),o.pageInfo.endCursor],J(e+1)}),L("Refresh",{id:"refresh"},()=>{J(e)})))}async function ie(e){let t=await H($e,{caseNumber:e},N);if(Ie(t.errors))return;de(ee([],t.errors),te(t.errors));let n=t.data?.case;t.data&&Re();let o=r("a",{href:"#/cases",id:"back"},"\u2190 My cases");if(!n){B(o,r("h2",{},e),r("p",{},"This case cannot be shown now."));return}let c=n.servedDocuments,u=r("p",{id:"sign-status"}),i=(c??[]).map(m=>r("li",{class:"document","data-id":m.id},r("span",{class:"title"},m.title),` \xB7 ${m.docType} \xB7 served ${m.firstServedAt} \xB7 `,m.signed||m.signature?r("span",{class:"signed"},`signed${m.signature?` (${m.signature.status})`:""}`):L("Sign",{class:"sign"},async()=>{let y=await H(Ne,{documentId:m.id},N);y.data?.signDocument?(await ie(e),$("sign-status").textContent=`Signed: ${m.title} (${y.data.signDocument.status})`):u.textContent=y.errors.map(q=>`${q.extensions?.code}: ${q.message}`).join("; ")})));B(o,r("h2",{id:"case-number"},n.caseNumber),r("p",{},`${n.cause} \xB7 ${n.courtCode} ${n.division} \xB7 ${n.status} \xB7 filed ${n.filedOn}`),r("h3",{},"Served documents"),c===null?r("p",{},"The court cannot list its documents right now."):i.length?r("ul",{id:"documents"},...i):r("p",{},"No documents served to you in this case."),u,L("Refresh",{id:"refresh-case"},()=>{ie(e)}))}function Re(){if(!N||V)return;let e=$("live-state");V=Ae(N,t=>{let n=r("li",{class:"notice","data-id":t.id},r("strong",{},t.title)," ",t.body,t.caseNumber?r("a",{href:`#/case/${encodeURIComponent(t.caseNumber)}`}," open case"):null);$("notifications-list").prepend(n)},t=>{e.textContent=t,e.dataset.state=t})}async function Y(){if($("signout").hidden=!N,!N)return ze();let e=location.hash||"#/cases";return e.startsWith("#/case/")?ie(decodeURIComponent(e.slice(7))):(F=[null],J(0))}window.addEventListener("hashchange",()=>{Y()});$("signout").addEventListener("click",Oe);Y();
 //# sourceMappingURL=app.js.map

@@ -4,6 +4,8 @@
  * other courts' data. This never throws on `errors`; it throws only when there is no GraphQL answer at all.
  */
 
+import type { Operation } from "./operations";
+
 export interface GraphQLErrorBody {
   message: string;
   path?: (string | number)[];
@@ -31,8 +33,9 @@ export interface StaleCourt {
 
 export class NoAnswer extends Error {}
 
+/** Run a registered operation: only its hash goes to the gateway (trusted documents). */
 export async function graphql<T>(
-  query: string,
+  operation: Operation,
   variables: Record<string, unknown>,
   token: string | null,
 ): Promise<Answer<T>> {
@@ -43,7 +46,7 @@ export async function graphql<T>(
   if (token) headers.Authorization = `Bearer ${token}`;
   let response: Response;
   try {
-    response = await fetch("/graphql", { method: "POST", headers, body: JSON.stringify({ query, variables }) });
+    response = await fetch("/graphql", { method: "POST", headers, body: JSON.stringify({ documentId: `sha256:${operation.id}`, operationName: operation.name, variables }) });
   } catch (e) {
     throw new NoAnswer(`the gateway cannot be reached: ${String(e)}`);
   }

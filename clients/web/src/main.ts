@@ -13,31 +13,11 @@ import {
   type UnavailableCourt,
 } from "./api";
 import { followNotifications, type Notice } from "./live";
+import { CASE, MY_CASES, SIGN_DOCUMENT } from "./operations";
 
 const PAGE_SIZE = 5;
 const TOKEN_KEY = "court-gateway.token";
-
-const MY_CASES = `query MyCases($first: Int!, $after: String) {
-  viewer { name }
-  myCases(first: $first, after: $after) {
-    totalCount
-    edges { node { id caseNumber courtCode cause status filedOn } }
-    pageInfo { hasNextPage endCursor }
-    unavailableCourts { court { code name } code retryAfter }
-    staleCourts { court { code name } asOf ageSeconds }
-  }
-}`;
-
-const CASE = `query CasePage($caseNumber: String!) {
-  case(caseNumber: $caseNumber) {
-    caseNumber courtCode cause status filedOn division
-    servedDocuments { id title docType firstServedAt signed signature { status signedAt } }
-  }
-}`;
-
-const SIGN = `mutation Sign($documentId: ID!) {
-  signDocument(documentId: $documentId) { id status signedAt }
-}`;
+const NAME_KEY = "court-gateway.name";
 
 interface CaseRow {
   id: string;
@@ -49,7 +29,6 @@ interface CaseRow {
 }
 
 interface MyCasesData {
-  viewer: { name: string };
   myCases: {
     totalCount: number | null;
     edges: { node: CaseRow }[];
@@ -154,6 +133,7 @@ async function signInView(): Promise<void> {
     }
     token = body.token as string;
     sessionStorage.setItem(TOKEN_KEY, token);
+    sessionStorage.setItem(NAME_KEY, String(body.name ?? ""));
     location.hash = "#/cases";
     void route();
   });
@@ -171,6 +151,7 @@ async function signInView(): Promise<void> {
 function signOut(): void {
   token = null;
   sessionStorage.removeItem(TOKEN_KEY);
+  sessionStorage.removeItem(NAME_KEY);
   stopLive?.();
   stopLive = null;
   byId("live-state").textContent = "off";
@@ -200,7 +181,7 @@ async function casesView(pageIndex: number): Promise<void> {
     return;
   }
   startLive(); // the token has just proved good
-  if (answer.data?.viewer) byId("who").textContent = answer.data.viewer.name;
+  byId("who").textContent = sessionStorage.getItem(NAME_KEY) ?? "";
   const total = list.totalCount;
   const pages = total === null ? null : Math.max(1, Math.ceil(total / PAGE_SIZE));
   const rows = list.edges.map(({ node }) =>
@@ -267,7 +248,7 @@ async function caseView(caseNumber: string): Promise<void> {
       d.signed || d.signature
         ? h("span", { class: "signed" }, `signed${d.signature ? ` (${d.signature.status})` : ""}`)
         : button("Sign", { class: "sign" }, async () => {
-            const reply = await graphql<{ signDocument: { status: string } | null }>(SIGN, { documentId: d.id }, token);
+            const reply = await graphql<{ signDocument: { status: string } | null }>(SIGN_DOCUMENT, { documentId: d.id }, token);
             if (reply.data?.signDocument) {
               await caseView(caseNumber); // the document as the gateway now has it
               byId("sign-status").textContent = `Signed: ${d.title} (${reply.data.signDocument.status})`;
