@@ -48,7 +48,13 @@ interface Document {
 }
 
 interface CaseData {
-  case: (CaseRow & { division: string; servedDocuments: Document[] | null }) | null;
+  case:
+    | (CaseRow & {
+        division: string;
+        servedDocuments: Document[] | null;
+        stale: { asOf: string; ageSeconds: number } | null;
+      })
+    | null;
 }
 
 // -- a little DOM helper: text always goes in as text, never as HTML ----------------------------------------
@@ -262,6 +268,12 @@ async function caseView(caseNumber: string): Promise<void> {
     back,
     h("h2", { id: "case-number" }, found.caseNumber),
     h("p", {}, `${found.cause} · ${found.courtCode} ${found.division} · ${found.status} · filed ${found.filedOn}`),
+    found.stale &&
+      h(
+        "p",
+        { class: "case-stale" },
+        `Its court is not answering: this is its last known record, ${found.stale.ageSeconds} s old (as of ${found.stale.asOf}).`,
+      ),
     h("h3", {}, "Served documents"),
     documents === null
       ? h("p", {}, "The court cannot list its documents right now.")

@@ -7,10 +7,6 @@
  */
 
 import manifest from "../../manifests/demo.json";
-import caseText from "../../operations/demo/Case.graphql";
-import myCasesText from "../../operations/demo/MyCases.graphql";
-import notificationAddedText from "../../operations/demo/NotificationAdded.graphql";
-import signDocumentText from "../../operations/demo/SignDocument.graphql";
 
 export interface Operation {
   name: string;
@@ -20,14 +16,15 @@ export interface Operation {
   text: string;
 }
 
-function registered(name: string, text: string): Operation {
-  const wanted = text.trim(); // what the manifest holds (court-gateway trusted-documents strips it too)
-  const id = Object.entries(manifest as Record<string, string>).find(([, t]) => t === wanted)?.[0];
-  if (!id) throw new Error(`operation ${name} is not in clients/manifests/demo.json: rebuild the manifest`);
-  return { name, id, text: wanted };
+/** The manifest's operation called ``name`` (its document defines that one operation). */
+function registered(name: string): Operation {
+  const heading = new RegExp(`^(query|mutation|subscription) ${name}\\b`);
+  const found = Object.entries(manifest as Record<string, string>).find(([, text]) => heading.test(text));
+  if (!found) throw new Error(`operation ${name} is not in clients/manifests/demo.json: rebuild the manifest`);
+  return { name, id: found[0], text: found[1] };
 }
 
-export const MY_CASES = registered("MyCases", myCasesText);
-export const CASE = registered("Case", caseText);
-export const SIGN_DOCUMENT = registered("SignDocument", signDocumentText);
-export const NOTIFICATION_ADDED = registered("NotificationAdded", notificationAddedText);
+export const MY_CASES = registered("MyCases");
+export const CASE = registered("Case");
+export const SIGN_DOCUMENT = registered("SignDocument");
+export const NOTIFICATION_ADDED = registered("NotificationAdded");
