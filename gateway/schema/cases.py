@@ -213,7 +213,12 @@ class Case(Node):
             _model=case,
         )
 
-    @strawberry.field(description="Documents served to you in this case, by any channel; null if its court is down.")
+    @strawberry.field(
+        description=(
+            "Documents served to you in this case, by any channel (its court and the national platforms); a "
+            "source that cannot answer is named in `errors` and the others' documents are still listed."
+        )
+    )
     async def served_documents(
         self, info: Info[Context, None]
     ) -> list[Annotated[ServedDocument, strawberry.lazy("gateway.schema.documents")]] | None:
