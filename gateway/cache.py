@@ -187,6 +187,22 @@ class Cache:
         finally:
             del self._inflight[full]
 
+    async def peek(self, key: str) -> Any:
+        """The value stored under ``key`` by ``put`` (None when absent or the backend fails): for values
+        that are kept beside the loaded ones (``gateway.last_known``, APQ documents), not loaded through them."""
+        try:
+            return await self._backend.get(self._key(key))
+        except BACKEND_ERRORS as e:
+            self._failed("read", e)
+            return None
+
+    async def put(self, key: str, value: Any, ttl: float) -> None:
+        """Store ``value`` (not None) under ``key`` for ``ttl`` seconds; a failing backend skips it."""
+        try:
+            await self._backend.set(self._key(key), value, ttl=ttl)
+        except BACKEND_ERRORS as e:
+            self._failed("write", e)
+
     async def delete(self, key: str) -> None:
         await self._backend.delete(self._key(key))
 
