@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: demo test lint sims bench load-sqlite edge-bench fuzz cluster-test install clean web
+.PHONY: demo test lint sims bench soak load-sqlite edge-bench fuzz cluster-test install clean web
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("court-gateway needs Python 3.11, found " + sys.version.split()[0]) if sys.version_info[:2] != (3, 11) else None'
@@ -62,3 +62,7 @@ test: lint
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache
+
+# minutes of mixed reads and writes with court faults on a schedule: RSS, errors, latency (SOAK_SECONDS, SOAK_RPS)
+soak: $(STAMP)
+	$(BIN)/python -m bench.soak

@@ -6,6 +6,7 @@ calls that may fail on their own; the case itself stays.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated
@@ -270,7 +271,13 @@ class Case(Node):
 @strawberry.type(description="A case in a list, with the cursor that resumes the list after it.")
 class CaseEdge:
     node: Case = strawberry.field(description="The case.")
-    cursor: str = strawberry.field(description="Opaque position after this case.")
+    #: the page's cursors and this edge's place among them: a cursor is encoded only if it is asked for
+    _cursors: strawberry.Private[Sequence[str]]
+    _index: strawberry.Private[int]
+
+    @strawberry.field(description="Opaque position after this case.")
+    def cursor(self) -> str:
+        return self._cursors[self._index]
 
 
 @strawberry.type(description="A page of cases merged across courts (Relay connection).")
@@ -346,8 +353,8 @@ def _connection(found: case_service.CaseList, info: Info[Context, None]) -> Case
     viewer, parser = info.context.viewer, info.context.services.parser
     return CaseConnection(
         edges=[
-            CaseEdge(node=Case.from_model(c, viewer, parser), cursor=cur)
-            for c, cur in zip(found.cases, found.cursors, strict=True)
+            CaseEdge(node=Case.from_model(c, viewer, parser), _cursors=found.cursors, _index=i)
+            for i, c in enumerate(found.cases)
         ],
         page_info=PageInfo.forward(found.cursors, found.has_next_page, found.resume_cursor),
         total_count=found.total,
