@@ -27,7 +27,7 @@ import json
 import time
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import aiohttp
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
@@ -150,8 +150,11 @@ class RelyingParty:
             "redirect_uri": self.redirect_uri,
             "code_verifier": verifier,
         }
-        auth = aiohttp.BasicAuth(self.config.client_id, self.config.client_secret)
-        answer = await self._get(meta["token_endpoint"], method="POST", data=form, auth=auth)
+        # client_secret_basic: each part form-encoded first (RFC 6749 §2.3.1)
+        basic = aiohttp.encode_basic_auth(
+            quote(self.config.client_id, safe=""), quote(self.config.client_secret, safe="")
+        )
+        answer = await self._get(meta["token_endpoint"], method="POST", data=form, headers={"Authorization": basic})
         id_token = answer.get("id_token")
         if not isinstance(id_token, str):
             raise SignInFailed("the identity provider returned no ID token")

@@ -42,7 +42,7 @@ from gateway.identity import AuthError, Role, TokenVerifier, Viewer, viewer_from
 from gateway.oauth import pages
 from gateway.oauth.idp import CALLBACK_PATH, RelyingParty, SignInFailed
 from gateway.oauth.redirects import redirect_problem
-from gateway.oauth.server import SCOPES, FormRequest, GatewayServer
+from gateway.oauth.server import SCOPES, FormRequest
 from gateway.oauth.service import OAuthService
 from gateway.oauth.store import Person, person_claims
 
@@ -80,7 +80,8 @@ def metadata(issuer: str) -> dict[str, Any]:
     }
 
 
-async def _read(request: Request, server: GatewayServer) -> FormRequest:
+async def read_form(request: Request, issuer: str) -> FormRequest:
+    """An OAuth request read whole (at most ``MAX_FORM_BYTES``, else ValueError), its URI on ``issuer``."""
     form: list[tuple[str, str]] = []
     if request.method == "POST":
         body = await request.body()
@@ -88,7 +89,7 @@ async def _read(request: Request, server: GatewayServer) -> FormRequest:
             raise ValueError("form too large")
         form = parse_qsl(body.decode(errors="replace"), keep_blank_values=True)
     # the issuer's own scheme and host: behind a TLS proxy request.url may say http
-    uri = server.policy.issuer + request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    uri = issuer + request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return FormRequest(request.method, uri, request.headers, list(request.query_params.multi_items()), form)
 
 
@@ -194,7 +195,7 @@ def oauth_routes(
 
     async def authorize(request: Request) -> Response:
         try:
-            oauth_request = await _read(request, server)
+            oauth_request = await read_form(request, server.policy.issuer)
         except ValueError:
             return pages.failure("the request is too large", 413)
         try:
@@ -290,7 +291,7 @@ def oauth_routes(
 
     async def token(request: Request) -> Response:
         try:
-            oauth_request = await _read(request, server)
+            oauth_request = await read_form(request, server.policy.issuer)
         except ValueError:
             return JSONResponse({"error": "invalid_request"}, status_code=413)
         return _response(await server.call(server.create_token_response, oauth_request))
@@ -298,7 +299,7 @@ def oauth_routes(
     def endpoint(name: str) -> Any:
         async def handle(request: Request) -> Response:
             try:
-                oauth_request = await _read(request, server)
+                oauth_request = await read_form(request, server.policy.issuer)
             except ValueError:
                 return JSONResponse({"error": "invalid_request"}, status_code=413)
             return _response(await server.call(server.create_endpoint_response, name, oauth_request))
