@@ -221,6 +221,9 @@ class Settings(BaseSettings):
     idp_client_id: str = ""
     idp_client_secret: str = Field(default="", repr=False)
     idp_scopes: str = "openid profile phone"
+    #: ``court-gateway demo`` serves the demo identity provider as an OpenID Connect provider on this port
+    #: (``simulators.oidc``) and signs persons in there, unless ``idp_issuer`` names another provider
+    demo_idp_port: int = 18300
 
     # -- demand control (gateway.demand) ---------------------------------------------------------------
     #: the most an operation may cost before it runs (objects in the answer + 10 per court call + 10 per
