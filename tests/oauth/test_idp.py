@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
+import jwt as pyjwt
 import pytest
 from joserfc import jwt
 from joserfc.jwk import OctKey, RSAKey
@@ -241,3 +242,52 @@ def test_production_requires_https_identity_provider_urls() -> None:
     assert any("GATEWAY_IDP_DISCOVERY_URL" in p for p in production_problems(discovery))
     good = discovery.model_copy(update={"idp_discovery_url": ""})
     assert not [p for p in production_problems(good) if "GATEWAY_IDP" in p]
+
+
+async def test_the_demo_keeps_the_pasted_token_path_for_scripts(idp_setup: Setup, tokens: dict[str, str]) -> None:
+    """In demo mode the scripted consent of examples/firm_client.py still works beside the handshake (its
+    GET lands on the provider's page; its pasted token signs in), and refuses what the handshake refuses."""
+    client = await idp_setup.gateway.client()
+    verifier = secrets.token_urlsafe(48)
+    try:
+        url = client.authorization_url(SCOPE, "s", verifier)
+        answer = await client.consent_as_person(url, tokens["lawyer-chen"])
+        await client.exchange(answer["code"][0], verifier)
+        status, _, body = await client.graphql(WHO)
+        assert status == 200 and body["data"]["viewer"]["name"] == "陈志明"
+        with pytest.raises(RuntimeError, match="403"):
+            await client.consent_as_person(client.authorization_url(SCOPE, "s", verifier), tokens["clerk-0104"])
+    finally:
+        await client.close()
+
+
+async def test_production_has_no_pasted_token_page(
+    settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Without an identity provider a production gateway says sign-in is not configured, and refuses a pasted
+    token even when it is valid there."""
+    from gateway.app import create_app
+    from tests.test_security import AUDIENCE, ISSUER, production
+
+    database = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('prod-idp')}/gateway.db"
+    await upgrade_async(database)
+    port = _free_port()
+    configured = production(settings, database_url=database, oauth_issuer=f"http://127.0.0.1:{port}")
+    app = create_app(configured)
+    server, task, url = await serve_app(app, port)
+    try:
+        client = await Gateway(url, app, configured).client()
+        now = int(time.time())
+        claims = {"sub": "lawyer-chen", "roles": ["LAWYER"], "licence_number": "x", "level": "FACE"}
+        claims |= {"iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": now + 600}
+        valid_here = pyjwt.encode(claims, configured.jwt_hs256_secret, algorithm="HS256")
+        authorize = client.authorization_url(SCOPE, "s", secrets.token_urlsafe(48))
+        async with browser() as http:
+            async with http.get(authorize) as r:
+                assert r.status == 503 and "not configured" in await r.text()
+            async with http.post(authorize, data={"step": "sign-in", "id_token": valid_here}) as r:
+                assert r.status == 403 and "identity provider" in await r.text()
+        await client.close()
+    finally:
+        server.should_exit = True
+        await task
