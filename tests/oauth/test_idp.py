@@ -164,6 +164,23 @@ async def test_a_forged_state_or_a_callback_in_another_browser_is_refused(idp_se
         await client.close()
 
 
+async def test_an_id_token_with_another_nonce_is_refused_end_to_end(idp_setup: Setup) -> None:
+    """The provider answers with an ID token for another sign-in (its nonce is not this browser's)."""
+    client = await idp_setup.gateway.client()
+    try:
+        async with browser() as http:
+            url = await another_request(http, client)
+            async with http.post(url, data={"login": "lawyer-chen"}, allow_redirects=False) as r:
+                callback = r.headers["Location"]
+            code = parse_qs(urlsplit(callback).query)["code"][0]
+            idp_setup.provider.codes[code].nonce = secrets.token_urlsafe(24)  # as if issued for another request
+            async with http.get(callback) as r:
+                text = await r.text()
+                assert r.status == 403 and "sign-in failed" in text and "nonce" in text
+    finally:
+        await client.close()
+
+
 async def test_staff_cannot_consent_and_cancel_is_refused(idp_setup: Setup) -> None:
     client = await idp_setup.gateway.client()
     try:
