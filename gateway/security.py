@@ -90,6 +90,8 @@ def _idp_problems(settings: Settings) -> list[str]:
     ):
         if url and not url.startswith("https://"):
             problems.append(f"{name} {url} must be https: the identity provider signs persons in")
+    if "REPLACE-ME" in settings.idp_client_secret:
+        problems.append("GATEWAY_IDP_CLIENT_SECRET is the Secret template's placeholder")
     if not settings.idp_client_id or not settings.idp_client_secret:
         problems.append(
             "GATEWAY_IDP_CLIENT_ID and GATEWAY_IDP_CLIENT_SECRET: the gateway's registration at the identity provider"

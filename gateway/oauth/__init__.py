@@ -1,7 +1,7 @@
 """The OAuth 2.1 authorisation server for firms' software (issue 14), built on Authlib's server classes.
 
 A court registers a client (``court-gateway clients add``); a lawyer or party signs in at the court
-identity provider by the OpenID Connect handshake (``idp``; in demo mode without one, by pasting a demo
+identity provider by the OpenID Connect handshake (``idp``; in demo mode also by pasting a demo
 token) and consents to named scopes on a server-rendered page (``pages``); the client
 exchanges the code with its PKCE verifier (S256 only) for a short-lived access token, a JWT the gateway's
 own ``TokenVerifier`` accepts (``tokens``), and a refresh token rotated at every use (``server``).
