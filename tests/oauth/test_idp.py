@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import re
 import secrets
+import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -27,7 +29,8 @@ from simulators.cluster import SimulatorCluster
 from simulators.generator import World
 from simulators.oidc import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DemoProvider, demo_oidc_app
 from tests.conftest import _free_port, serve_app
-from tests.oauth.test_oauth import REDIRECT, SCOPE, WHO, Gateway
+from tests.oauth.test_oauth import REDIRECT, SCOPE, WHO, Gateway, _run, firm
+from tests.simulators.test_demo_restart import demo, demo_env
 
 
 @dataclass
@@ -308,3 +311,35 @@ async def test_production_has_no_pasted_token_page(
     finally:
         server.should_exit = True
         await task
+
+
+async def test_court_gateway_demo_serves_its_identity_provider_for_the_handshake(
+    tmp_path: Path, settings: Settings
+) -> None:
+    """``court-gateway demo`` as a real process: a client registered with the CLI, lawyer-chen signs in by
+    picking her name on the demo provider's page, consents, and the client reads as her."""
+    env = demo_env(settings) | {"GATEWAY_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/gateway.db"}
+    cli = str(Path(sys.executable).with_name("court-gateway"))
+    async with demo(env, tmp_path, "idp") as console:
+        assert f"demo identity provider (OpenID Connect): http://127.0.0.1:{env['GATEWAY_DEMO_IDP_PORT']}" in (
+            console.read_text()
+        )
+        added = await _run(
+            [cli, "clients", "add", "穗正律所", "--redirect-uri", REDIRECT, "--scope", "cases:read"], env
+        )
+        printed = dict(line.split(":", 1) for line in added.splitlines() if line.startswith("client_"))
+        gateway_url = f"http://127.0.0.1:{env['GATEWAY_PORT']}"
+        client = firm.FirmClient(gateway_url, printed["client_id"].strip(), printed["client_secret"].strip(), REDIRECT)
+        verifier = secrets.token_urlsafe(48)
+        try:
+            await client.discover()
+            async with browser() as http:
+                url, _ = await to_idp_page(http, client.authorization_url("cases:read", "s", verifier))
+                assert url.startswith(f"http://127.0.0.1:{env['GATEWAY_DEMO_IDP_PORT']}/authorize")
+                back, consent_page = await pick(http, url, "lawyer-chen")
+                answer = await consent(http, str(back.url), consent_page)
+            await client.exchange(answer["code"][0], verifier)
+            status, _, body = await client.graphql("{ viewer { name } }")
+            assert status == 200 and body["data"]["viewer"]["name"] == "陈志明", body
+        finally:
+            await client.close()
