@@ -66,6 +66,7 @@ from gateway.feeds.follower import ChangeFollower
 from gateway.graphiql import assets as graphiql_assets
 from gateway.graphiql import page as graphiql_page
 from gateway.identity import AuthError, TokenVerifier, Viewer
+from gateway.oauth.idp import relying_party
 from gateway.oauth.routes import oauth_routes
 from gateway.observability import record, tracing
 from gateway.observability.exposition import metrics_endpoint
@@ -508,7 +509,7 @@ def create_app(settings: Settings | None = None, *, graphiql: bool | None = None
             # the reference web client under /app/ and the demo sign-in it uses (demo mode only)
             *web_client_routes(settings),
             # the authorisation server for firms' software (issue 14)
-            *oauth_routes(services.oauth, verifier, demo=settings.mode == "demo"),
+            *oauth_routes(services.oauth, verifier, demo=settings.mode == "demo", idp=relying_party(settings)),
         ],
         lifespan=lifespan,
         middleware=[
