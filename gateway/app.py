@@ -431,4 +431,5 @@ def create_app(settings: Settings | None = None, *, graphiql: bool | None = None
     app.state.store = store
     app.state.changes = follower
     app.state.limiter = limiter
+    app.state.responses = graphql.responses
     return app
