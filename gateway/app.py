@@ -167,10 +167,11 @@ class GraphQLApp(GraphQL[Context, None]):
             return await super().run(request, context, root_value)
         body = await self.responses.replay(ask)
         if body is not None:
+            name = metrics.operation_label(ask.operation_name)
+            metrics.GRAPHQL_OPERATIONS.labels(name, "query", "ok").inc()  # answered, though not executed
             current = record.current()
             if current is not None:
-                current.operation = metrics.operation_label(ask.operation_name)
-                current.operation_type, current.outcome = "query", "ok"
+                current.operation, current.operation_type, current.outcome = name, "query", "ok"
             accept = request.headers.get("accept", "")
             return Response(body, media_type=GRAPHQL_RESPONSE if GRAPHQL_RESPONSE in accept else "application/json")
         drew, token = reads.begin()

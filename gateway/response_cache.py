@@ -96,17 +96,17 @@ class ResponseCache:
     async def replay(self, ask: Ask) -> bytes | None:
         """The kept answer, when it has not expired and no generation it drew on has moved; else None."""
         entry = await self.cache.peek(ask.key)
-        if entry is None or entry[0] <= time.time():
-            self.misses += 1
-            return None
-        drawn: tuple[tuple[str, int], ...] = entry[1]
-        current = await self.cache.generations(scope for scope, _ in drawn)
-        if any(current[scope] != generation for scope, generation in drawn):
-            self.misses += 1
-            return None
-        self.hits += 1
-        body: bytes = entry[2]
-        return body
+        if entry is not None and entry[0] > time.time():
+            drawn: tuple[tuple[str, int], ...] = entry[1]
+            current = await self.cache.generations(scope for scope, _ in drawn)
+            if all(current[scope] == generation for scope, generation in drawn):
+                self.hits += 1
+                self.cache.hits += 1  # a lookup of the cache like any other (its metrics count both)
+                body: bytes = entry[2]
+                return body
+        self.misses += 1
+        self.cache.misses += 1
+        return None
 
     async def keep(self, ask: Ask, reads: Reads, status: int, body: bytes) -> bool:
         """Keep the answer if every invariant of the module docstring holds; whether it was kept."""
