@@ -7,7 +7,9 @@ prints figures, with the gateway process's CPU time per request (from /proc). No
 measurements.
 
 Environment: BENCH_SECONDS (per phase, default 10), BENCH_CONNECTIONS (default 8), BENCH_USERS (20),
-BENCH_CASES_PER_COURT (default: the seed's bench size).
+BENCH_CASES_PER_COURT (default: the seed's bench size), BENCH_REDIS_DB (the Redis database the warm
+gateway uses, default 14), BENCH_GATEWAY_PORT (default 18100). The warm gateway runs with the response
+cache on (``GATEWAY_RESPONSE_CACHE=false`` in the environment measures the first-level cache alone).
 """
 
 from __future__ import annotations
@@ -40,7 +42,8 @@ BIN = Path(sys.executable).parent
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "8"))
 USERS = int(os.environ.get("BENCH_USERS", "20"))
-GATEWAY_PORT = 18100
+GATEWAY_PORT = int(os.environ.get("BENCH_GATEWAY_PORT", "18100"))
+REDIS_DB = int(os.environ.get("BENCH_REDIS_DB", "14"))
 HUNG_COURT = "粤0105"
 
 NESTED = """query { myCases(first: 20) { totalCount edges { node {
@@ -104,7 +107,7 @@ def redis_url() -> str | None:
         client = redis.Redis(host="127.0.0.1", port=6379, socket_connect_timeout=1)
         client.ping()
         client.close()
-        return "redis://127.0.0.1:6379/14"
+        return f"redis://127.0.0.1:6379/{REDIS_DB}"
     return None
 
 
@@ -312,14 +315,27 @@ def report(f: dict[str, Any]) -> None:
         )
 
     print("\ncourt-gateway benchmark")
+    responses = "off" if os.environ.get("GATEWAY_RESPONSE_CACHE", "").lower() in ("0", "false", "no") else "on"
     print(
-        f"  world: {f['cases per court']:,} cases per court x 13 courts; cache: {f['cache']}; "
+        f"  world: {f['cases per court']:,} cases per court x 13 courts; cache: {f['cache']} "
+        f"(warm: response cache {responses}); "
         f"load: wrk, {CONNECTIONS} connections, {SECONDS} s per phase; users: {f['users']}"
     )
     print(line("myCases(first: 20) nested, cold", f["cold"]))
     print(line("myCases(first: 20) nested, warm", f["warm"]))
     print(line("case(caseNumber:), cold", f["one case cold"]))
     print(line("case(caseNumber:), warm", f["one case warm"]))
+    for label, cold, warm in (
+        ("myCases nested", f["cold"], f["warm"]),
+        ("case(caseNumber:)", f["one case cold"], f["one case warm"]),
+    ):
+        ratio = warm["rps"] / cold["rps"] if cold["rps"] else float("nan")
+        cpu = (
+            f", CPU per request {cold['cpu_ms']:.2f} -> {warm['cpu_ms']:.2f} ms"
+            if "cpu_ms" in cold and "cpu_ms" in warm
+            else ""
+        )
+        print(f"  warm/cold {label:<24}  {ratio:>5.1f}x rps{cpu}")
     print(line(f"myCases(first: 20), {HUNG_COURT} hung", f["one court hung"]))
     fo = f["fan-out"]
     print(
