@@ -8,15 +8,18 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from aiocache.serializers import PickleSerializer
 
+from gateway import reads
 from gateway.adapters.model import Agent, Case, PersonRef
 from gateway.app import create_app
 from gateway.cache import Cache, open_backend
 from gateway.config import Settings
+from gateway.identity import IdentityLevel, Role, Viewer
 from gateway.response_cache import ResponseCache
 from gateway.services import Services
 from simulators.cluster import SimulatorCluster
@@ -300,3 +303,41 @@ async def test_a_bump_on_one_replica_retires_the_first_level_of_another() -> Non
         await one.clear()
         await one.close()
         await two.close()
+
+
+async def test_the_clock_the_database_and_uncached_court_calls_are_noted(
+    gateway: GraphQLClient, cluster: SimulatorCluster, world: World
+) -> None:
+    """What no generation covers marks the request's answer as not to be replayed, however it is read."""
+    services: Services = gateway.app.state.services  # type: ignore[attr-defined]
+    original = services.clock
+    try:
+        services.clock = lambda: datetime(2026, 1, 5, tzinfo=UTC)  # a test's clock is noted too
+        for read in (services.clock, services.now):
+            drew, token = reads.begin()
+            assert read() == datetime(2026, 1, 5, tzinfo=UTC)
+            reads.end(token)
+            assert drew.untracked == "clock"
+    finally:
+        services.clock = original
+    drew, token = reads.begin()
+    async with services.store.session(read_only=True):
+        pass
+    reads.end(token)
+    assert drew.untracked == "database"
+    case = chens_case(cluster, world)
+    drew, token = reads.begin()
+    await services.registry[case.court_code].find_case(case.case_number)
+    reads.end(token)
+    assert drew.untracked == "court"
+    drew, token = reads.begin()  # the same court read through the cache: covered by the court's generation
+    await services.cases.case_by_number(services_viewer(world), case.case_number)
+    reads.end(token)
+    assert drew.untracked is None and set(drew.generations) == {case.court_code}
+
+
+def services_viewer(world: World) -> Viewer:
+    chen = world.demo["lawyer-chen"]
+    return Viewer(
+        chen.number, chen.name, None, frozenset({Role.LAWYER}), IdentityLevel.FACE, licence_number=chen.number
+    )
