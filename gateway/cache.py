@@ -25,7 +25,8 @@ on it are asked for the first and only time: an unreadable generation never serv
 Invalidations (``bump``, ``delete``) still raise: skipping one would serve stale answers.
 
 First level (per process, deliberate): in front of the backend, each process keeps the values it loaded
-or read last, decoded, in a bounded LRU (``LOCAL_ENTRIES`` entries; ``local_entries=0`` turns it off). A hit
+or read last, decoded, in a bounded LRU (``LOCAL_ENTRIES`` entries holding at most ``LOCAL_WEIGHT`` canonical
+objects; ``local_entries=0`` turns it off). A hit
 there hands out the very objects (the canonical model's frozen dataclasses and tuples; a list is handed out
 as a fresh shallow copy) with no unpickling and no round trip; any other value (a dict, a mutable object)
 is not kept there and stays a fresh copy per caller. It needs no invalidation of its own:
@@ -86,29 +87,32 @@ WARN_EVERY_S = 30.0
 BACKEND_ERRORS = (RedisError, OSError, TimeoutError)
 #: decoded values each process keeps in its first level (module docstring)
 LOCAL_ENTRIES = 4096
+#: and canonical objects in them at most (a page of 20 cases weighs 21): a decoded case is about 2.6 KB
+#: (the simulators' cases, measured with tracemalloc), so about 40 MB
+LOCAL_WEIGHT = 16_000
 #: the longest a value read from the backend stays in the first level (its remaining ttl there is unknown)
 LOCAL_FROM_BACKEND_S = 30.0
 #: bytes of whole answers each process keeps in the response cache's first level
-LOCAL_RESPONSE_BYTES = 32 * 1024 * 1024
+LOCAL_RESPONSE_BYTES = 24 * 1024 * 1024
 
 
 class LocalLRU(Generic[V]):
-    """A bounded map with expiry, least recently used first out: by entries, and by bytes when ``size`` is
-    given. Per process; never awaited, so no lock is needed on the event loop."""
+    """A bounded map with expiry, least recently used first out: by entries, and by total size when ``size``
+    is given (bytes, or a weight). Per process; never awaited, so no lock is needed on the event loop."""
 
-    def __init__(self, max_entries: int, max_bytes: int = 0, size: Callable[[V], int] | None = None) -> None:
+    def __init__(self, max_entries: int, max_size: int = 0, size: Callable[[V], int] | None = None) -> None:
         self.max_entries = max_entries
-        self.max_bytes = max_bytes
+        self.max_size = max_size
         self._size = size
-        self._bytes = 0
+        self._total = 0
         self._entries: OrderedDict[str, tuple[float, V, int]] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._entries)
 
     @property
-    def bytes(self) -> int:
-        return self._bytes
+    def size(self) -> int:
+        return self._total
 
     def get(self, key: str) -> V | Any:
         """The value, or ``_MISS`` (absent or expired)."""
@@ -125,23 +129,23 @@ class LocalLRU(Generic[V]):
         if self.max_entries <= 0 or keep_s <= 0:
             return
         size = self._size(value) if self._size is not None else 0
-        if self.max_bytes and size > self.max_bytes:
+        if self.max_size and size > self.max_size:
             return
         self.pop(key)
         self._entries[key] = (time.monotonic() + keep_s, value, size)
-        self._bytes += size
-        while len(self._entries) > self.max_entries or (self.max_bytes and self._bytes > self.max_bytes):
+        self._total += size
+        while len(self._entries) > self.max_entries or (self.max_size and self._total > self.max_size):
             _, (_, _, dropped) = self._entries.popitem(last=False)
-            self._bytes -= dropped
+            self._total -= dropped
 
     def pop(self, key: str) -> None:
         found = self._entries.pop(key, None)
         if found is not None:
-            self._bytes -= found[2]
+            self._total -= found[2]
 
     def clear(self) -> None:
         self._entries.clear()
-        self._bytes = 0
+        self._total = 0
 
 
 def _immutable(value: Any, depth: int = 0) -> bool:
@@ -155,6 +159,14 @@ def _immutable(value: Any, depth: int = 0) -> bool:
     if (type(value) in (tuple, list) and depth == 0) or type(value) is tuple:
         return depth < 4 and all(_immutable(v, depth + 1) for v in value)
     return False
+
+
+def weight(value: Any) -> int:
+    """How many canonical objects a first-level value holds, roughly: its items, a page's cases, or 1."""
+    if type(value) in (list, tuple):
+        return 1 + len(value)
+    cases = getattr(value, "cases", None)
+    return 1 + len(cases) if type(cases) is tuple else 1
 
 
 def _handout(value: Any) -> Any:
@@ -195,6 +207,7 @@ class Cache:
         default_ttl: float = 30.0,
         value_format: str = VALUE_FORMAT,
         local_entries: int = LOCAL_ENTRIES,
+        local_weight: int = LOCAL_WEIGHT,
         local_response_bytes: int = LOCAL_RESPONSE_BYTES,
     ) -> None:
         self.url = url
@@ -208,7 +221,7 @@ class Cache:
         self._counters = open_backend(url)
         self._inflight: dict[str, asyncio.Future[Any]] = {}
         #: first level: decoded values (per process; module docstring)
-        self.local: LocalLRU[Any] = LocalLRU(local_entries)
+        self.local: LocalLRU[Any] = LocalLRU(local_entries, local_weight, size=weight)
         #: first level of the response cache: whole answers, bounded in bytes
         self.local_responses: LocalLRU[Any] = LocalLRU(
             local_entries, local_response_bytes, size=lambda entry: len(entry[-1])

@@ -341,3 +341,15 @@ def services_viewer(world: World) -> Viewer:
     return Viewer(
         chen.number, chen.name, None, frozenset({Role.LAWYER}), IdentityLevel.FACE, licence_number=chen.number
     )
+
+
+async def test_the_first_level_is_bounded_by_the_objects_it_holds() -> None:
+    cache = Cache("memory://", namespace=f"test-l1-weight-{os.getpid()}", local_weight=50)
+
+    async def page() -> list[PersonRef]:
+        return [PersonRef.lawyer(str(n)) for n in range(20)]
+
+    for i in range(5):
+        await cache.get_or_load(f"page:{i}", page)
+    assert len(cache.local) == 2 and cache.local.size == 42
+    await cache.close()
