@@ -330,11 +330,18 @@ def _never_executed(response: GraphQLHTTPResponse) -> bool:
 
 
 def build_response_cache(settings: Settings, services: Services) -> ResponseCache | None:
-    """The response cache, or None when it is off; its version changes with the schema and the model."""
+    """The response cache, or None when it is off. Its version changes with the schema, the model and the
+    settings that shape an answer (the cost budget, the courts): no replica replays another's answers."""
     ttl = min(settings.response_cache_ttl_s, settings.cache_ttl_s)
     if not settings.response_cache or ttl <= 0:
         return None
-    version = f"{VALUE_FORMAT}.{hashlib.sha256(str(schema).encode()).hexdigest()[:12]}"
+    shaping = [
+        str(schema),
+        settings.cost_budget,
+        settings.cost_assumed_list_size,
+        sorted((a.court.code, a.court.base_url) for a in services.registry),
+    ]
+    version = f"{VALUE_FORMAT}.{hashlib.sha256(repr(shaping).encode()).hexdigest()[:12]}"
     return ResponseCache(services.cache, ttl, version)
 
 
