@@ -353,3 +353,16 @@ async def test_the_first_level_is_bounded_by_the_objects_it_holds() -> None:
         await cache.get_or_load(f"page:{i}", page)
     assert len(cache.local) == 2 and cache.local.size == 42
     await cache.close()
+
+
+async def test_a_replay_counts_against_the_rate_limit_and_a_bad_token_is_never_answered_from_it(
+    serve: Any, cluster: SimulatorCluster, world: World
+) -> None:
+    served = await serve("memory://", change_poll_s=0, rate_limit_per_s=0.001, rate_limit_burst=3)
+    variables = {"n": chens_case(cluster, world).case_number}
+    statuses = [(await served.client.post(CASE, variables, as_="lawyer-chen"))[0] for _ in range(4)]
+    assert statuses == [200, 200, 200, 429] and served.responses.hits == 2
+    token = served.client.tokens["lawyer-chen"]
+    _, body = await served.client.post(CASE, variables, token=token[:-4] + "AAAA")
+    assert body["data"]["case"] is None and body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED", body
+    assert served.responses.hits == 2
