@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: demo test lint sims bench load-sqlite edge-bench fuzz install clean
+.PHONY: demo test lint sims bench load-sqlite edge-bench fuzz cluster-test install clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("court-gateway needs Python 3.11, found " + sys.version.split()[0]) if sys.version_info[:2] != (3, 11) else None'
@@ -37,6 +37,15 @@ edge-bench: $(STAMP)
 # schema-generated queries and mutations as six kinds of caller (FUZZ_QUERIES, FUZZ_MUTATIONS, FUZZ_SEED)
 fuzz: $(STAMP)
 	$(BIN)/python -m tests.fuzz
+
+# three `court-gateway serve` replicas behind HAProxy on PostgreSQL and Redis (db 7 unless
+# GATEWAY_TEST_REDIS_URL says otherwise), a replica SIGKILLed and a court down under mixed traffic: prints its figures
+cluster-test: $(STAMP)
+	@command -v haproxy >/dev/null || test -x /usr/sbin/haproxy || { echo "installing haproxy (the load balancer) with apt-get"; \
+		apt-get install -y -qq haproxy >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq haproxy; }; }
+	GATEWAY_TEST_POSTGRES_URL=$${GATEWAY_TEST_POSTGRES_URL:-postgresql+asyncpg://postgres@127.0.0.1:5432/test} \
+	GATEWAY_TEST_REDIS_URL=$${GATEWAY_TEST_REDIS_URL:-redis://127.0.0.1:6379/7} \
+	$(BIN)/python -m tests.cluster
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -13,6 +13,12 @@ body that is not one JSON object (``BAD_REQUEST``), a document over its ceiling
 (``DOCUMENT_TOO_LARGE``, also a multipart request's ``operations`` part), a subscription over HTTP
 (``SUBSCRIPTION_OVER_HTTP_UNSUPPORTED``: they are served on the WebSocket at the same path), a principal
 over its rate (``RATE_LIMITED``, HTTP 429).
+
+A request may name its document instead of sending it: ``documentId`` or ``extensions.persistedQuery``
+(trusted documents and APQ, ``gateway.persisted``), over HTTP GET and POST and in a WebSocket's
+``subscribe`` message; the caller's kind decides whether a document of its own is accepted
+(``DOCUMENT_NOT_TRUSTED``). Who may introspect the schema is a setting (``INTROSPECTION_DISABLED``,
+``gateway.schema.introspection``).
 """
 
 from __future__ import annotations
@@ -20,7 +26,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -39,6 +46,11 @@ from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.http.parse_content_type import parse_content_type
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import ErrorMessage, SubscribeMessage
+from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
+from strawberry.subscriptions.protocols.graphql_ws.types import ErrorMessage as LegacyErrorMessage
+from strawberry.subscriptions.protocols.graphql_ws.types import StartMessage
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET, UnsetType
@@ -57,19 +69,22 @@ from gateway.feeds.follower import ChangeFollower
 from gateway.graphiql import assets as graphiql_assets
 from gateway.graphiql import page as graphiql_page
 from gateway.identity import AuthError, TokenVerifier, Viewer
+from gateway.oauth.routes import oauth_routes
 from gateway.observability import metrics, record, tracing
 from gateway.observability.exposition import metrics_endpoint
 from gateway.observability.logging import configure_logging
 from gateway.observability.middleware import RequestObservation
 from gateway.observability.ops import ops_page
 from gateway.origins import OriginsMiddleware
+from gateway.persisted import APQStore, DocumentPolicy, PersistedDocuments, TrustedDocuments
 from gateway.readiness import readiness
 from gateway.resolvers.archive import DOWNLOAD_PATH as MATERIAL_DOWNLOAD_PATH
 from gateway.resolvers.archive import material_download
 from gateway.resolvers.documents import DOWNLOAD_PATH, certificate_download
 from gateway.response_cache import ResponseCache
 from gateway.schema import schema
-from gateway.security import check_production
+from gateway.schema.limits import MAX_TOKENS
+from gateway.security import check_production, document_policy
 from gateway.services import Services, build_services, build_workers
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -78,8 +93,9 @@ SUBSCRIPTION_OVER_HTTP = "SUBSCRIPTION_OVER_HTTP_UNSUPPORTED"
 log = logging.getLogger("gateway")
 
 
-def build_verifier(settings: Settings) -> TokenVerifier:
-    """HS256 with the demo key only in demo mode with no real identity provider: the demo key is public."""
+def build_verifier(settings: Settings, grant_check: Callable[[str], Awaitable[bool]] | None = None) -> TokenVerifier:
+    """HS256 with the demo key only in demo mode with no real identity provider: the demo key is public.
+    The gateway's own authorisation server is trusted too (``gateway.oauth``), its grants checked."""
     demo_key = settings.jwt_hs256_secret == DEMO_JWT_HS256_SECRET
     never_demo = settings.jwt_jwks_url or settings.mode == "production"
     hs256 = None if demo_key and never_demo else settings.jwt_hs256_secret or None
@@ -94,7 +110,26 @@ def build_verifier(settings: Settings) -> TokenVerifier:
         issuer=settings.jwt_issuer or None,
         audience=settings.jwt_audience or None,
         max_lifetime_s=settings.jwt_max_lifetime_s,
+        oauth_issuer=settings.oauth_issuer_url,
+        oauth_secret=settings.oauth_token_secret,
+        grant_check=grant_check,
     )
+
+
+def build_documents(settings: Settings, services: Services) -> PersistedDocuments:
+    """The manifests (read and verified now: a forged entry stops the start), APQ and the policy; a warning
+    when first-party callers may run only trusted documents and no manifest was found."""
+    trusted = TrustedDocuments.load(settings.trusted_documents_dir, settings.max_document_bytes)
+    policy = document_policy(settings)
+    if policy.first_party == "trusted" and not len(trusted):
+        log.warning(
+            "first-party callers may run only trusted documents, but %s holds no manifest: every request of "
+            "the AOL frontend and the mini-program will be refused (DOCUMENT_NOT_TRUSTED); set "
+            "GATEWAY_TRUSTED_DOCUMENTS_DIR to their manifests, or GATEWAY_FIRST_PARTY_DOCUMENTS=any",
+            settings.trusted_documents_dir,
+        )
+    apq = APQStore(services.cache, settings.apq_ttl_s) if settings.apq else None
+    return PersistedDocuments(trusted, apq, policy, settings.max_document_bytes, MAX_TOKENS)
 
 
 class TextFrameWebSocket(ASGIWebSocketAdapter):
@@ -108,10 +143,71 @@ class TextFrameWebSocket(ASGIWebSocketAdapter):
             raise WebSocketDisconnected from e
 
 
+@dataclass
+class NamedRequestData(GraphQLRequestData):
+    """A request as Strawberry reads it, with the ``documentId`` it may name its document by."""
+
+    document_id: object = None
+
+
+def _refused_payload(refused: RequestRefused) -> list[dict[str, Any]]:
+    """A refusal as the GraphQL errors of a WebSocket ``error`` message."""
+    errors: list[dict[str, Any]] = orjson.loads(refused.body())["errors"]
+    return errors
+
+
+async def _resolved_payload(view: GraphQLApp, context: Context, payload: object) -> dict[str, Any] | RequestRefused:
+    """A WebSocket operation's payload with its document resolved (``gateway.persisted``), or the refusal."""
+    if not isinstance(payload, dict):
+        return {}
+    try:
+        query = await view.documents.resolve(
+            context.viewer, payload.get("query"), payload.get("documentId"), payload.get("extensions")
+        )
+    except RequestRefused as e:
+        record.note_error(e.code)
+        return e
+    return payload if query is None else {**payload, "query": query}
+
+
+class TransportWS(BaseGraphQLTransportWSHandler[Context, None]):
+    """graphql-transport-ws with documents named by reference and the caller's document policy."""
+
+    view: GraphQLApp
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        if self.connection_acknowledged and message.get("id") not in self.operations:
+            payload = await _resolved_payload(self.view, self.context, message.get("payload"))
+            if isinstance(payload, RequestRefused):
+                refusal = ErrorMessage(id=message["id"], type="error", payload=_refused_payload(payload))  # type: ignore[typeddict-item]
+                await self.send_message(refusal)
+                return
+            message = {**message, "payload": payload}  # type: ignore[typeddict-item]
+        await super().handle_subscribe(message)
+
+
+class LegacyWS(BaseGraphQLWSHandler[Context, None]):
+    """The older graphql-ws protocol, held to the same document policy."""
+
+    view: GraphQLApp
+
+    async def handle_start(self, message: StartMessage) -> None:
+        if self.connection_acknowledged:
+            payload = await _resolved_payload(self.view, self.context, message.get("payload"))
+            if isinstance(payload, RequestRefused):
+                error: Any = _refused_payload(payload)[0]
+                await self.send_message(LegacyErrorMessage(type="error", id=message["id"], payload=error))
+                return
+            message = {**message, "payload": payload}  # type: ignore[typeddict-item]
+        await super().handle_start(message)
+
+
 class GraphQLApp(GraphQL[Context, None]):
     """Strawberry's ASGI view with our context, orjson encoding and media-type negotiation."""
 
     websocket_adapter_class = TextFrameWebSocket
+    graphql_transport_ws_handler_class = TransportWS
+    graphql_ws_handler_class = LegacyWS
 
     def __init__(
         self,
@@ -122,6 +218,7 @@ class GraphQLApp(GraphQL[Context, None]):
         max_document_bytes: int,
         limiter: RateLimiter | None = None,
         allowed_origins: tuple[str, ...] = (),
+        documents: PersistedDocuments | None = None,
         responses: ResponseCache | None = None,
     ) -> None:
         super().__init__(
@@ -135,6 +232,17 @@ class GraphQLApp(GraphQL[Context, None]):
         self.limiter = limiter
         self.responses = responses
         self.max_document_bytes = max_document_bytes
+        #: how documents named by reference are found, and whose own documents are accepted
+        self.documents = documents or PersistedDocuments(
+            TrustedDocuments(), APQStore(None, 1.0), DocumentPolicy(), max_document_bytes, MAX_TOKENS
+        )
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        """Strawberry's test (a GET without ``query`` that accepts HTML or ``*/*``), but a GET that names its
+        document (``documentId``, ``extensions``: APQ from a browser's ``fetch``, which accepts ``*/*``) is a
+        request, not a page."""
+        named = request.query_params.get("documentId") or request.query_params.get("extensions")
+        return not named and super().should_render_graphql_ide(request)
 
     async def render_graphql_ide(self, request: Request) -> Response:
         """Our GraphiQL page: assets served here (works offline), a token field that also reaches subscriptions."""
@@ -149,8 +257,10 @@ class GraphQLApp(GraphQL[Context, None]):
         decision = None
         if self.limiter is not None:
             decision = await self.limiter.check(context.viewer, request.client.host if request.client else "")
+        if decision is not None:
             if not decision.allowed:
                 return rate_limited(decision)
+            context.quota = decision  # what `viewer { client { quota } }` reports
         response = await self._answer(request, context, root_value)
         if decision is not None:
             response.headers.update(decision.headers())
@@ -158,13 +268,19 @@ class GraphQLApp(GraphQL[Context, None]):
 
     async def _answer(self, request: Request, context: Context, root_value: Any) -> Response:
         """A replayed answer when the response cache has one for this request, else the executed one,
-        kept when it may be (``gateway.response_cache``). The body is within its limit by now."""
+        kept when it may be (``gateway.response_cache``). The body is within its limit by now; a document
+        named by reference is resolved first, so the caller's document policy holds for a replay too."""
         content_type, _ = parse_content_type(request.headers.get("content-type", ""))
         if self.responses is None or request.method != "POST" or content_type != "application/json":
             return await super().run(request, context, root_value)
-        ask = self.responses.ask(context.viewer, await request.body())
-        if ask is None:
+        viewer = context.viewer
+        asked = self.responses.asked(viewer, await request.body())
+        if viewer is None or asked is None:
             return await super().run(request, context, root_value)
+        query = await self.documents.resolve(viewer, asked.query, asked.document_id, asked.extensions)
+        if query is None:
+            return await super().run(request, context, root_value)
+        ask = self.responses.ask(viewer, query, asked)
         body = await self.responses.replay(ask)
         if body is not None:
             name = metrics.operation_label(ask.operation_name)
@@ -199,9 +315,19 @@ class GraphQLApp(GraphQL[Context, None]):
         fails on a bare value such as ``"hello"``). The body is at most ``max_document_bytes`` by now
         (``BodyLimit``), so reading it twice costs little."""
         content_type, _ = parse_content_type(request.content_type or "")
+        document_id: object = None
         if request.method == "POST" and "application/json" in content_type:
-            _check_operation(self.parse_json(await request.get_body()))
-        return await super().parse_http_body(request)
+            data = self.parse_json(await request.get_body())
+            _check_operation(data)
+            document_id = data.get("documentId")
+        elif request.method == "GET":
+            document_id = request.query_params.get("documentId")
+        parsed = await super().parse_http_body(request)
+        if document_id is None or not isinstance(parsed, GraphQLRequestData):
+            return parsed
+        return NamedRequestData(
+            parsed.query, parsed.variables, parsed.operation_name, parsed.extensions, parsed.protocol, document_id
+        )
 
     async def parse_multipart(self, request: AsyncHTTPRequestAdapter) -> dict[str, str]:
         """Strawberry's, with the document's ceiling on the ``operations`` and ``map`` parts (files keep the
@@ -234,9 +360,15 @@ class GraphQLApp(GraphQL[Context, None]):
         """Strawberry's, but a subscription is refused (typed, no traceback): they are served on the
         WebSocket, and Strawberry would run one over HTTP and fail it as an unexpected error."""
         allowed = OperationType.from_http(request_adapter.method) - {OperationType.SUBSCRIPTION}
+        query = await self.documents.resolve(
+            context.viewer,
+            request_data.query,
+            getattr(request_data, "document_id", None),
+            request_data.extensions,
+        )
         try:
             return await self.schema.execute(
-                request_data.query,
+                query,
                 root_value=root_value,
                 variable_values=request_data.variables,
                 context_value=context,
@@ -331,7 +463,8 @@ def _never_executed(response: GraphQLHTTPResponse) -> bool:
 
 def build_response_cache(settings: Settings, services: Services) -> ResponseCache | None:
     """The response cache, or None when it is off. Its version changes with the schema, the model and the
-    settings that shape an answer (the cost budget, the courts): no replica replays another's answers."""
+    settings that shape an answer (the cost budget, the courts): no replica replays an answer another
+    configuration would not give. (The document policy needs no part: it is applied before every replay.)"""
     ttl = min(settings.response_cache_ttl_s, settings.cache_ttl_s)
     if not settings.response_cache or ttl <= 0:
         return None
@@ -339,7 +472,7 @@ def build_response_cache(settings: Settings, services: Services) -> ResponseCach
         str(schema),
         settings.cost_budget,
         settings.cost_assumed_list_size,
-        sorted((a.court.code, a.court.base_url) for a in services.registry),
+        sorted(a.court.code for a in services.registry),
     ]
     version = f"{VALUE_FORMAT}.{hashlib.sha256(repr(shaping).encode()).hexdigest()[:12]}"
     return ResponseCache(services.cache, ttl, version)
@@ -352,14 +485,18 @@ def create_app(settings: Settings | None = None, *, graphiql: bool | None = None
     tracing.setup_tracing(settings)  # before any HTTP session exists: the aiohttp instrumentation wraps them
     services = build_services(settings)
     build_workers(services)
-    limiter = build_rate_limiter(settings.cache_url, settings.rate_limit_per_s, settings.rate_limit_burst)
+    limiter = build_rate_limiter(
+        settings.cache_url, settings.rate_limit_per_s, settings.rate_limit_burst, client_quota=services.oauth.quota
+    )
+    verifier = build_verifier(settings, services.oauth.grant_check)
     graphql = GraphQLApp(
         services,
-        build_verifier(settings),
+        verifier,
         graphiql=settings.graphiql if graphiql is None else graphiql,
         limiter=limiter,
         max_document_bytes=settings.max_document_bytes,
         allowed_origins=settings.browser_origins,
+        documents=build_documents(settings, services),
         responses=build_response_cache(settings, services),
     )
     graphiql_routes = [graphiql_assets()] if graphql.graphql_ide else []
@@ -424,6 +561,8 @@ def create_app(settings: Settings | None = None, *, graphiql: bool | None = None
             # 电子阅卷: a case-file material, watermarked and sealed, behind a link issued by `downloadMaterial`
             Route(MATERIAL_DOWNLOAD_PATH + "{token}", material_download(services)),
             *graphiql_routes,
+            # the authorisation server for firms' software (issue 14)
+            *oauth_routes(services.oauth, verifier, demo=settings.mode == "demo"),
         ],
         lifespan=lifespan,
         middleware=[

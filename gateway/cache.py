@@ -317,13 +317,30 @@ class Cache:
         finally:
             del self._inflight[full]
 
+    async def peek(self, key: str) -> Any:
+        """The value stored under ``key`` by ``put`` (None when absent or the backend fails): for values
+        that are kept beside the loaded ones (``gateway.last_known``, APQ documents), not loaded through them."""
+        try:
+            return await self._backend.get(self._key(key))
+        except BACKEND_ERRORS as e:
+            self._failed("read", e)
+            return None
+
+    async def put(self, key: str, value: Any, ttl: float) -> None:
+        """Store ``value`` (not None) under ``key`` for ``ttl`` seconds; a failing backend skips it."""
+        try:
+            await self._backend.set(self._key(key), value, ttl=ttl)
+        except BACKEND_ERRORS as e:
+            self._failed("write", e)
+
     async def delete(self, key: str) -> None:
         """Drop the value from the backend and from this process's first level (not other processes')."""
         self.local.pop(self._key(key))
         await self._backend.delete(self._key(key))
 
-    async def peek(self, key: str) -> Any | None:
-        """A value stored with ``put`` (first level, then the backend), or None; a failing backend is a miss."""
+    async def peek_answer(self, key: str) -> Any | None:
+        """A whole answer stored with ``put_answer`` (first level, then the backend), or None; a failing
+        backend is a miss (``gateway.response_cache``)."""
         full = self._key(key)
         local = self.local_responses.get(full)
         if local is not _MISS:
@@ -338,9 +355,9 @@ class Cache:
             self.local_responses.put(full, found, LOCAL_FROM_BACKEND_S)
         return found
 
-    async def put(self, key: str, value: tuple[Any, ...], ttl: float) -> None:
-        """Store ``value`` (a tuple whose last member is bytes, which bound the first level) for ``ttl``
-        seconds; a failing backend skips the write (the first level still keeps it)."""
+    async def put_answer(self, key: str, value: tuple[Any, ...], ttl: float) -> None:
+        """Store a whole answer, ``value`` (a tuple whose last member is bytes, which bound the first
+        level), for ``ttl`` seconds; a failing backend skips the write (the first level still keeps it)."""
         full = self._key(key)
         self.local_responses.put(full, value, ttl)
         try:

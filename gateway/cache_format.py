@@ -22,7 +22,7 @@ from types import ModuleType
 from gateway.adapters import model
 
 #: raise when what is cached changes shape outside the canonical model (a tuple gains a member, …)
-REVISION = 1
+REVISION = 2  # 2: one case's record is cached with when its court gave it
 
 
 def fingerprint(module: ModuleType) -> str:

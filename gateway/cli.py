@@ -280,6 +280,84 @@ def cmd_token(args: argparse.Namespace, settings: Settings) -> None:
     print(demo_token(settings, args.login, level=args.level, ttl_s=args.ttl))
 
 
+# -- clients (OAuth, issue 14) ------------------------------------------------------------------------
+
+
+def cmd_clients_add(args: argparse.Namespace, settings: Settings) -> None:
+    """Register a firm's software; its id (and a confidential client's secret) is printed once."""
+    from gateway.core.runtime import utc_now
+    from gateway.identity import Scope
+    from gateway.oauth import store as oauth_store
+    from gateway.oauth.redirects import redirect_problem
+    from gateway.store import Store
+
+    known = {s.value for s in Scope}
+    unknown = sorted(set(args.scope) - known)
+    if unknown:
+        raise SystemExit(f"court-gateway: unknown scopes {unknown}; known: {' '.join(sorted(known))}")
+    for uri in args.redirect_uri:
+        problem = redirect_problem(uri, production=settings.mode == "production")
+        if problem:
+            raise SystemExit(f"court-gateway: redirect URI {uri!r}: {problem}")
+
+    async def add() -> tuple[str, str | None]:
+        async with Store(settings.database_url) as db:
+            return await oauth_store.add_client(
+                db,
+                name=args.name,
+                redirect_uris=args.redirect_uri,
+                scopes=args.scope,
+                public=args.public,
+                rate_per_s=args.rate,
+                burst=args.burst,
+                may_introspect=args.introspection,
+                now=utc_now(),
+            )
+
+    client_id, secret = asyncio.run(add())
+    print(f"client_id:     {client_id}")
+    if secret:
+        print(f"client_secret: {secret}")
+        print("(the secret is shown once: keep it now; the gateway stores only its hash)")
+    else:
+        print("public client: no secret (PKCE only)")
+
+
+def cmd_clients_list(args: argparse.Namespace, settings: Settings) -> None:
+    from gateway.oauth import store as oauth_store
+    from gateway.store import Store
+
+    async def clients() -> list[Any]:
+        async with Store(settings.database_url) as db:
+            return await oauth_store.list_clients(db)
+
+    for client, grants in asyncio.run(clients()):
+        kind = "public" if client.public else "confidential"
+        state = "REVOKED" if client.revoked else f"{grants} live grants"
+        quota = f"{client.rate_per_s or settings.oauth_client_rate_per_s}/s burst {client.burst or settings.oauth_client_burst}"
+        print(f"{client.client_id}  {client.name}  {kind}  [{' '.join(sorted(client.scopes))}]  {quota}  {state}")
+        for uri in client.redirect_uris:
+            print(f"    redirect: {uri}")
+
+
+def cmd_clients_revoke(args: argparse.Namespace, settings: Settings) -> None:
+    """Revoke a client (and every grant made to it), or one grant (``--grant``)."""
+    from gateway.core.runtime import utc_now
+    from gateway.oauth import store as oauth_store
+    from gateway.store import Store
+
+    async def revoke() -> bool:
+        async with Store(settings.database_url) as db:
+            if args.grant:
+                return await oauth_store.revoke_grant(db, args.id, oauth_store.BY_COURT, now=utc_now())
+            return await oauth_store.revoke_client(db, args.id, now=utc_now())
+
+    what = "grant" if args.grant else "client"
+    if not asyncio.run(revoke()):
+        raise SystemExit(f"court-gateway: no live {what} {args.id!r}")
+    print(f"revoked {what} {args.id}: its tokens stop within GATEWAY_OAUTH_GRANT_CHECK_S seconds")
+
+
 def cmd_notifications_watch(args: argparse.Namespace, settings: Settings) -> None:
     """Print each new in-app notification as the gateway pushes it (the notificationAdded subscription)."""
     from gateway.watch import WatchError, format_notice, notifications
@@ -309,6 +387,30 @@ def cmd_export_schema(args: argparse.Namespace, settings: Settings) -> None:
     else:
         with open(args.output, "w", encoding="utf-8") as f:
             f.write(text)
+
+
+def cmd_trusted_documents(args: argparse.Namespace, settings: Settings) -> None:
+    """Write (or with --check, compare) a client's trusted-document manifest from its operations, after
+    checking that every operation validates against this gateway's schema."""
+    from graphql import parse, validate
+
+    from gateway.persisted import build_manifest, manifest_text
+    from gateway.schema import schema
+
+    manifest = build_manifest(Path(args.operations))
+    for key, text in manifest.items():
+        errors = validate(schema._schema, parse(text))
+        if errors:
+            raise SystemExit(f"{args.operations}: document {key[:12]}… does not validate: {errors[0].message}")
+    text = manifest_text(manifest)
+    output = Path(args.manifest)
+    if args.check:
+        if not output.exists() or output.read_text(encoding="utf-8") != text:
+            raise SystemExit(f"{output} is out of date: run court-gateway trusted-documents {args.operations} {output}")
+        print(f"{output}: {len(manifest)} documents, up to date")
+        return
+    output.write_text(text, encoding="utf-8")
+    print(f"{output}: {len(manifest)} documents")
 
 
 # -- store ------------------------------------------------------------------------------------------
@@ -533,6 +635,14 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("output", nargs="?", default="schema.graphql", help="file, or - for stdout")
     export.set_defaults(func=cmd_export_schema)
 
+    trusted = commands.add_parser(
+        "trusted-documents", help="build a client's trusted-document manifest from its *.graphql operations"
+    )
+    trusted.add_argument("operations", help="directory of the client's operations, one *.graphql file each")
+    trusted.add_argument("manifest", help="the manifest to write, e.g. clients/manifests/demo.json")
+    trusted.add_argument("--check", action="store_true", help="only check that the manifest is up to date")
+    trusted.set_defaults(func=cmd_trusted_documents)
+
     migrate = commands.add_parser("migrate", help="bring the gateway's database to the newest schema (Alembic)")
     migrate.set_defaults(func=cmd_migrate)
 
@@ -551,6 +661,27 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--url", help="the gateway's /graphql URL (default: the configured host and port)")
     watch.add_argument("--after", help="also replay the notifications after this notification ID first")
     watch.set_defaults(func=cmd_notifications_watch)
+
+    clients = commands.add_parser("clients", help="registered OAuth clients (firms' software)")
+    client_ops = clients.add_subparsers(dest="clients_command", required=True)
+    add = client_ops.add_parser("add", help="register a client; prints its id and secret once")
+    add.add_argument("name", help="the name people see on the consent page, e.g. the firm's product")
+    add.add_argument("--redirect-uri", action="append", required=True, help="an exact redirect URI (repeat)")
+    add.add_argument("--scope", action="append", required=True, help="a scope it may ask for (repeat)")
+    add.add_argument("--public", action="store_true", help="a public client (no secret; PKCE only)")
+    add.add_argument(
+        "--rate", type=float, help="quota: requests refilled per second (default GATEWAY_OAUTH_CLIENT_RATE_PER_S)"
+    )
+    add.add_argument("--burst", type=_positive, help="quota: the bucket's size (default GATEWAY_OAUTH_CLIENT_BURST)")
+    add.add_argument("--introspection", action="store_true", help="a court resource server: may introspect any token")
+    add.set_defaults(func=cmd_clients_add)
+    client_ops.add_parser("list", help="every client, its scopes, quota and live grants").set_defaults(
+        func=cmd_clients_list
+    )
+    revoke = client_ops.add_parser("revoke", help="revoke a client and all its grants, or one grant (--grant)")
+    revoke.add_argument("id", help="a client_id, or a grant id with --grant")
+    revoke.add_argument("--grant", action="store_true", help="revoke one person's grant, not the client")
+    revoke.set_defaults(func=cmd_clients_revoke)
 
     seal = commands.add_parser("seal", help="court seals (PDF signatures) of case-file downloads and certificates")
     seal_ops = seal.add_subparsers(dest="seal_command", required=True)

@@ -34,6 +34,7 @@ DEFAULT_SEED_FILE = ROOT / "simulators" / "seed.toml"
 #: the demo's secrets: public (they are in this repository), so production refuses them (``gateway.security``)
 DEMO_JWT_HS256_SECRET = "court-gateway-demo-identity-provider-only"
 DEMO_DOWNLOAD_SECRET = "court-gateway-demo-download-links-only"
+DEMO_OAUTH_SECRET = "court-gateway-demo-oauth-access-tokens-only"
 
 
 class SealSigner(BaseModel):
@@ -129,12 +130,36 @@ class Settings(BaseSettings):
     allowed_origins: tuple[str, ...] | None = None
     #: how long a browser may cache a CORS preflight answer (browsers cap it: Chromium at 7,200 s)
     cors_max_age_s: int = Field(default=3600, ge=0)
+    #: which documents a caller may send as text (``gateway.persisted``), per kind of caller: first-party
+    #: tokens and anonymous callers, and OAuth client tokens (law firms' software). "trusted": only documents
+    #: in a manifest of ``trusted_documents_dir``; "any": their own too, within the cost budget. Unset:
+    #: first-party "any" in demo mode, "trusted" in production (``gateway.security.document_policy``)
+    first_party_documents: Literal["any", "trusted"] | None = None
+    client_documents: Literal["any", "trusted"] = "any"
+    #: the trusted-document manifests, ``{"<sha256>": "<document>"}`` per client (``clients/manifests``)
+    trusted_documents_dir: Path | None = ROOT / "clients" / "manifests"
+    #: Apollo's automatic persisted queries; registered documents are kept this long (Redis cache)
+    apq: bool = True
+    apq_ttl_s: float = Field(default=24 * 3600.0, gt=0)
+    #: who may introspect the schema: "all", "authenticated" (signed-in callers) or "off". Unset: "all" in
+    #: demo mode, "authenticated" in production (``gateway.security.introspection_policy``)
+    introspection: Literal["all", "authenticated", "off"] | None = None
+    #: the data kinds whose last known answer is served, marked stale with its age, while their court is
+    #: down (``gateway.last_known``): "case_lists" (myCases, courtCases) and "cases" (one case's record).
+    #: Authorisation decisions (case bindings, access checks, rosters) are never among them
+    stale_kinds: tuple[str, ...] = ("case_lists", "cases")
+    #: how long a last known answer is kept after it was read from its court
+    stale_keep_s: float = Field(default=24 * 3600.0, ge=0)
     #: one deadline for a whole GraphQL request's court calls (each court also has its own)
     request_deadline_s: float = 4.0
     #: how often each court's change feed is read (0: not followed)
     change_poll_s: float = 2.0
     #: how often background workers (outboxes) look for work when nobody woke them
     worker_interval_s: float = 1.0
+    #: how long a claimed signature, case binding or text is left to its worker before any replica may
+    #: deliver it again (with the same idempotency key): the wait after a replica dies mid-delivery.
+    #: Filings have their own (filing_claim_lease_s); a text's claim also outlasts 4 × sms_http_timeout_s
+    outbox_claim_lease_s: float = Field(default=120.0, gt=0)
 
     #: signing (电子送达): the outbox's retry backoff, doubling from base to cap, with jitter
     signature_retry_base_s: float = 2.0
@@ -172,6 +197,24 @@ class Settings(BaseSettings):
     #: a token whose exp - iat (exp - now without iat) is longer than this is refused
     jwt_max_lifetime_s: float = Field(default=24 * 3600.0, gt=0)
 
+    # -- the OAuth authorisation server for firms' software (gateway.oauth, issue 14) --------------------
+    #: the authorisation server's issuer URL (RFC 8414), also the ``iss`` of the access tokens it signs;
+    #: unset: ``public_url``, else http://<host>:<port>. Production needs https (or a loopback address)
+    oauth_issuer: str = ""
+    #: the HMAC key of the access tokens the gateway issues to clients (HS256). The default is public:
+    #: production refuses it (set GATEWAY_OAUTH_TOKEN_SECRET, at least 32 bytes)
+    oauth_token_secret: str = Field(default=DEMO_OAUTH_SECRET, repr=False)
+    #: how long an access token, a refresh token and an authorization code live
+    oauth_access_token_ttl_s: int = Field(default=600, gt=0)
+    oauth_refresh_token_ttl_s: int = Field(default=30 * 24 * 3600, gt=0)
+    oauth_code_ttl_s: int = Field(default=120, gt=0)
+    #: how long a replica trusts its last look at a grant (revoked or not): a revoked grant's access
+    #: tokens stop working within this many seconds on every replica, at once on the one that revoked it
+    oauth_grant_check_s: float = Field(default=5.0, ge=0)
+    #: a client's quota unless registered with its own: requests refilled per second, and the burst
+    oauth_client_rate_per_s: float = Field(default=2.0, gt=0)
+    oauth_client_burst: int = Field(default=120, ge=1)
+
     # -- demand control (gateway.demand) ---------------------------------------------------------------
     #: the most an operation may cost before it runs (objects in the answer + 10 per court call + 10 per
     #: mutation field); over it: COST_LIMIT_EXCEEDED, nothing executed. The AOL frontend's detailed case
@@ -208,6 +251,11 @@ class Settings(BaseSettings):
         if value and len(value) < 32:
             raise ValueError("metrics_token must be at least 32 characters (or unset)")
         return value
+
+    @property
+    def oauth_issuer_url(self) -> str:
+        """The authorisation server's issuer (``oauth_issuer``, else ``public_url``, else this host and port)."""
+        return (self.oauth_issuer or self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def log_hash_key(self) -> bytes:
@@ -306,6 +354,13 @@ class Settings(BaseSettings):
     @classmethod
     def _origins_as_browsers_send_them(cls, origins: tuple[str, ...] | None) -> tuple[str, ...] | None:
         return None if origins is None else normalized_origins(origins)
+
+    @field_validator("stale_kinds")
+    @classmethod
+    def _known_stale_kinds(cls, kinds: tuple[str, ...]) -> tuple[str, ...]:
+        from gateway.last_known import check_kinds
+
+        return check_kinds(kinds)
 
     @property
     def browser_origins(self) -> tuple[str, ...]:

@@ -21,8 +21,10 @@ from gateway.bindings import cached
 from gateway.bindings.service import approved_bindings
 from gateway.cases.service import BoundCase
 from gateway.core.federation import CourtFailure
-from gateway.errors import COURT_REASONS, CourtFailureError, Forbidden, Unauthenticated
-from gateway.identity import IdentityLevel, Role, Viewer
+from gateway.demand.ratelimit import Decision
+from gateway.errors import COURT_REASONS, CourtFailureError, Forbidden, InsufficientScope, Unauthenticated
+from gateway.identity import IdentityLevel, Role, Scope, Viewer
+from gateway.last_known import Stale
 from gateway.services import Services
 
 K = TypeVar("K")
@@ -39,6 +41,8 @@ class Context:
     viewer: Viewer | None
     auth_error: str | None = None
     failures: list[CourtFailureError] = field(default_factory=list)
+    #: this request's count against its rate limit or client quota (None: not counted, e.g. a WebSocket)
+    quota: Decision | None = None
     #: WebSockets: the connection_init payload (Strawberry sets it; GraphQLApp.on_ws_connect reads the token)
     connection_params: dict[str, object] | None = None
 
@@ -55,9 +59,29 @@ class Context:
 
     # -- who is asking -------------------------------------------------------------------------------
 
-    def require_viewer(self, *, level: IdentityLevel | None = None, roles: set[Role] | None = None) -> Viewer:
+    def require_viewer(
+        self,
+        *,
+        level: IdentityLevel | None = None,
+        roles: set[Role] | None = None,
+        scope: Scope | None = None,
+        any_client: bool = False,
+    ) -> Viewer:
+        """The viewer, if their role, identity level and (for a registered client's token) scope allow this.
+
+        Deny by default for software: a client's token passes only where the resolver names the ``scope``
+        it needs (and the person granted it), or says ``any_client`` (who am I, the courts). Where neither is
+        named (signing a served document, staff decisions, revoking apps) no client token ever passes.
+        """
         if self.viewer is None:
             raise Unauthenticated(self.auth_error or "sign in: send a bearer token")
+        if self.viewer.scopes is not None and not any_client:
+            if scope is None:
+                raise InsufficientScope("no scope lets software do this: only the person, in the court's own apps")
+            if not self.viewer.allows(scope):
+                raise InsufficientScope(
+                    f"this needs the scope {scope.value}, not granted to this app", scope=scope.value
+                )
         if roles and not (self.viewer.roles & roles):
             raise Forbidden("your role may not do this")
         if level and not self.viewer.level.at_least(level):
@@ -91,3 +115,22 @@ class Context:
                 reason = COURT_REASONS.get(failure.code, "could not answer")
                 message = f"{failure.court_code} {reason}; its data is missing from this answer"
                 self.failures.append(CourtFailureError(failure.code, failure.court_code, message, path))
+
+    def report_stale(self, marks: Sequence[Stale], path: list[str | int]) -> None:
+        """A court whose data here is its last known answer: an error beside the data, marked ``stale``
+        with the answer's age and date (the data also says so: ``staleCourts``, ``Case.stale``)."""
+        known = {(f.extensions or {}).get("court") for f in self.failures}
+        for mark in marks:
+            if mark.court_code in known:
+                continue
+            known.add(mark.court_code)
+            reason = COURT_REASONS.get(mark.code, "could not answer")
+            message = f"{mark.court_code} {reason}; its data here is its last known answer, {mark.age_seconds} s old"
+            error = CourtFailureError(mark.code, mark.court_code, message, path)
+            error.extensions = {
+                **(error.extensions or {}),
+                "stale": True,
+                "ageSeconds": mark.age_seconds,
+                "asOf": mark.as_of.isoformat(),
+            }
+            self.failures.append(error)

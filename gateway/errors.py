@@ -45,6 +45,13 @@ class Forbidden(GatewayError):
     code = "FORBIDDEN"
 
 
+class InsufficientScope(Forbidden):
+    """A registered client's token without the scope this needs (or for an act no scope grants software,
+    such as signing a served document): ``extensions.scope`` names the scope, if any would do."""
+
+    code = "INSUFFICIENT_SCOPE"
+
+
 class NotFound(GatewayError):
     code = "NOT_FOUND"
 
@@ -60,6 +67,12 @@ class AccessWindowClosed(Forbidden):
     """An approved application whose reading window has closed: apply again to read more."""
 
     code = "ACCESS_WINDOW_CLOSED"
+
+
+class IntrospectionDisabled(GatewayError):
+    """Schema introspection refused to this caller (``gateway.schema.introspection``)."""
+
+    code = "INTROSPECTION_DISABLED"
 
 
 class InvalidCaseNumberError(GatewayError):

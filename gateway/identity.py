@@ -12,6 +12,11 @@ A verified token is remembered by its verifier (keyed by its SHA-256, a bounded 
 ``VERIFIED_ENTRIES``) for at most ``VERIFIED_FOR_S`` and never past its ``exp``, so a client's repeated
 requests skip the signature check; a refetched key set forgets them all, so a revoked or rotated key is
 honoured as soon as the verifier learns of it. Failures are never remembered.
+
+The gateway's own authorisation server (``gateway.oauth``) is a second issuer: a token whose ``iss`` is
+``oauth_issuer`` is verified with ``oauth_secret`` (HS256) and must name its client, scopes and grant
+(``gid``); for every such token, remembered or not, ``grant_check`` is asked whether the grant still
+stands, so a revoked grant's tokens stop working as soon as that check learns of it.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import asyncio
 import hashlib
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -65,6 +71,12 @@ class Scope(StrEnum):
     TICKETS_WRITE = "tickets:write"
     CALENDAR_READ = "calendar:read"
     WEBHOOKS_MANAGE = "webhooks:manage"
+    #: read the case files the person may read (电子阅卷), apply to read them and follow the applications
+    ARCHIVE_READ = "archive:read"
+    #: apply to be bound to a case (案件绑定申请) and follow the applications
+    BINDINGS_WRITE = "bindings:write"
+    #: read the person's in-app notifications, and mark them read
+    NOTIFICATIONS_READ = "notifications:read"
 
 
 class IdentityLevel(StrEnum):
@@ -189,9 +201,15 @@ class TokenVerifier:
         audience: str | None = None,
         max_lifetime_s: float = 24 * 3600,
         jwks_ttl_s: float = 600,
+        oauth_issuer: str | None = None,
+        oauth_secret: str | None = None,
+        grant_check: Callable[[str], Awaitable[bool]] | None = None,
     ) -> None:
-        if not hs256_secret and not jwks_url:
+        if not hs256_secret and not jwks_url and not oauth_secret:
             raise ValueError("configure an HS256 secret or a JWKS URL")
+        self.oauth_issuer = oauth_issuer if oauth_secret else None
+        self.oauth_secret = oauth_secret
+        self.grant_check = grant_check
         self.hs256_secret = hs256_secret
         self.jwks_url = jwks_url
         self.issuer = issuer
@@ -242,26 +260,40 @@ class TokenVerifier:
         """The viewer a valid token names (remembered briefly, module docstring); raises AuthError."""
         digest = hashlib.sha256(token.encode()).digest()
         remembered = self._verified.get(digest)
-        if remembered is not None:
-            if time.time() < remembered[0]:
-                self._verified.move_to_end(digest)
-                return remembered[1]
+        if remembered is not None and time.time() >= remembered[0]:
             del self._verified[digest]
-        viewer = await self._verify(token)
-        self._verified[digest] = (min(float(viewer.claims["exp"]), time.time() + VERIFIED_FOR_S), viewer)
-        if len(self._verified) > VERIFIED_ENTRIES:
-            self._verified.popitem(last=False)
+            remembered = None
+        if remembered is not None:
+            self._verified.move_to_end(digest)
+            viewer = remembered[1]
+        else:
+            viewer = await self._verify(token)
+            self._verified[digest] = (min(float(viewer.claims["exp"]), time.time() + VERIFIED_FOR_S), viewer)
+            if len(self._verified) > VERIFIED_ENTRIES:
+                self._verified.popitem(last=False)
+        grant_check = self.grant_check if self._issued_here(viewer.claims) else None
+        if grant_check is not None and not await grant_check(str(viewer.claims["gid"])):
+            raise AuthError("token revoked: the person, the client or the court withdrew this authorisation")
         return viewer
+
+    def _issued_here(self, claims: dict[str, Any]) -> bool:
+        return self.oauth_issuer is not None and claims.get("iss") == self.oauth_issuer
 
     async def _verify(self, token: str) -> Viewer:
         try:
-            key, algorithms = await self._signing_key(token)
-            required = ["sub", "exp"] + (["iss"] if self.issuer else []) + (["aud"] if self.audience else [])
+            issuer, required = self.issuer, ["sub", "exp"]
+            key: Any
+            if self.oauth_secret and self._issued_here(jwt.decode(token, options={"verify_signature": False})):
+                key, algorithms, issuer = self.oauth_secret, ["HS256"], self.oauth_issuer
+                required += ["client_id", "scope", "gid"]
+            else:
+                key, algorithms = await self._signing_key(token)
+            required += (["iss"] if issuer else []) + (["aud"] if self.audience else [])
             claims = jwt.decode(
                 token,
                 key,
                 algorithms=algorithms,
-                issuer=self.issuer,
+                issuer=issuer,
                 audience=self.audience,
                 options={"require": required, "verify_aud": self.audience is not None},
             )

@@ -20,7 +20,9 @@ Invariants, all checked when an answer is kept, none needed when it is replayed:
   reading windows, overdue tickets) are thus never kept: each of those fields reads the database or the
   clock, and none is under a cacheable root today. The TTL (``Settings.response_cache_ttl_s``, capped
   by ``cache_ttl_s``) bounds the rest: a change a court's feed never reports.
-- only for a signed-in caller, only POST with a JSON body (GET and multipart requests always execute).
+- only for a signed-in caller, only POST with a JSON body (GET and multipart requests always execute); a
+  document named by reference (a trusted document's id, an APQ hash) is resolved first, under the
+  caller's document policy, exactly as for execution, and keyed by its text.
 
 Edge checks all run before a replay (``GraphQLApp.run``): body size, authentication, the rate limit (a
 replay counts like any request). Per process: the answers this process kept or read last (the cache's
@@ -33,6 +35,7 @@ import hashlib
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 from graphql import FieldNode, GraphQLSyntaxError, OperationDefinitionNode, OperationType, parse
@@ -46,6 +49,17 @@ from gateway.reads import Reads
 CACHEABLE_ROOTS = frozenset({"case", "myCases", "courtCases", "__typename"})
 #: documents whose shape (query? cacheable roots?) each process remembers
 SHAPES = 512
+
+
+@dataclass(frozen=True, slots=True)
+class Asked:
+    """What a request body says, before its document is resolved (it may name it: ``gateway.persisted``)."""
+
+    query: str | None
+    document_id: str | None
+    extensions: dict[str, Any] | None
+    operation_name: str | None
+    variables: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,35 +81,49 @@ class ResponseCache:
         self.misses = 0
         self.kept = 0
 
-    def ask(self, viewer: Viewer | None, body: bytes) -> Ask | None:
-        """The request's key, or None when it is not a candidate (anonymous, not one JSON object with a
-        query, operation extensions asked for): then it just executes, and refusals come from there."""
+    def asked(self, viewer: Viewer | None, body: bytes) -> Asked | None:
+        """What the body asks, or None when it is not a candidate (anonymous, not one JSON object, operation
+        extensions other than a persisted query's hash asked for): then it just executes, and refusals come
+        from there."""
         if viewer is None:
             return None
         try:
             data = orjson.loads(body)
         except orjson.JSONDecodeError:
             return None
-        if not isinstance(data, dict) or data.get("extensions"):
+        if not isinstance(data, dict):
             return None
-        query, name, variables = data.get("query"), data.get("operationName"), data.get("variables")
-        if not isinstance(query, str) or not isinstance(name, str | None) or not isinstance(variables, dict | None):
+        query, document_id, extensions = data.get("query"), data.get("documentId"), data.get("extensions")
+        name, variables = data.get("operationName"), data.get("variables")
+        if extensions is not None and not (isinstance(extensions, dict) and set(extensions) <= {"persistedQuery"}):
+            return None
+        if not (
+            isinstance(query, str | None)
+            and isinstance(document_id, str | None)
+            and isinstance(name, str | None)
+            and isinstance(variables, dict | None)
+        ):
             return None
         try:
             variable_bytes = orjson.dumps(variables or {}, option=orjson.OPT_SORT_KEYS)
-            who = orjson.dumps(viewer.access_claims(), option=orjson.OPT_SORT_KEYS)
         except TypeError:
             return None
+        return Asked(query, document_id, extensions or None, name, variable_bytes)
+
+    def ask(self, viewer: Viewer, query: str, asked: Asked) -> Ask:
+        """The key of the request whose document (resolved: sent, or named by reference) is ``query``."""
+        who = orjson.dumps(viewer.access_claims(), option=orjson.OPT_SORT_KEYS)
         digest = hashlib.sha256()
+        name = asked.operation_name
         for part in (self.version.encode(), viewer.scope.encode(), who, query.encode(), (name or "").encode()):
             digest.update(len(part).to_bytes(8, "big"))
             digest.update(part)
-        digest.update(variable_bytes)
+        digest.update(asked.variables)
         return Ask("resp:" + digest.hexdigest(), query, name)
 
     async def replay(self, ask: Ask) -> bytes | None:
         """The kept answer, when it has not expired and no generation it drew on has moved; else None."""
-        entry = await self.cache.peek(ask.key)
+        entry = await self.cache.peek_answer(ask.key)
         if entry is not None and entry[0] > time.time():
             drawn: tuple[tuple[str, int], ...] = entry[1]
             current = await self.cache.generations(scope for scope, _ in drawn)
@@ -119,7 +147,7 @@ class ResponseCache:
         if not isinstance(answer, dict) or set(answer) != {"data"} or answer["data"] is None:
             return False
         drawn = tuple(sorted(reads.generations.items()))
-        await self.cache.put(ask.key, (time.time() + self.ttl_s, drawn, body), self.ttl_s)
+        await self.cache.put_answer(ask.key, (time.time() + self.ttl_s, drawn, body), self.ttl_s)
         self.kept += 1
         return True
 

@@ -1,13 +1,18 @@
 """Production refuses to start on a secret anyone can read (DESIGN §5).
 
 The demo runs on secrets that ship in this repository or sit unguarded on disk: the demo identity
-provider's HS256 key, the download-link key, the demo seal chain (a root CA and court certificates whose
+provider's HS256 key, the key of the access tokens the gateway issues to firms' software (whose issuer
+must be https, or a loopback address), the download-link key, the demo seal chain (a root CA and court certificates whose
 keys lie in the data directory) and the earlier Ed25519 seal key. Whoever holds them mints tokens for any
 role, forges download links, and seals forged files. Production also needs every court's seal certificate
 (or a default one) and the roots seals are verified against. In ``mode = "production"`` :func:`check_production` refuses
 them, and any secret shorter than ``MIN_SECRET_BYTES``, and a token issuer or audience left unset; it
 names every setting to change at once, so one restart fixes them all. In ``mode = "demo"`` the gateway
 starts and warns (here for the download key; ``build_verifier`` and ``sealer_for`` warn of theirs).
+
+Production also closes what the demo leaves open unless a setting says otherwise: schema introspection is
+for signed-in callers only (``introspection_policy``), and first-party clients may run only their
+trusted documents (``document_policy``; law firms' OAuth clients may still send their own).
 """
 
 from __future__ import annotations
@@ -17,10 +22,12 @@ import logging
 from asn1crypto import x509
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from gateway.config import DEMO_DOWNLOAD_SECRET, DEMO_JWT_HS256_SECRET, Settings
+from gateway.config import DEMO_DOWNLOAD_SECRET, DEMO_JWT_HS256_SECRET, DEMO_OAUTH_SECRET, Settings
 from gateway.core.demo_chain import DEMO_ORGANIZATION
 from gateway.core.pdfsign import SealCredentialError, credential_of, trust_roots_of
 from gateway.core.seal import DEMO_SEED, SealKeyError, key_id, load_private_key, load_public_key
+from gateway.oauth.redirects import redirect_problem
+from gateway.persisted import DocumentPolicy
 
 log = logging.getLogger("gateway.security")
 
@@ -53,6 +60,13 @@ def production_problems(settings: Settings) -> list[str]:
         problems.append("GATEWAY_DOWNLOAD_SECRET is the public demo key: anyone could forge download links")
     elif len(settings.download_secret.encode()) < MIN_SECRET_BYTES:
         problems.append(f"GATEWAY_DOWNLOAD_SECRET is shorter than {MIN_SECRET_BYTES} bytes")
+    if settings.oauth_token_secret == DEMO_OAUTH_SECRET:
+        problems.append("GATEWAY_OAUTH_TOKEN_SECRET is the public demo key: anyone could mint client access tokens")
+    elif len(settings.oauth_token_secret.encode()) < MIN_SECRET_BYTES:
+        problems.append(f"GATEWAY_OAUTH_TOKEN_SECRET is shorter than {MIN_SECRET_BYTES} bytes")
+    issuer_problem = redirect_problem(settings.oauth_issuer_url, production=True)
+    if issuer_problem:
+        problems.append(f"the OAuth issuer {settings.oauth_issuer_url} (GATEWAY_OAUTH_ISSUER): {issuer_problem}")
     problems += _seal_certificate_problems(settings)
     problems += _seal_key_problems(settings.seal_private_key, settings.seal_trusted_public_keys)
     return problems
@@ -124,3 +138,16 @@ def check_production(settings: Settings) -> None:
             "the demo download-link key is in use: anyone with this repository can forge download links; "
             "set GATEWAY_DOWNLOAD_SECRET (and GATEWAY_MODE=production) outside the demo"
         )
+
+
+def introspection_policy(settings: Settings) -> str:
+    """Who may introspect the schema: ``GATEWAY_INTROSPECTION``, else "all" in demo, "authenticated" in production."""
+    if settings.introspection is not None:
+        return settings.introspection
+    return "authenticated" if settings.mode == "production" else "all"
+
+
+def document_policy(settings: Settings) -> DocumentPolicy:
+    """Whose own documents are accepted: first-party callers "trusted" by default in production only."""
+    first_party = settings.first_party_documents or ("trusted" if settings.mode == "production" else "any")
+    return DocumentPolicy(first_party=first_party, clients=settings.client_documents)

@@ -25,6 +25,7 @@ from gateway.documents.signing import SigningService
 from gateway.filings.outbox import FilingOutbox
 from gateway.filings.service import FilingService
 from gateway.notifications.sms import SmsWorker
+from gateway.oauth.service import OAuthService
 from gateway.tickets.service import TicketService
 
 
@@ -41,6 +42,7 @@ class Services(Runtime):
     reading: ReadingService = field(init=False)
     tickets: TicketService = field(init=False)
     bindings: BindingService = field(init=False)
+    oauth: OAuthService = field(init=False)
 
     def __post_init__(self) -> None:
         self.cases = CaseService(self)
@@ -52,6 +54,7 @@ class Services(Runtime):
         self.reading = ReadingService(self, self.archive)
         self.tickets = TicketService(self, self.cases)
         self.bindings = BindingService(self)
+        self.oauth = OAuthService(self)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Services:

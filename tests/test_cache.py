@@ -131,7 +131,8 @@ async def test_redis_cached_lists_stay_with_their_user_and_the_change_feed_refre
 async def fast_feed_gateway(
     settings: Settings, cluster: SimulatorCluster, tokens: dict[str, str]
 ) -> AsyncIterator[GraphQLClient]:
-    app = create_app(settings.model_copy(update={"change_poll_s": 0.2}), graphiql=False)
+    # no last known answers here: this is about the fresh cache (tests/cases/test_stale.py serves them)
+    app = create_app(settings.model_copy(update={"change_poll_s": 0.2, "stale_kinds": ()}), graphiql=False)
     server, task, url = await serve_app(app)
     yield GraphQLClient(f"{url}/graphql", tokens)
     server.should_exit = True

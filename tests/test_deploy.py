@@ -244,7 +244,12 @@ def pod_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fill: bool) ->
         **resource("ConfigMap", "court-gateway-config")["data"],
         **resource("Secret", "court-gateway-secrets")["stringData"],
     }
+    for entry in gateway_container().get("env", []):  # single settings taken from other Secrets
+        ref = entry["valueFrom"]["secretKeyRef"]
+        env[entry["name"]] = resource("Secret", ref["name"])["stringData"][ref["key"]]
     env["GATEWAY_COURT_FILES"] = json.dumps([str(courts)])
+    if fill:  # the scrape token ships empty (Prometheus refused until it is set)
+        env["GATEWAY_METRICS_TOKEN"] = env["GATEWAY_METRICS_TOKEN"] or PLACEHOLDER
     if fill:  # the seal is a real certificate chain (not the demo's), the rest random keys
         root, certificate, key = court_chain("广州市中级人民法院")
         seals = {
@@ -261,8 +266,9 @@ def pod_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fill: bool) ->
     return Settings()
 
 
-def test_the_secret_ships_placeholders_only() -> None:
-    values = resource("Secret", "court-gateway-secrets")["stringData"]
+@pytest.mark.parametrize("name", ["court-gateway-secrets", "court-gateway-metrics"])
+def test_the_secret_ships_placeholders_only(name: str) -> None:
+    values = resource("Secret", name)["stringData"]
     assert all(PLACEHOLDER in v for v in values.values() if v), "no real value in the template"
 
 
@@ -277,6 +283,7 @@ def test_filled_in_the_pods_settings_pass_production_with_every_courts_credentia
     settings = pod_settings(monkeypatch, tmp_path, fill=True)
     assert settings.mode == "production" and production_problems(settings) == []
     assert settings.database_url.startswith("postgresql+asyncpg://") and settings.cache_url.startswith("redis://")
+    assert len(settings.metrics_token) >= 32  # what Prometheus sends, from the court-gateway-metrics Secret
     shipped = {c["code"]: c for path in DEFAULT_COURT_FILES for c in tomllib.loads(path.read_text())["court"]}
     assert len(settings.courts) == len(shipped)
     for court in settings.courts:
@@ -331,3 +338,34 @@ def test_the_image_holds_the_package_only() -> None:
     assert ignore[0] == "*", "everything is ignored but what is let in"
     let_in = {line.lstrip("!").rstrip("/") for line in ignore if line.startswith("!")}
     assert let_in == {"pyproject.toml", "README.md", "gateway", "adapters", "simulators"}
+
+
+# -- metrics and traces ----------------------------------------------------------------------------------
+
+
+def test_each_pod_is_scraped_on_its_own_metrics_port_and_path() -> None:
+    """Annotations for Prometheus's pod discovery, naming the container's port and the app's /metrics."""
+    from gateway.app import create_app
+
+    annotations = resource("Deployment")["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/scrape"] == "true"
+    (port,) = gateway_container()["ports"]
+    assert int(annotations["prometheus.io/port"]) == port["containerPort"]
+    routes = {getattr(r, "path", None) for r in create_app(Settings(), graphiql=False).routes}
+    assert annotations["prometheus.io/path"] in routes
+    ingress = resource("NetworkPolicy")["spec"]["ingress"]
+    assert any(p["port"] == port["containerPort"] for rule in ingress for p in rule["ports"])
+
+
+def test_the_scrape_token_has_its_own_secret_that_the_pods_read() -> None:
+    kustomization = yaml.safe_load((MANIFESTS / "kustomization.yaml").read_text())
+    secret = resource("Secret", "court-gateway-metrics")
+    assert secret["_file"] in kustomization["resources"]
+    (entry,) = (e for e in gateway_container()["env"] if e["name"] == "GATEWAY_METRICS_TOKEN")
+    assert entry["valueFrom"]["secretKeyRef"] == {"name": "court-gateway-metrics", "key": "token"}
+
+
+def test_the_pods_export_traces_to_an_otlp_collector(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    settings = pod_settings(monkeypatch, tmp_path, fill=True)
+    assert settings.tracing and settings.tracing_service_name == "court-gateway"
+    assert re.fullmatch(r"https?://[a-z0-9.-]+:4318/v1/traces", settings.tracing_otlp_endpoint)

@@ -23,6 +23,7 @@ DOMAIN_PACKAGES = (
     "gateway.bindings",
     "gateway.notifications",
     "gateway.work_queue",
+    "gateway.oauth",
     "gateway.feeds",
     "gateway.store",
     "gateway.adapters",

@@ -23,7 +23,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.app import create_app
-from gateway.config import DEMO_DOWNLOAD_SECRET, DEMO_JWT_HS256_SECRET, SealSigner, Settings
+from gateway.config import DEMO_DOWNLOAD_SECRET, DEMO_JWT_HS256_SECRET, DEMO_OAUTH_SECRET, SealSigner, Settings
 from gateway.core.demo_chain import DemoChain
 from gateway.core.pdfsign import SealCredentialError
 from gateway.core.seal import DEMO_SEED
@@ -49,10 +49,15 @@ def production(settings: Settings, **changes: Any) -> Settings:
         "jwt_issuer": ISSUER,
         "jwt_audience": AUDIENCE,
         "download_secret": secrets.token_urlsafe(32),
+        "oauth_token_secret": secrets.token_urlsafe(32),
+        "oauth_issuer": "https://aol.gzcourt.gov.cn",
         "seal_private_key": Ed25519PrivateKey.generate().private_bytes_raw().hex(),
         "seal_signers": {"default": SealSigner(certificate=COURT_CHAIN[1], key=COURT_CHAIN[2])},
         "seal_trust_roots": [COURT_CHAIN[0]],
         "change_poll_s": 0,
+        # these tests send documents of their own as a first-party caller; production's default refuses
+        # them (only trusted documents: tests/test_persisted.py)
+        "first_party_documents": "any",
     }
     return settings.model_copy(update={**fit, **changes})
 
@@ -70,6 +75,9 @@ DEMO_SEAL_PUBLIC = Ed25519PrivateKey.from_private_bytes(DEMO_SEED).public_key().
 DEMO_SIGNER, DEMO_ROOT = demo_chain_signer(Path(tempfile.mkdtemp(prefix="demo-seal-")))
 
 INSECURE = {
+    "demo-oauth-key": ({"oauth_token_secret": DEMO_OAUTH_SECRET}, "GATEWAY_OAUTH_TOKEN_SECRET"),
+    "short-oauth-key": ({"oauth_token_secret": "short"}, "GATEWAY_OAUTH_TOKEN_SECRET"),
+    "http-oauth-issuer": ({"oauth_issuer": "http://aol.gzcourt.gov.cn"}, "GATEWAY_OAUTH_ISSUER"),
     "demo-jwt-key": ({"jwt_hs256_secret": DEMO_JWT_HS256_SECRET}, "GATEWAY_JWT_HS256_SECRET"),
     "demo-jwt-key-beside-jwks": (
         {"jwt_hs256_secret": DEMO_JWT_HS256_SECRET, "jwt_jwks_url": "https://idp.example/jwks"},
@@ -126,6 +134,7 @@ def test_every_problem_is_named_at_once_and_a_fit_configuration_starts(settings:
         "JWT_ISSUER",
         "JWT_AUDIENCE",
         "DOWNLOAD_SECRET",
+        "OAUTH_TOKEN_SECRET",
         "SEAL_SIGNERS",
         "SEAL_TRUST_ROOTS",
     ):

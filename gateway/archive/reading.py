@@ -102,6 +102,7 @@ async def record_view(
         await audit.append(
             session,
             actor=viewer.subject,
+            client_id=viewer.client_id,
             action="casefile.viewed",
             subject_type="case",
             subject_id=case.case_number,
@@ -193,6 +194,7 @@ class ReadingService:
         await audit.append(
             session,
             actor=viewer.subject,
+            client_id=viewer.client_id,
             action="material.link_issued",
             subject_type="material",
             subject_id=f"{case.case_number}|{material.material_id}",

@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.adapters.errors import CourtError
 from gateway.adapters.model import CHINA_TZ, Case, CaseStatus, IdentityKind, PersonRef, Staff
 from gateway.casenumber import CaseNumber
+from gateway.cases.service import cached_record
 from gateway.core.access import is_bound, is_party_or_agent, staff_scope_covers
 from gateway.core.cursors import Keyset
 from gateway.core.errors import NotFoundError, NotPermitted
@@ -294,15 +295,9 @@ class ArchiveService:
 
         Shares the case service's cache entries. Raises CourtError when the court cannot answer.
         """
-        services = self.services
-        if number.court_code not in services.registry:
+        if number.court_code not in self.services.registry:
             return None
-        adapter = services.registry[number.court_code]
-        generation = (await services.cache.generations([number.court_code]))[number.court_code]
-        key = f"case:{number.court_code}:{generation}:{number.text}"
-        found: Case | None = await services.cache.get_or_load(
-            key, lambda: adapter.find_case(number.text), ttl=services.settings.cache_ttl_s
-        )
+        _, found = await cached_record(self.services, number)
         return found
 
     async def _archivists(self, court_code: str) -> list[Staff]:
@@ -408,6 +403,7 @@ class ArchiveService:
             await audit.append(
                 session,
                 actor=viewer.subject,
+                client_id=viewer.client_id,
                 action="archive.applied",
                 subject_type=SUBJECT,
                 subject_id=row.id,
@@ -498,6 +494,7 @@ class ArchiveService:
             await audit.append(
                 session,
                 actor=viewer.subject,
+                client_id=viewer.client_id,
                 action="archive.approved" if approve else "archive.rejected",
                 subject_type=SUBJECT,
                 subject_id=row.id,

@@ -65,7 +65,11 @@ class BindingOutbox(Outbox[BindingRecord, AgentReceipt]):
     @classmethod
     def from_services(cls, runtime: Runtime) -> BindingOutbox:
         settings = runtime.settings
-        policy = RetryPolicy(base_s=settings.binding_retry_base_s, cap_s=settings.binding_retry_cap_s)
+        policy = RetryPolicy(
+            base_s=settings.binding_retry_base_s,
+            cap_s=settings.binding_retry_cap_s,
+            lease_s=settings.outbox_claim_lease_s,
+        )
         # the runtime's clock, looked up each time: tests that move it move the outbox too
         return cls(runtime.store, runtime.registry, runtime.cache, policy, clock=lambda: runtime.clock())
 

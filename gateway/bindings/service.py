@@ -307,6 +307,7 @@ class BindingService:
                 await audit.append(
                     session,
                     actor=viewer.subject,
+                    client_id=viewer.client_id,
                     action="binding.applied",
                     subject_type=SUBJECT,
                     subject_id=row.id,
@@ -397,6 +398,7 @@ class BindingService:
             await audit.append(
                 session,
                 actor=viewer.subject,
+                client_id=viewer.client_id,
                 action="binding.decided",
                 subject_type=SUBJECT,
                 subject_id=row.id,

@@ -6,7 +6,10 @@ filing first, and writes every court's position (its adapter's page token plus h
 were used) into the opaque cursor, so the next page resumes each court exactly where it stopped. A
 court that fails is reported and skipped; its position is kept, so it resumes when it is back.
 Pages are cached per court, list owner and position; every key embeds the court's generation, which the
-change feed bumps.
+change feed bumps. While a court is down, its last known page or case record is served instead, marked
+``Stale`` (``gateway.last_known``; kinds ``case_lists`` and ``cases``): a page's copy is keyed like the
+page (court, list owner, position), a case record's copy by the caller's scope as well, and only a caller
+that was shown the record fresh gets its copy.
 """
 
 from __future__ import annotations
@@ -23,11 +26,13 @@ from typing import Any
 from gateway.adapters.contract import CourtAdapter
 from gateway.adapters.errors import CourtError
 from gateway.adapters.model import Case, CasePage, CaseScope, CaseStatus, PartyRole, PersonRef
+from gateway.casenumber import CaseNumber
 from gateway.core.access import can_see_case, is_party_or_agent
 from gateway.core.cursors import InvalidCursor, Position, Positions, decode_cursor, encode_cursor
 from gateway.core.federation import CourtFailure, Deadline, Partial, gather_by_court
 from gateway.core.runtime import Runtime
 from gateway.identity import Role, Viewer
+from gateway.last_known import LastKnown, Stale
 
 MAX_PAGE = 100
 #: the page asked of each court when the gateway filters what it gets (the smallest family maximum, soap's 20)
@@ -75,6 +80,8 @@ class CaseList:
     has_next_page: bool
     total: int | None
     failures: list[CourtFailure] = field(default_factory=list)
+    #: courts whose cases here are their last known answer (the court is down), one per court
+    stale: list[Stale] = field(default_factory=list)
     #: where the next page starts when it is not after the last case (cases skipped by a filter after it,
     #: or a page cut short by the request's deadline); None: after the last case
     resume_cursor: str | None = None
@@ -191,18 +198,29 @@ def _filed_key(case: Case) -> tuple[date, str, str]:
 
 class CaseService:
     def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
         self.registry = runtime.registry
         self.cache = runtime.cache
         self.parser = runtime.parser
         self.request_deadline_s = runtime.settings.request_deadline_s
         self.page_ttl_s = runtime.settings.cache_ttl_s
+        settings = runtime.settings
+        self.last_known = LastKnown(runtime.cache, settings.stale_kinds, settings.stale_keep_s, runtime.now)
 
     # -- pages, cached -----------------------------------------------------------------------------
 
-    async def _page(self, stream: _Stream, limit: int, generation: int) -> CasePage:
-        source, position = stream.source, stream.position
-        key = f"cases:{source.adapter.court.code}:{generation}:{source.label}:{position}:{limit}"
-        return await self.cache.get_or_load(key, lambda: source.fetch(position, limit), ttl=self.page_ttl_s)
+    async def _page(self, stream: _Stream, limit: int, generation: int, stale: dict[str, Stale]) -> CasePage:
+        """One page, cached; while its court is down, its last known copy (noted in ``stale``) if one is kept."""
+        source, position, court = stream.source, stream.position, stream.court
+        kept = f"{court}:{source.label}:{position}:{limit}"  # the page's key without the generation
+        load = self.last_known.keeping("case_lists", kept, lambda: source.fetch(position, limit))
+        key = f"cases:{court}:{generation}:{source.label}:{position}:{limit}"
+        page, mark = await self.last_known.read(
+            "case_lists", kept, lambda: self.cache.get_or_load(key, load, ttl=self.page_ttl_s)
+        )
+        if mark is not None and (court not in stale or stale[court].age_seconds < mark.age_seconds):
+            stale[court] = mark  # the oldest page's age stands for the court's
+        return page
 
     # -- my cases ------------------------------------------------------------------------------------
 
@@ -286,6 +304,7 @@ class CaseService:
         # a filter the courts cannot apply makes short pages: then ask for pages of a useful size
         limit = min(max(first, NARROW_PAGE if filter.narrows else 1), MAX_PAGE)
         failures: dict[str, CourtFailure] = {}
+        stale: dict[str, Stale] = {}
         live = list(streams)
         cases: list[Case] = []
         cursors: list[str] = []
@@ -293,7 +312,7 @@ class CaseService:
         for round_ in range(MAX_ROUNDS):
             if round_ and deadline.remaining < self.request_deadline_s / 2:
                 break  # keep the rest of the deadline for the courts' answers; the cursor resumes here
-            await self._fill(live, limit, generations, deadline, failures)
+            await self._fill(live, limit, generations, deadline, failures, stale)
             live = [s for s in live if s.court not in failures]
             heap = [(_Desc(_filed_key(s.buffer[0])), i) for i, s in enumerate(live) if s.buffer]
             heapq.heapify(heap)
@@ -318,7 +337,9 @@ class CaseService:
         if filter.narrows or failures:
             total = None
         resume = self._cursor(kind, streams, finished, resumed.finished_total) if has_next else None
-        return CaseList(cases, cursors, has_next, total, list(failures.values()), resume)
+        # a court may be both: its first page from a kept copy, a later one missing (named in ``failures``)
+        stale_courts = [mark for _, mark in sorted(stale.items())]
+        return CaseList(cases, cursors, has_next, total, list(failures.values()), stale_courts, resume)
 
     @staticmethod
     def _cursor(kind: str, streams: list[_Stream], finished: dict[str, None], finished_total: int | None) -> str:
@@ -335,9 +356,10 @@ class CaseService:
         generations: dict[str, int],
         deadline: Deadline,
         failures: dict[str, CourtFailure],
+        stale: dict[str, Stale],
     ) -> None:
         calls = [
-            (s.key, s.court, _loader(self, s, limit, generations[s.court]))
+            (s.key, s.court, _loader(self, s, limit, generations[s.court], stale))
             for s in streams
             if s.needs_page and s.court not in failures
         ]
@@ -364,13 +386,14 @@ class CaseService:
             raise InvalidCursor()
         page = ordered[start : start + first]
         cursors = [encode_cursor("myCasesByActivity", {"o": start + i + 1}) for i in range(len(page))]
-        return CaseList(page, cursors, start + first < len(ordered), len(ordered), every.failures)
+        return CaseList(page, cursors, start + first < len(ordered), len(ordered), every.failures, stale=every.stale)
 
     async def all_cases_of(
         self, viewer: Viewer, courts: frozenset[str] = frozenset(), bound: Sequence[BoundCase] = ()
     ) -> Partial[list[Case]]:
         found: list[Case] = []
         failures: list[CourtFailure] = []
+        stale: dict[str, Stale] = {}
         after: str | None = None
         while True:
             page = await self.my_cases(
@@ -383,28 +406,39 @@ class CaseService:
             )
             found += page.cases
             failures += page.failures
+            stale.update((m.court_code, m) for m in page.stale if m.court_code not in stale)
             if not page.has_next_page or not page.cursors:
-                return Partial(found, failures)
+                return Partial(found, failures, list(stale.values()))
             after = page.cursors[-1]
 
     # -- one case --------------------------------------------------------------------------------------
 
-    async def case_by_number(self, viewer: Viewer, text: str, *, bound: Collection[str] = ()) -> Case | None:
+    async def case_by_number(
+        self, viewer: Viewer, text: str, *, bound: Collection[str] = (), stale: list[Stale] | None = None
+    ) -> Case | None:
         """The case if it exists and the viewer may see it, else None (the two are indistinguishable).
         ``bound``: the case numbers of the viewer's approved case bindings, which let them see those cases.
+        ``stale``: given, a court that is down answers with the last record this viewer was shown of the
+        case (appending its ``Stale`` mark here) when one is kept; not given, it never does.
 
         Raises InvalidCaseNumber for input that is not a case number, CourtError when its court fails.
         """
         number = self.parser.parse(text)
         if number.court_code not in self.registry:
             return None
-        adapter = self.registry[number.court_code]
-        generation = (await self.cache.generations([number.court_code]))[number.court_code]
-        key = f"case:{number.court_code}:{generation}:{number.text}"
-        case: Case | None = await self.cache.get_or_load(
-            key, lambda: adapter.find_case(number.text), ttl=self.page_ttl_s
-        )
-        return case if case is not None and can_see_case(viewer, case, bound) else None
+        kept = f"{number.court_code}:{number.text}:{viewer.scope}"
+        fresh = lambda: cached_record(self.runtime, number)  # noqa: E731
+        if stale is None or not self.last_known.enabled("cases"):
+            _, case = await fresh()
+            return case if case is not None and can_see_case(viewer, case, bound) else None
+        (answered_at, case), mark = await self.last_known.read("cases", kept, fresh)
+        if case is None or not can_see_case(viewer, case, bound):
+            return None
+        if mark is None:  # shown to this viewer: kept for them, dated when the court gave it
+            await self.last_known.remember("cases", kept, answered_at, (answered_at, case))
+        else:
+            stale.append(mark)
+        return case
 
     async def cases_by_number(
         self, viewer: Viewer, numbers: list[str], *, bound: Collection[str] = ()
@@ -418,6 +452,20 @@ class CaseService:
                 return e
 
         return list(await asyncio.gather(*(one(n) for n in numbers)))
+
+
+async def cached_record(runtime: Runtime, number: CaseNumber) -> tuple[float, Case | None]:
+    """One case as its court records it (None: no such case), whoever asks, and when the court gave it
+    (POSIX time: what a last known copy is dated by): cached under the court's generation, one entry
+    shared by every caller (each caller's access is checked on what it returns)."""
+    adapter = runtime.registry[number.court_code]
+    generation = (await runtime.cache.generations([number.court_code]))[number.court_code]
+    key = f"case:{number.court_code}:{generation}:{number.text}"
+
+    async def stamped() -> tuple[float, Case | None]:
+        return runtime.now().timestamp(), await adapter.find_case(number.text)
+
+    return await runtime.cache.get_or_load(key, stamped, ttl=runtime.settings.cache_ttl_s)
 
 
 def _sum(counts: Sequence[int | None]) -> int | None:
@@ -435,8 +483,10 @@ class _Desc:
         return other.key < self.key
 
 
-def _loader(service: CaseService, stream: _Stream, limit: int, generation: int) -> Callable[[], Any]:
-    return lambda: service._page(stream, limit, generation)
+def _loader(
+    service: CaseService, stream: _Stream, limit: int, generation: int, stale: dict[str, Stale]
+) -> Callable[[], Any]:
+    return lambda: service._page(stream, limit, generation, stale)
 
 
 def _person_fetch(adapter: CourtAdapter, ref: PersonRef) -> Callable[[str | None, int], Awaitable[CasePage]]:

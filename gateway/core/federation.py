@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from gateway.adapters.errors import CourtError, CourtTimeout
+from gateway.last_known import Stale
 
 T = TypeVar("T")
 K = TypeVar("K")
@@ -35,6 +36,8 @@ class Partial(Generic[T]):
 
     value: T
     failures: list[CourtFailure] = field(default_factory=list)
+    #: courts whose part of ``value`` is their last known answer (``gateway.last_known``)
+    stale: list[Stale] = field(default_factory=list)
 
 
 class Deadline:

@@ -2,8 +2,10 @@
 
 The key is the principal: the token's subject (``sub:<subject>``), or the client's address for a caller
 without a valid token (``ip:<host>``; behind a proxy, run uvicorn with ``--proxy-headers`` and
-``--forwarded-allow-ips`` so the address is the client's). ``RateLimiter`` takes the key function as a
-parameter: per-client quotas (law firms' software, once client ids exist) are a key function away.
+``--forwarded-allow-ips`` so the address is the client's). A token issued to a registered client (a law
+firm's software, ``gateway.oauth``) counts instead against that client's own bucket (``client:<id>``,
+shared by every person using the client), with the rate and burst registered for it (``client_quota``);
+client quotas apply even when per-principal limits are off.
 
 A bucket holds ``burst`` tokens and refills at ``rate`` per second. The buckets live in this process
 (``MemoryBuckets``) unless the cache URL is Redis: then one atomic Lua script per request reads, refills
@@ -15,7 +17,10 @@ logs a warning at most once a minute, and asks Redis again after ``REDIS_PAUSE_S
 
 Every answer carries the IETF draft header fields (draft-ietf-httpapi-ratelimit-headers):
 ``RateLimit-Limit`` (the burst), ``RateLimit-Remaining`` (whole tokens left), ``RateLimit-Reset``
-(seconds until the bucket is full again) and ``RateLimit-Policy`` (``<burst>;w=<seconds to refill>``). A
+(seconds until the bucket is full again) and ``RateLimit-Policy`` (``<burst>;w=<seconds to refill>``).
+Answers to a client's token carry the later drafts' structured fields instead of that policy line:
+``RateLimit-Policy: "client";q=<burst>;w=<seconds to refill>`` and
+``RateLimit: "client";r=<remaining>;t=<seconds until full>`` (the three fields above stay too). A
 refusal is HTTP 429 with ``Retry-After`` (seconds until a token is back) and a GraphQL error body whose
 ``extensions.code`` is RATE_LIMITED.
 """
@@ -26,8 +31,8 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from redis.asyncio import Redis
@@ -47,6 +52,9 @@ RATE_LIMITED = "RATE_LIMITED"
 
 #: the key a request is counted under
 KeyFunction = Callable[[Viewer | None, str], str]
+#: a registered client's bucket: (requests refilled per second, burst)
+ClientQuota = Callable[[str], Awaitable[tuple[float, int]]]
+CLIENT_POLICY = "client"
 
 
 def principal_key(viewer: Viewer | None, client_host: str) -> str:
@@ -64,9 +72,11 @@ class Decision:
     reset_s: int
     retry_after_s: int
     window_s: int
+    #: the named policy of the later drafts' structured fields (a client's quota); None: the principal's
+    policy: str | None = None
 
     @classmethod
-    def of(cls, allowed: bool, tokens: float, rate: float, burst: int) -> Decision:
+    def of(cls, allowed: bool, tokens: float, rate: float, burst: int, policy: str | None = None) -> Decision:
         """``tokens``: what the bucket holds after this request took (or could not take) its token."""
         return cls(
             allowed=allowed,
@@ -75,6 +85,7 @@ class Decision:
             reset_s=math.ceil(max(burst - tokens, 0) / rate),
             retry_after_s=0 if allowed else max(math.ceil((1 - tokens) / rate), 1),
             window_s=math.ceil(burst / rate),
+            policy=policy,
         )
 
     def headers(self) -> dict[str, str]:
@@ -84,13 +95,16 @@ class Decision:
             "RateLimit-Reset": str(self.reset_s),
             "RateLimit-Policy": f"{self.limit};w={self.window_s}",
         }
+        if self.policy:
+            found["RateLimit-Policy"] = f'"{self.policy}";q={self.limit};w={self.window_s}'
+            found["RateLimit"] = f'"{self.policy}";r={self.remaining};t={self.reset_s}'
         if not self.allowed:
             found["Retry-After"] = str(self.retry_after_s)
         return found
 
 
 class Buckets(Protocol):
-    async def take(self, key: str) -> Decision: ...
+    async def take(self, key: str, rate: float | None = None, burst: int | None = None) -> Decision: ...
 
     async def close(self) -> None: ...
 
@@ -104,20 +118,22 @@ class MemoryBuckets:
         self.clock = clock
         self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, when)
 
-    async def take(self, key: str) -> Decision:
-        return self.take_now(key)
+    async def take(self, key: str, rate: float | None = None, burst: int | None = None) -> Decision:
+        return self.take_now(key, rate, burst)
 
-    def take_now(self, key: str) -> Decision:
+    def take_now(self, key: str, rate: float | None = None, burst: int | None = None) -> Decision:
+        """Take one token from ``key``'s bucket (``rate`` and ``burst``: this bucket's own, else the defaults)."""
+        rate, burst = rate or self.rate, burst or self.burst
         now = self.clock()
-        tokens, when = self._buckets.get(key, (float(self.burst), now))
-        tokens = min(float(self.burst), tokens + max(now - when, 0.0) * self.rate)
+        tokens, when = self._buckets.get(key, (float(burst), now))
+        tokens = min(float(burst), tokens + max(now - when, 0.0) * rate)
         allowed = tokens >= 1
         if allowed:
             tokens -= 1
         self._buckets[key] = (tokens, now)
         if len(self._buckets) > MAX_MEMORY_KEYS:
             self._sweep(now)
-        return Decision.of(allowed, tokens, self.rate, self.burst)
+        return Decision.of(allowed, tokens, rate, burst)
 
     def _sweep(self, now: float) -> None:
         """Forget the buckets that have refilled: a new one starts full anyway."""
@@ -163,17 +179,18 @@ class RedisBuckets:
         self._paused_until = 0.0
         self._warned_at = -math.inf
 
-    async def take(self, key: str) -> Decision:
+    async def take(self, key: str, rate: float | None = None, burst: int | None = None) -> Decision:
+        rate, burst = rate or self.rate, burst or self.burst
         if time.monotonic() < self._paused_until:
-            return self.fallback.take_now(key)
+            return self.fallback.take_now(key, rate, burst)
         try:
             allowed, tokens = await asyncio.wait_for(
-                self._script(keys=[f"{self.prefix}:{key}"], args=[self.rate, self.burst]), REDIS_TIMEOUT_S * 2
+                self._script(keys=[f"{self.prefix}:{key}"], args=[rate, burst]), REDIS_TIMEOUT_S * 2
             )
         except (RedisError, OSError, TimeoutError) as e:
             self._failed(e)
-            return self.fallback.take_now(key)
-        return Decision.of(bool(allowed), float(tokens), self.rate, self.burst)
+            return self.fallback.take_now(key, rate, burst)
+        return Decision.of(bool(allowed), float(tokens), rate, burst)
 
     def _failed(self, error: Exception) -> None:
         now = time.monotonic()
@@ -191,16 +208,37 @@ class RedisBuckets:
 
 
 class RateLimiter:
-    """Counts each request under its key (``principal_key`` unless told otherwise) in ``buckets``."""
+    """Counts each request under its key (``principal_key`` unless told otherwise) in ``buckets``; a
+    registered client's token under the client's own bucket (``client_quota``). ``principals`` False: only
+    client tokens are counted (per-principal limits are off)."""
 
-    def __init__(self, buckets: Buckets, key: KeyFunction = principal_key) -> None:
+    def __init__(
+        self,
+        buckets: Buckets,
+        key: KeyFunction = principal_key,
+        *,
+        client_quota: ClientQuota | None = None,
+        principals: bool = True,
+    ) -> None:
         self.buckets = buckets
         self.key = key
+        self.client_quota = client_quota
+        self.principals = principals
 
-    async def check(self, viewer: Viewer | None, client_host: str) -> Decision:
-        decision = await self.buckets.take(self.key(viewer, client_host))
+    async def check(self, viewer: Viewer | None, client_host: str) -> Decision | None:
+        """This request's decision; None when nothing counts it."""
+        if viewer is not None and viewer.client_id and self.client_quota is not None:
+            rate, burst = await self.client_quota(viewer.client_id)
+            decision = await self.buckets.take(f"client:{viewer.client_id}", rate, burst)
+            decision = replace(decision, policy=CLIENT_POLICY)
+            kind = "client"
+        elif self.principals:
+            decision = await self.buckets.take(self.key(viewer, client_host))
+            kind = "token" if viewer is not None else "address"
+        else:
+            return None
         if not decision.allowed:
-            metrics.RATE_LIMITED.labels("token" if viewer is not None else "address").inc()
+            metrics.RATE_LIMITED.labels(kind).inc()
             record.note_error(RATE_LIMITED)
         return decision
 
@@ -208,13 +246,20 @@ class RateLimiter:
         await self.buckets.close()
 
 
-def build_rate_limiter(cache_url: str, rate: float, burst: int, *, namespace: str = "cg") -> RateLimiter | None:
-    """Shared buckets when the cache is Redis, this process's otherwise; None when ``rate`` is 0 (off)."""
-    if rate <= 0:
+def build_rate_limiter(
+    cache_url: str, rate: float, burst: int, *, namespace: str = "cg", client_quota: ClientQuota | None = None
+) -> RateLimiter | None:
+    """Shared buckets when the cache is Redis, this process's otherwise; None when ``rate`` is 0 (off) and
+    there are no client quotas."""
+    principals = rate > 0
+    if not principals and client_quota is None:
         return None
+    rate = rate if principals else 1.0  # the default bucket is never used then
     if cache_url.startswith(("redis://", "rediss://")):
-        return RateLimiter(RedisBuckets(cache_url, rate, burst, prefix=f"{namespace}:rl"))
-    return RateLimiter(MemoryBuckets(rate, burst))
+        buckets: Buckets = RedisBuckets(cache_url, rate, burst, prefix=f"{namespace}:rl")
+    else:
+        buckets = MemoryBuckets(rate, burst)
+    return RateLimiter(buckets, client_quota=client_quota, principals=principals)
 
 
 def rate_limited(decision: Decision) -> Response:

@@ -66,7 +66,11 @@ class SignatureOutbox(Outbox[SignatureRecord, SignatureReceipt]):
     @classmethod
     def from_services(cls, runtime: Runtime) -> SignatureOutbox:
         settings = runtime.settings
-        policy = RetryPolicy(base_s=settings.signature_retry_base_s, cap_s=settings.signature_retry_cap_s)
+        policy = RetryPolicy(
+            base_s=settings.signature_retry_base_s,
+            cap_s=settings.signature_retry_cap_s,
+            lease_s=settings.outbox_claim_lease_s,
+        )
         return cls(runtime.store, runtime.registry, runtime.cache, settings, policy, clock=runtime.now)
 
     def court_of(self, row: SignatureRecord) -> str:

@@ -267,6 +267,7 @@ class FilingService:
             await audit.append(
                 session,
                 actor=viewer.subject,
+                client_id=viewer.client_id,
                 action="filing.submitted",
                 subject_type="filing",
                 subject_id=row.id,

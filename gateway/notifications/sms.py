@@ -54,7 +54,7 @@ class DeliveryPolicy(RetryPolicy):
             rate_limit=settings.sms_rate_limit,
             rate_window_s=settings.sms_rate_window_s,
             # a claim holds a row longer than any send can take (the HTTP provider's timeout)
-            lease_s=max(120.0, 4 * settings.sms_http_timeout_s),
+            lease_s=max(settings.outbox_claim_lease_s, 4 * settings.sms_http_timeout_s),
         )
 
 

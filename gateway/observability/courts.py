@@ -2,8 +2,9 @@
 
 Each contract call, retries included, is one span ``court <operation>`` (a child of the request's span
 when a trace is active; the HTTP attempts made by aiohttp are its children), one count in
-``gateway_court_calls_total`` by its outcome's code and one latency observation; the request's record
-notes the court (and its error code) for the access line. A call failed fast by an open breaker counts
+``gateway_court_calls_total`` by its outcome's code and one latency observation, one in the court's
+last-minutes ring (``recent``, for the ops page); the request's record notes the court (and its error
+code) for the access line. A call failed fast by an open breaker counts
 too: it is what the caller saw.
 """
 
@@ -18,7 +19,7 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from gateway.adapters.errors import CourtError
-from gateway.observability import metrics, record
+from gateway.observability import metrics, recent, record
 
 OK = "OK"
 #: the caller went away (its own deadline, a client that disconnected): no verdict on the court
@@ -53,5 +54,8 @@ def court_call(court: str, operation: str) -> Iterator[None]:
         finally:
             span.set_attribute("gateway.court.code", code)
             metrics.COURT_CALLS.labels(court, operation, code).inc()
-            metrics.COURT_LATENCY.labels(court, operation).observe(time.perf_counter() - started)
+            elapsed = time.perf_counter() - started
+            metrics.COURT_LATENCY.labels(court, operation).observe(elapsed)
+            if code != CANCELLED:
+                recent.RECENT.observe(court, ok=code == OK, seconds=elapsed)
             record.note_court(court, None if code in (OK, CANCELLED) else code)

@@ -58,7 +58,7 @@ COURT_LATENCY = Histogram(
 )
 RATE_LIMITED = Counter(
     "gateway_rate_limited",
-    "Requests refused with RATE_LIMITED (HTTP 429), by principal kind (token or address).",
+    "Requests refused with RATE_LIMITED (HTTP 429), by principal kind (token, address or client).",
     ["principal"],
 )
 COST_REFUSED = Counter(

@@ -5,9 +5,11 @@ bearer token, or the scrape token, in the ``Authorization`` header. Never in the
 access logs, proxies and browser history) and never as a cookie: operators open the page through the
 authenticating proxy in front of the gateway, or with a browser extension that sets the header.
 
-What it shows is read when asked, nothing is stored: per court, its health and breaker state and the
-calls, error share and latency this process has seen since it started (``ResilientAdapter.health``:
-latency is a moving average over successful attempts), the lag of its change feed (feeds this process
+What it shows is read when asked, nothing is stored: per court, its health and breaker state; the
+calls, error share, mean and slowest latency of the last few minutes (``recent``: this process's ring of
+per-minute counters, every call's latency, failures included); the calls, error share and latency this
+process has seen since it started (``ResilientAdapter.health``: latency is a moving average over
+successful attempts); the lag of its change feed (feeds this process
 follows only), and its unsettled 12368 tickets and case bindings past their deadline; then each
 outbox's backlog and the age of its oldest row, and a warning for every year whose deadlines were
 computed without a published holiday schedule (``WorkingCalendar.unpublished_years``).
@@ -37,6 +39,7 @@ from gateway.core import deadlines
 from gateway.core.outbox import Outbox
 from gateway.feeds.follower import ChangeFollower
 from gateway.observability.exposition import Authenticate, Backlog, backlogs, operator_refusal
+from gateway.observability.recent import RECENT, WINDOW_MINUTES, Recent
 from gateway.tickets.service import SUBJECT as TICKET
 
 if TYPE_CHECKING:
@@ -60,6 +63,7 @@ class CourtLine:
     code: str
     name: str
     health: CourtHealth
+    recent: Recent  # the last few minutes, this process
     feed_lag_s: float | None  # None: this process does not follow the court's feed
     overdue: Mapping[str, int] | None  # by subject type; None: the store did not answer
 
@@ -98,6 +102,7 @@ async def gather(services: Services, follower: ChangeFollower) -> OpsView:
             code=a.court.code,
             name=a.court.name,
             health=health[a.court.code],
+            recent=RECENT.window(a.court.slug),
             feed_lag_s=monotonic - follower.read_at[a.court.code] if a.court.code in follower.read_at else None,
             overdue={s: overdue.get((a.court.code, s), 0) for s, _ in OVERDUE_SUBJECTS} if read else None,
         )
@@ -122,10 +127,15 @@ def _court_row(line: CourtLine) -> str:
     overdue = [
         "unavailable" if line.overdue is None else str(line.overdue.get(subject, 0)) for subject, _ in OVERDUE_SUBJECTS
     ]
+    r = line.recent
+    recent_latency = "—" if r.mean_latency_ms is None else f"{r.mean_latency_ms:.0f} ms / {r.slowest_ms:.0f} ms"
     cells = [
         f'<th scope="row">{_e(line.name)}<br><small>{_e(line.code)}</small></th>',
         f'<td class="state {_e(h.state.lower())}">{_e(h.state)}</td>',
         f"<td>{_e(h.breaker_state)}</td>",
+        f'<td class="recent">{_e(r.calls)}</td>',
+        f'<td class="recent">{_e("—" if r.error_rate is None else f"{r.error_rate:.1%}")}</td>',
+        f'<td class="recent">{_e(recent_latency)}</td>',
         f"<td>{_e(h.calls)}</td>",
         f"<td>{_e(error_rate)}</td>",
         f"<td>{_e(latency)}</td>",
@@ -167,6 +177,7 @@ table { border-collapse: collapse; margin: 1em 0; }
 caption { text-align: left; font-weight: bold; padding: .3em 0; }
 th, td { border: 1px solid #ccc; padding: .3em .6em; text-align: left; vertical-align: top; }
 thead th { background: #f2f2f2; }
+td.recent { background: #f7fbff; }
 .state.healthy { background: #e3f6e3; } .state.degraded { background: #fff3cd; } .state.down { background: #f8d7da; }
 .warning { background: #fff3cd; border: 1px solid #e0c36c; padding: .5em; }
 """
@@ -178,6 +189,9 @@ def render(view: OpsView) -> str:
         "Court",
         "Health",
         "Breaker",
+        f"Calls ({WINDOW_MINUTES} min)",
+        f"Error rate ({WINDOW_MINUTES} min)",
+        f"Latency ({WINDOW_MINUTES} min, mean / max)",
         "Calls",
         "Error rate",
         "Latency (avg)",
@@ -193,7 +207,9 @@ def render(view: OpsView) -> str:
         f'<meta http-equiv="refresh" content="{REFRESH_S}">'
         f"<title>court-gateway operations</title><style>{STYLE}</style></head><body>"
         f"<h1>court-gateway operations</h1><p>As of {_e(view.at.isoformat(timespec='seconds'))}; "
-        f"refreshes every {REFRESH_S} s. Calls, error rate and latency: this process, since it started.</p>"
+        f"refreshes every {REFRESH_S} s. Calls, error rate and latency: this process, over the last "
+        f"{WINDOW_MINUTES} minutes (the current minute and the {WINDOW_MINUTES - 1} before it), then since it "
+        "started.</p>"
         f"{_calendar_warning(view.unpublished_years)}"
         f'<table id="courts"><caption>Courts</caption><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
         f"{_outbox_section(view.backlogs)}"

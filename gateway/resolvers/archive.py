@@ -48,7 +48,7 @@ from gateway.errors import (
     refusal_response,
 )
 from gateway.filings.service import upload_limits
-from gateway.identity import IdentityLevel, Role
+from gateway.identity import IdentityLevel, Role, Scope
 from gateway.schema.common import PERSON_ROLES, UploadedFile, read_uploads, uploaded
 from gateway.services import Services
 
@@ -71,7 +71,7 @@ async def _grant(info: Info[Context, None], case: model.Case) -> ReadingGrant:
     """How the viewer may read the case now; raises the refusal saying why not (WindowClosed,
     NeedsApplication, NoSuchCase)."""
     context = info.context
-    viewer = context.require_viewer(level=READING_LEVEL)
+    viewer = context.require_viewer(level=READING_LEVEL, scope=Scope.ARCHIVE_READ)
     bound = await context.bound_case_numbers()
     return await reading_grant(context.services.store, viewer, case, now=now(context.services), bound=bound)
 
@@ -108,7 +108,7 @@ async def case_file_of(info: Info[Context, None], case: model.Case, path: str) -
     (and a COURT_* error) when the court cannot list them. FORBIDDEN below REAL_NAME; APPLICATION_REQUIRED
     for an archived case without an application; ACCESS_WINDOW_CLOSED outside an approved window."""
     context = info.context
-    viewer = context.require_viewer(level=READING_LEVEL)
+    viewer = context.require_viewer(level=READING_LEVEL, scope=Scope.ARCHIVE_READ)
     grant = await _grant(info, case)
     found = await context.loader(load_volumes).load((case.court_code, case.case_id))
     if isinstance(found, CourtError):
@@ -138,7 +138,7 @@ async def download_material(info: Info[Context, None], case_number: str, materia
     """A short-lived link to one material the viewer may read now, and its URL; issuing it is audited
     (``material.link_issued``)."""
     context = info.context
-    viewer = context.require_viewer(level=READING_LEVEL)
+    viewer = context.require_viewer(level=READING_LEVEL, scope=Scope.ARCHIVE_READ)
     services = context.services
     number = services.parser.parse(case_number)
     case = await services.archive.find_case(number)
@@ -162,7 +162,7 @@ async def apply_for_archive_access(
 ) -> ApplicationView:
     """Parties and lawyers with a verified identity; the case is looked up at its own court only."""
     context = info.context
-    viewer = context.require_viewer(level=READING_LEVEL, roles=PERSON_ROLES)
+    viewer = context.require_viewer(level=READING_LEVEL, roles=PERSON_ROLES, scope=Scope.ARCHIVE_READ)
     services = context.services
     number = services.parser.parse(case_number)
     incoming = await read_uploads(attachments, upload_limits(services.settings), required=False)
@@ -183,7 +183,7 @@ async def my_archive_applications(
     info: Info[Context, None], first: int, after: str | None, status: ApplicationStatus | None
 ) -> ApplicationPage:
     context = info.context
-    viewer = context.require_viewer(roles=PERSON_ROLES)
+    viewer = context.require_viewer(roles=PERSON_ROLES, scope=Scope.ARCHIVE_READ)
     return await context.services.archive.mine(viewer, first=first, after=after, status=status)
 
 
@@ -200,7 +200,7 @@ async def archive_applications(
 
 async def archive_application(info: Info[Context, None], application_id: str) -> ApplicationView:
     context = info.context
-    viewer = context.require_viewer()
+    viewer = context.require_viewer(scope=Scope.ARCHIVE_READ)
     return await context.services.archive.get(viewer, application_id)
 
 
@@ -212,7 +212,7 @@ async def verify_document_seal(info: Info[Context, None], file: UploadedFile) ->
     stored. The court's PDF signature is checked against the configured trust roots (pyHanko, in a worker
     thread), a file of the earlier form against the legacy keys."""
     context = info.context
-    context.require_viewer()
+    context.require_viewer(any_client=True)
     data = await uploaded(file).read(MAX_SEALED_FILE_BYTES + 1)
     if len(data) > MAX_SEALED_FILE_BYTES:
         raise BadUserInput(f"the file is larger than {MAX_SEALED_FILE_BYTES} bytes", reason="FILE_TOO_LARGE")

@@ -17,7 +17,7 @@ from gateway.bindings.service import (
 from gateway.context import Context
 from gateway.errors import NotFound
 from gateway.filings.service import upload_limits
-from gateway.identity import STAFF_ROLES, IdentityLevel
+from gateway.identity import STAFF_ROLES, IdentityLevel, Scope
 from gateway.schema.common import PERSON_ROLES, UploadedFile, read_uploads
 
 
@@ -30,7 +30,7 @@ async def apply_for_case_binding(
     law_firm: str | None = None,
 ) -> BindingView:
     context = info.context
-    viewer = context.require_viewer(roles=PERSON_ROLES, level=IdentityLevel.REAL_NAME)
+    viewer = context.require_viewer(roles=PERSON_ROLES, level=IdentityLevel.REAL_NAME, scope=Scope.BINDINGS_WRITE)
     services = context.services
     incoming = await read_uploads(files, upload_limits(services.settings))
     return await services.bindings.apply(
@@ -51,7 +51,7 @@ async def decide_case_binding(
 
 async def my_case_bindings(info: Info[Context, None], first: int, after: str | None) -> BindingPage:
     context = info.context
-    viewer = context.require_viewer(roles=PERSON_ROLES)
+    viewer = context.require_viewer(roles=PERSON_ROLES, scope=Scope.BINDINGS_WRITE)
     return await context.services.bindings.mine(viewer, first=first, after=after)
 
 
@@ -65,7 +65,7 @@ async def case_binding_applications(
 
 async def case_binding_application(info: Info[Context, None], application_id: str) -> BindingView:
     context = info.context
-    viewer = context.require_viewer()
+    viewer = context.require_viewer(scope=Scope.BINDINGS_WRITE)
     found = await context.services.bindings.get(viewer, application_id)
     if found is None:
         raise NotFound("no such case binding application of yours")

@@ -38,6 +38,7 @@ from gateway.documents.signing import (
     group_key,
 )
 from gateway.errors import BadUserInput, CourtFailureError, Forbidden, refusal_response
+from gateway.identity import Scope
 from gateway.schema.common import PERSON_ROLES, parse_global_id
 from gateway.services import Services
 from gateway.store.signatures import CertificateRecord, SignatureRecord
@@ -45,7 +46,7 @@ from gateway.store.signatures import CertificateRecord, SignatureRecord
 
 async def documents_to_sign(info: Info[Context, None], first: int, after: str | None) -> DocumentPage:
     context = info.context
-    viewer = context.require_viewer(roles=PERSON_ROLES)
+    viewer = context.require_viewer(roles=PERSON_ROLES, scope=Scope.DOCUMENTS_READ)
     signed_here = context.services.signing.signed_here
     page = await context.services.documents.documents_to_sign(viewer, first=first, after=after, signed_here=signed_here)
     context.report(page.failures, [info.path.key])
@@ -55,7 +56,7 @@ async def documents_to_sign(info: Info[Context, None], first: int, after: str | 
 async def served_in_case(info: Info[Context, None], case: model.Case) -> list[ServedDocumentGroup] | None:
     """The viewer's own documents in this case, from its court and the national platforms."""
     context = info.context
-    viewer = context.require_viewer()
+    viewer = context.require_viewer(scope=Scope.DOCUMENTS_READ)
     sources = [case.court_code] + [p.court.code for p in context.services.registry.platforms()]
     keys = [(source, ref) for source in sources for ref in viewer.person_refs()]
     found = await context.loader(load_documents).load_many(keys)
@@ -152,7 +153,7 @@ async def service_certificate(
     """The document's certificate and a link to download it: for the person served, or the staff of the
     issuing court (who name the case it was served in)."""
     context = info.context
-    viewer = context.require_viewer(level=SIGNING_LEVEL)
+    viewer = context.require_viewer(level=SIGNING_LEVEL, scope=Scope.DOCUMENTS_READ)
     services = context.services
     source, local_id = _document_key(document_id)
     service = services.signing
@@ -169,7 +170,7 @@ async def service_certificate(
             raise DocumentNotFound("no such document that you may see")
         group, failures = await service.find_for_staff(viewer, case, source, local_id)
     else:
-        viewer = context.require_viewer(level=SIGNING_LEVEL, roles=PERSON_ROLES)
+        viewer = context.require_viewer(level=SIGNING_LEVEL, roles=PERSON_ROLES, scope=Scope.DOCUMENTS_READ)
         group, failures = await service.find_for_person(viewer, source, local_id)
     if failures:  # a certificate must show every channel, or its effective time may be wrong
         failure = failures[0]

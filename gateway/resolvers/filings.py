@@ -14,6 +14,7 @@ from gateway.filings.service import (
     FilingView,
     upload_limits,
 )
+from gateway.identity import Scope
 from gateway.schema.common import PERSON_ROLES, UploadedFile, read_uploads
 
 
@@ -27,7 +28,7 @@ async def submit_filing(
 ) -> FilingView:
     """Parties and lawyers only; the filing is stored before this returns, then its worker is woken."""
     context = info.context
-    viewer = context.require_viewer(roles=PERSON_ROLES)
+    viewer = context.require_viewer(roles=PERSON_ROLES, scope=Scope.FILINGS_WRITE)
     services = context.services
     incoming = await read_uploads(files, upload_limits(services.settings))
     request = FilingRequest(case_number, kind, title, incoming, idempotency_key)
@@ -38,13 +39,13 @@ async def submit_filing(
 
 async def my_filings(info: Info[Context, None], first: int, after: str | None, case_number: str | None) -> FilingPage:
     context = info.context
-    viewer = context.require_viewer(roles=PERSON_ROLES)
+    viewer = context.require_viewer(roles=PERSON_ROLES, scope=Scope.FILINGS_WRITE)
     return await context.services.filings.mine(viewer, first=first, after=after, case_number=case_number)
 
 
 async def filing(info: Info[Context, None], filing_id: str) -> FilingView:
     context = info.context
-    viewer = context.require_viewer(roles=PERSON_ROLES)
+    viewer = context.require_viewer(roles=PERSON_ROLES, scope=Scope.FILINGS_WRITE)
     found = await context.services.filings.get(viewer, filing_id)
     if found is None:
         raise NotFound("no such filing of yours")

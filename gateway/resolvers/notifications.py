@@ -15,7 +15,7 @@ from strawberry.types import Info
 from gateway.context import Context
 from gateway.core.cursors import decode_cursor, encode_cursor
 from gateway.errors import BadUserInput, GatewayError, NotFound, Unauthenticated
-from gateway.identity import Viewer
+from gateway.identity import Scope, Viewer
 from gateway.notifications import service
 from gateway.notifications.live import FeedOverflow, feed_for, live_notices
 
@@ -37,7 +37,7 @@ async def notifications(
     info: Info[Context, None], first: int, after: str | None, unread_only: bool
 ) -> service.NoticePage:
     context = info.context
-    keys = service.viewer_keys(context.require_viewer())
+    keys = service.viewer_keys(context.require_viewer(scope=Scope.NOTIFICATIONS_READ))
     before_id = _cursor_id(after) if after else None
     async with context.services.store.session(read_only=True) as session:
         return await service.list_notices(session, keys, first=first, before_id=before_id, unread_only=unread_only)
@@ -46,7 +46,7 @@ async def notifications(
 async def notification(info: Info[Context, None], id: int) -> service.Notice:
     """One of the viewer's notices (``node(id:)``); NOT_FOUND for one that is not theirs or does not exist."""
     context = info.context
-    keys = service.viewer_keys(context.require_viewer())
+    keys = service.viewer_keys(context.require_viewer(scope=Scope.NOTIFICATIONS_READ))
     async with context.services.store.session(read_only=True) as session:
         found = await service.notice_of(session, keys, id)
     if found is None:
@@ -60,7 +60,7 @@ async def mark_read(info: Info[Context, None], ids: list[int] | None, all: bool)
     if all == (ids is not None):
         raise BadUserInput("give either `ids` or `all: true`", reason="IDS_OR_ALL")
     context = info.context
-    keys = service.viewer_keys(context.require_viewer())
+    keys = service.viewer_keys(context.require_viewer(scope=Scope.NOTIFICATIONS_READ))
     async with context.services.store.session() as session:
         return await service.mark_read(session, keys, ids, now=context.services.clock())
 
@@ -68,7 +68,7 @@ async def mark_read(info: Info[Context, None], ids: list[int] | None, all: bool)
 async def notification_added(info: Info[Context, None], after_id: int | None) -> AsyncIterator[service.Notice]:
     """The viewer's new notices as they are stored; ends with UNAUTHENTICATED when the token expires."""
     context = info.context
-    viewer = context.require_viewer()
+    viewer = context.require_viewer(scope=Scope.NOTIFICATIONS_READ)
     feed = feed_for(context.services.store, interval_s=context.services.settings.notification_poll_s)
     stream = live_notices(feed, service.viewer_keys(viewer), after_id=after_id)
     try:

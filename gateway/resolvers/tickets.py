@@ -14,7 +14,7 @@ from strawberry.types import Info
 from gateway.context import Context
 from gateway.core import deadlines
 from gateway.errors import BadUserInput, Forbidden, NotFound
-from gateway.identity import STAFF_ROLES, Role
+from gateway.identity import STAFF_ROLES, Role, Scope
 from gateway.schema.common import PERSON_ROLES
 from gateway.services import Services
 from gateway.tickets.service import (
@@ -33,7 +33,7 @@ REPORT_YEARS = (2000, 2100)
 async def create_ticket(
     info: Info[Context, None], court: str, category: TicketCategory, content: str, case_number: str | None
 ) -> TicketView:
-    viewer = info.context.require_viewer(roles=PERSON_ROLES)
+    viewer = info.context.require_viewer(roles=PERSON_ROLES, scope=Scope.TICKETS_WRITE)
     return await info.context.services.tickets.create(
         viewer, court_code=court, category=category, content=content, case_number=case_number
     )
@@ -50,12 +50,12 @@ async def close_ticket(info: Info[Context, None], ticket_id: str) -> TicketView:
 
 
 async def rate_ticket(info: Info[Context, None], ticket_id: str, rating: int, comment: str | None) -> TicketView:
-    viewer = info.context.require_viewer(roles=PERSON_ROLES)
+    viewer = info.context.require_viewer(roles=PERSON_ROLES, scope=Scope.TICKETS_WRITE)
     return await info.context.services.tickets.rate(viewer, ticket_id, rating, comment)
 
 
 async def my_tickets(info: Info[Context, None], first: int, after: str | None) -> TicketPage:
-    viewer = info.context.require_viewer(roles=PERSON_ROLES)
+    viewer = info.context.require_viewer(roles=PERSON_ROLES, scope=Scope.TICKETS_WRITE)
     return await info.context.services.tickets.mine(viewer, first=first, after=after)
 
 
@@ -75,7 +75,7 @@ async def court_tickets(
 
 
 async def ticket(info: Info[Context, None], ticket_id: str) -> TicketView:
-    viewer = info.context.require_viewer()
+    viewer = info.context.require_viewer(scope=Scope.TICKETS_WRITE)
     found = await info.context.services.tickets.get(viewer, ticket_id)
     if found is None:
         raise NotFound("no such ticket of yours")

@@ -5,7 +5,7 @@ results are cached, in a cache bounded in memory (``document_cache``); the depth
 validation rules built once at import (``limits``), so the validation cache key is stable and really
 hits (a limiter built per request would defeat it); every operation is costed after validation and
 refused over the budget before it executes (``gateway.demand.budget``: its cost cache is built once here
-too); every error is typed and quotes little of the input (``gateway.errors.public_form``); unexpected
+too); introspection is open to the callers the policy names (``introspection``); every error is typed and quotes little of the input (``gateway.errors.public_form``); unexpected
 errors are masked; court failures are appended as typed errors beside the partial data.
 """
 
@@ -31,9 +31,11 @@ from gateway.schema.courts import Court, CourtsQuery
 from gateway.schema.document_cache import CachedDocuments, DocumentCache
 from gateway.schema.documents import DocumentsQuery, ServedDocument, SigningMutation, SigningQuery
 from gateway.schema.filings import FilingsMutation, FilingsQuery
+from gateway.schema.introspection import IntrospectionControl
 from gateway.schema.limits import MAX_TOKENS, VALIDATION_RULES
 from gateway.schema.node import NodeQuery
 from gateway.schema.notifications import NotificationsMutation, NotificationsQuery, NotificationsSubscription
+from gateway.schema.oauth import OAuthMutation, OAuthQuery
 from gateway.schema.tickets import TicketsMutation, TicketsQuery
 from gateway.schema.viewer import ViewerQuery
 from gateway.schema.work_queue import WorkQueueQuery
@@ -115,11 +117,20 @@ Query = _root(
         WorkQueueQuery,
         BindingsQuery,
         ArchiveQuery,
+        OAuthQuery,
     ),
 )
 Mutation = _root(
     "Mutation",
-    (FilingsMutation, SigningMutation, NotificationsMutation, TicketsMutation, BindingsMutation, ArchiveMutation),
+    (
+        FilingsMutation,
+        SigningMutation,
+        NotificationsMutation,
+        TicketsMutation,
+        BindingsMutation,
+        ArchiveMutation,
+        OAuthMutation,
+    ),
 )
 Subscription = _root("Subscription", (NotificationsSubscription,))
 
@@ -135,6 +146,7 @@ def build_schema() -> strawberry.Schema:
             lambda: AddValidationRules(VALIDATION_RULES),
             lambda: MaxTokensLimiter(MAX_TOKENS),
             lambda: CachedDocuments(DOCUMENTS),
+            IntrospectionControl,  # before the cost: a refused introspection is not costed
             lambda: DemandControl(COST_CACHE),
             PublicErrors,
             CourtFailures,

@@ -19,8 +19,10 @@ from gateway.cases import service as case_service
 from gateway.context import Context
 from gateway.core.access import mask_id_number
 from gateway.identity import Viewer
+from gateway.last_known import Stale
 from gateway.resolvers import cases as resolvers
 from gateway.schema.common import Node, PageInfo, check_first, global_id, mirror_enum, refetchable
+from gateway.schema.stale import StaleCourt
 
 if TYPE_CHECKING:
     from gateway.schema.documents import ServedDocument
@@ -153,6 +155,11 @@ class Case(Node):
     )
     related_cases: list[RelatedCase] = strawberry.field(description="Linked cases across tiers.")
     _model: strawberry.Private[model.Case]
+    stale: StaleCourt | None = strawberry.field(
+        default=None,
+        description="Set when the court is down and this is the last record of the case it gave you "
+        "(its date and age); null when the record is fresh.",
+    )
 
     @classmethod
     def from_model(cls, case: model.Case, viewer: Viewer | None, parser: CaseNumberParser) -> Case:
@@ -275,6 +282,11 @@ class CaseConnection:
             "there with any filter: the cases that pass it, at the courts that answered."
         )
     )
+    stale_courts: list[StaleCourt] = strawberry.field(
+        default_factory=list,
+        description="Courts that are down but whose cases are here from their last known answer, with its "
+        "date and age (also in `errors`, with `extensions.stale`). Empty when every court answered fresh.",
+    )
 
 
 @strawberry.enum(description="Order of a case list.")
@@ -327,13 +339,22 @@ def _connection(found: case_service.CaseList, info: Info[Context, None]) -> Case
         ],
         page_info=PageInfo.forward(found.cursors, found.has_next_page, found.resume_cursor),
         total_count=found.total,
+        stale_courts=[StaleCourt.from_mark(m, info) for m in found.stale],
     )
 
 
 @refetchable("Case")
 async def case_node(info: Info[Context, None], case_number: str) -> Case | None:
-    found = await resolvers.case_by_number(info, case_number)
-    return Case.from_model(found, info.context.viewer, info.context.services.parser) if found else None
+    found, mark = await resolvers.case_by_number(info, case_number)
+    if found is None:
+        return None
+    case = Case.from_model(found, info.context.viewer, info.context.services.parser)
+    case.stale = _stale(mark, info)
+    return case
+
+
+def _stale(mark: Stale | None, info: Info[Context, None]) -> StaleCourt | None:
+    return None if mark is None else StaleCourt.from_mark(mark, info)
 
 
 @strawberry.type

@@ -15,6 +15,7 @@ from gateway.context import Context
 from gateway.documents import service_time
 from gateway.documents.service import ServedDocumentGroup, group_copies
 from gateway.errors import NotFound
+from gateway.identity import Scope
 from gateway.resolvers import documents as resolvers
 from gateway.schema.common import Node, PageInfo, check_first, china_time, global_id, mirror_enum, refetchable
 from gateway.schema.viewer import IdentityLevel
@@ -225,7 +226,7 @@ class ServiceCertificate:
 
 @refetchable("ServedDocument")
 async def served_document_node(info: Info[Context, None], key: str) -> ServedDocument:
-    viewer = info.context.require_viewer()
+    viewer = info.context.require_viewer(scope=Scope.DOCUMENTS_READ)
     found = await info.context.services.documents.documents_of(viewer)
     wanted = global_id("ServedDocument", key)
     document = next((d for d in map(ServedDocument.from_group, group_copies(found.value)) if d.id == wanted), None)

@@ -9,7 +9,9 @@ from gateway import identity
 from gateway.context import Context
 from gateway.core.access import mask_id_number
 from gateway.resolvers import courts as resolvers
+from gateway.resolvers import oauth as oauth_resolvers
 from gateway.schema.common import mirror_enum
+from gateway.schema.oauth import ApiClient
 
 Role = mirror_enum(identity.Role, "Role", "What a user may act as.")
 IdentityLevel = mirror_enum(
@@ -29,6 +31,14 @@ class Viewer:
     licence_number: str | None = strawberry.field(description="A lawyer's 17-digit licence number (执业证号).")
     court_code: str | None = strawberry.field(description="Staff: the court they work at.")
     division: str | None = strawberry.field(description="Staff: their division (庭室).")
+
+    @strawberry.field(
+        description="The registered app this token was issued to (OAuth), with its scopes and quota; null for "
+        "the court's own apps."
+    )
+    async def client(self, info: Info[Context, None]) -> ApiClient | None:
+        found = await oauth_resolvers.calling_client(info)
+        return ApiClient.of(found, info.context.services.now()) if found else None
 
     @classmethod
     def from_identity(cls, viewer: identity.Viewer) -> Viewer:

@@ -94,12 +94,14 @@ async def append(
     subject_id: str,
     court_code: str | None = None,
     details: Mapping[str, Any] | None = None,
+    client_id: str | None = None,
 ) -> AuditRecord:
     """Add a record to the chain inside the caller's transaction: it exists only if that commits.
 
     Appends serialise on the head row (PostgreSQL: ``SELECT … FOR UPDATE``; SQLite: the store's
     sessions hold the write lock from BEGIN), so ``seq`` has no gaps and no duplicates. Keep the
-    transaction short: every other append waits for it.
+    transaction short: every other append waits for it. ``client_id``: the registered client the person
+    acted through, kept in ``details`` (absent for the court's own apps, so earlier records hash alike).
     """
     for name, value in (
         ("actor", actor),
@@ -109,8 +111,10 @@ async def append(
     ):
         if not value:
             raise ValueError(f"audit record needs a {name}")
+    # a registered client acting for the person (OAuth, issue 14) is recorded beside them
+    merged = {**(details or {}), **({"client_id": client_id} if client_id else {})}
     # stored exactly as hashed: the JSON round trip turns tuples into lists, keys into strings
-    stored_details: dict[str, Any] = json.loads(canonical_json(dict(details or {})))
+    stored_details: dict[str, Any] = json.loads(canonical_json(merged))
 
     head = (
         await session.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == HEAD_ID).with_for_update())

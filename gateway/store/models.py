@@ -74,4 +74,14 @@ def _refuse_changes(mapper: Mapper[AuditRecord], connection: Any, target: AuditR
 
 
 # Every domain's tables, so Alembic's autogenerate and Base.metadata see them all.
-from gateway.store import archive, bindings, deadlines, feeds, filings, notifications, signatures, tickets  # noqa: E402, F401
+from gateway.store import (  # noqa: E402, F401
+    archive,
+    bindings,
+    deadlines,
+    feeds,
+    filings,
+    notifications,
+    oauth,
+    signatures,
+    tickets,
+)

@@ -302,6 +302,7 @@ class TicketService:
             await audit.append(
                 session,
                 actor=viewer.subject,
+                client_id=viewer.client_id,
                 action="ticket.created",
                 subject_type=SUBJECT,
                 subject_id=row.id,
@@ -340,6 +341,7 @@ class TicketService:
             await audit.append(
                 session,
                 actor=viewer.subject,
+                client_id=viewer.client_id,
                 action="ticket.rated",
                 subject_type=SUBJECT,
                 subject_id=row.id,
@@ -386,6 +388,7 @@ class TicketService:
             await audit.append(
                 session,
                 actor=viewer.subject,
+                client_id=viewer.client_id,
                 action="ticket.answered",
                 subject_type=SUBJECT,
                 subject_id=row.id,
@@ -418,6 +421,7 @@ class TicketService:
             await audit.append(
                 session,
                 actor=viewer.subject,
+                client_id=viewer.client_id,
                 action="ticket.closed",
                 subject_type=SUBJECT,
                 subject_id=row.id,

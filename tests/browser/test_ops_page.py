@@ -5,12 +5,14 @@ cut. The screen is kept in ``tests/browser/artifacts/ops.png`` (gitignored) for 
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import aiohttp
 import pytest
 
 from gateway.app import create_app
@@ -68,9 +70,17 @@ async def open_page(
 
 async def test_an_operator_sees_every_court_in_the_browser(gateway_url: str, world: World, settings: Settings) -> None:
     blocked: list[str] = []
+    lawyer = mint(world, settings, "lawyer-chen")
+    async with (
+        aiohttp.ClientSession(headers={"Authorization": f"Bearer {lawyer}"}) as session,
+        session.post(f"{gateway_url}/graphql", json={"query": "{ myCases(first: 1) { totalCount } }"}) as answer,
+    ):
+        assert answer.status == 200  # calls to every court she has cases at, seen in the last minutes' columns
     token = mint(world, settings, "lawyer-chen", sub="ops-anna", roles=["OPERATOR"])
     status, rows, text = await open_page(f"{gateway_url}/ops", {"Authorization": f"Bearer {token}"}, blocked, "ops.png")
     assert status == 200, text
+    assert "Calls (5 min)" in text and "Latency (5 min, mean / max)" in text
+    assert any(re.search(r"\d+ ms / \d+ ms", row) for row in rows), "a court called just now shows its recent latency"
     for court in settings.courts:
         assert any(court.name in row and court.code in row for row in rows), court.name
     assert rows and all(any(state in row for state in ("HEALTHY", "DEGRADED", "DOWN")) for row in rows)

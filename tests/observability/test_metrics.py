@@ -101,6 +101,31 @@ async def test_operations_and_court_calls_are_counted_by_name_and_outcome(observ
     assert 0.0 < again[("gateway_cache_hit_ratio", ())] <= 1.0
 
 
+async def test_a_court_that_is_down_is_counted_under_its_error_code_with_its_latency(
+    observed: GraphQLClient, sims: SimulatorCluster
+) -> None:
+    services = observed.app.state.services  # type: ignore[attr-defined]
+    await services.cache.clear()
+    down = services.registry.courts()[3].court
+    before = await scrape(observed)
+    await sims.set_outage(down.code, True)
+    try:
+        body = await observed.query(MY_CASES, as_="lawyer-chen")
+    finally:
+        await sims.set_outage(down.code, False)
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["COURT_UNAVAILABLE"]
+    after = await scrape(observed)
+
+    def grew(name: str, **labels: str) -> float:
+        key = (name, tuple(sorted(labels.items())))
+        return after.get(key, 0.0) - before.get(key, 0.0)
+
+    assert grew("gateway_court_calls_total", court=down.slug, operation="list_cases", code="COURT_UNAVAILABLE") == 1
+    assert grew("gateway_court_calls_total", court=down.slug, operation="list_cases", code="OK") == 0
+    assert grew("gateway_court_call_duration_seconds_count", court=down.slug, operation="list_cases") == 1
+    assert grew("gateway_graphql_operations_total", operation="MyCases", type="query", outcome="partial") == 1
+
+
 async def test_an_open_breaker_and_the_feed_lag_are_seen_per_court(
     observed: GraphQLClient, sims: SimulatorCluster
 ) -> None:

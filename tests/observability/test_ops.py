@@ -12,11 +12,24 @@ from gateway.config import Settings
 from gateway.core import deadlines
 from gateway.observability.exposition import Backlog
 from gateway.observability.ops import CourtLine, OpsView, render
+from gateway.observability.recent import Recent
 from simulators.generator import World
 from tests.conftest import GraphQLClient
 from tests.observability.conftest import SCRAPE_TOKEN, get, operator_token
 
-HEADINGS = ("Court", "Health", "Breaker", "Calls", "Error rate", "Latency (avg)", "Last error", "Feed lag")
+HEADINGS = (
+    "Court",
+    "Health",
+    "Breaker",
+    "Calls (5 min)",
+    "Error rate (5 min)",
+    "Latency (5 min, mean / max)",
+    "Calls",
+    "Error rate",
+    "Latency (avg)",
+    "Last error",
+    "Feed lag",
+)
 
 
 def court_cells(page: str, code: str) -> dict[str, str]:
@@ -99,6 +112,8 @@ async def test_the_page_lists_every_court_with_its_health_and_overdue_items(
         assert cells["Breaker"] in {"CLOSED", "OPEN", "HALF_OPEN"}
     after = court_cells(page, court.code)
     assert int(after["Calls"]) >= 1 and after["Error rate"].endswith("%")
+    assert int(after["Calls (5 min)"]) >= 1 and after["Error rate (5 min)"].endswith("%")
+    assert re.fullmatch(r"\d+ ms / \d+ ms", after["Latency (5 min, mean / max)"])
     assert after["Latency (avg)"].endswith(" ms")
     assert int(after["Overdue bindings"]) == int(before["Overdue bindings"]) + 1
     assert int(after["Overdue 12368 tickets"]) == int(before["Overdue 12368 tickets"]) + 1
@@ -121,9 +136,10 @@ def test_every_value_on_the_page_is_escaped() -> None:
         calls=8,
         failures=2,
     )
+    recent = Recent(5, calls=4, failures=1, latency_s=0.4, slowest_s=0.25)
     view = OpsView(
         at=datetime(2026, 12, 7, 12, tzinfo=UTC),
-        courts=[CourtLine(code=hostile, name=hostile, health=health, feed_lag_s=None, overdue=None)],
+        courts=[CourtLine(code=hostile, name=hostile, health=health, recent=recent, feed_lag_s=None, overdue=None)],
         backlogs=[Backlog(kind=hostile, rows=3, oldest_age_s=61.0)],
         unpublished_years=(),
     )
@@ -131,5 +147,7 @@ def test_every_value_on_the_page_is_escaped() -> None:
     assert "<script" not in page and "&lt;script&gt;" in page
     cells = court_cells(page, hostile)
     assert cells["Error rate"] == "25.0%" and cells["Latency (avg)"] == "12 ms"
+    assert cells["Calls (5 min)"] == "4" and cells["Error rate (5 min)"] == "25.0%"
+    assert cells["Latency (5 min, mean / max)"] == "100 ms / 250 ms"
     assert cells["Feed lag"] == "not followed here" and cells["Overdue 12368 tickets"] == "unavailable"
     assert 'id="calendar"' not in page, "no warning while every year used has a published schedule"
