@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
+import aiohttp
 import pytest
 from aiocache.serializers import PickleSerializer
 
@@ -366,3 +367,33 @@ async def test_a_replay_counts_against_the_rate_limit_and_a_bad_token_is_never_a
     _, body = await served.client.post(CASE, variables, token=token[:-4] + "AAAA")
     assert body["data"]["case"] is None and body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED", body
     assert served.responses.hits == 2
+
+
+TRUSTED_CASE = "sha256:5024fa9479ed12699b0a8f4d139a38657f24b984cd3358213cf27c58c802f997"  # clients/operations/demo
+
+
+@needs_redis
+async def test_a_trusted_document_is_replayed_and_the_document_policy_holds_before_any_replay(
+    serve: Any, cluster: SimulatorCluster, world: World
+) -> None:
+    """A document named by its id is replayed like one sent as text. Two replicas on one Redis, one that
+    lets first-party callers run their own documents and one that runs trusted documents only: an
+    answer the first kept for an untrusted document is refused by the second, not replayed."""
+    free = await serve(str(REDIS_URL), change_poll_s=0, first_party_documents="any")
+    strict = await serve(str(REDIS_URL), change_poll_s=0, first_party_documents="trusted")
+    variables = {"n": chens_case(cluster, world).case_number}
+    token = free.client.tokens["lawyer-chen"]
+    named = {"documentId": TRUSTED_CASE, "variables": {"caseNumber": variables["n"]}}
+    answers = []
+    async with aiohttp.ClientSession() as session:
+        for _ in range(2):
+            async with session.post(strict.client.url, json=named, headers={"Authorization": f"Bearer {token}"}) as r:
+                answers.append((r.status, await r.json()))
+    assert answers[0] == answers[1] and answers[0][0] == 200 and answers[0][1]["data"]["case"], answers
+    assert strict.responses.hits == 1
+
+    first = await free.query(CASE, variables, as_="lawyer-chen")
+    assert await free.query(CASE, variables, as_="lawyer-chen") == first and free.responses.hits == 1
+    status, body = await strict.client.post(CASE, variables, as_="lawyer-chen")
+    assert status == 403 and body["errors"][0]["extensions"]["code"] == "DOCUMENT_NOT_TRUSTED", body
+    assert strict.responses.hits == 1
