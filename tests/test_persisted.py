@@ -86,7 +86,9 @@ def wang(world: World, settings: Settings) -> str:
 @pytest.fixture
 def law_firm(world: World, settings: Settings) -> str:
     """lawyer-chen's token issued to a law firm's case-management software (OAuth client)."""
-    return mint(world, settings, "lawyer-chen", client_id=f"firm-{secrets.token_hex(4)}", scope="cases:read")
+    return mint(
+        world, settings, "lawyer-chen", client_id=f"firm-{secrets.token_hex(4)}", scope="cases:read notifications:read"
+    )
 
 
 @pytest.fixture

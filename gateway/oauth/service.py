@@ -59,6 +59,14 @@ class OAuthService:
         """The clients the person has authorised and not revoked."""
         return await store.grants_of(self.runtime.store, viewer.subject)
 
+    async def active_scopes(self, client_id: str, subject: str) -> frozenset[str] | None:
+        """What the person currently lets the client do (the union of their live grants to it), or None when
+        nothing: what webhooks ask before delivering an event about the person to the client."""
+        grants = [g for g in await store.grants_of(self.runtime.store, subject) if g.client_id == client_id]
+        if not grants:
+            return None
+        return frozenset(scope for g in grants for scope in g.scope.split())
+
     async def revoke_app(self, viewer: Viewer, grant_id: str) -> bool:
         """The person withdraws one authorisation of theirs; False when it is not theirs or not live."""
         done = await store.revoke_grant(

@@ -222,10 +222,14 @@ async def test_revoked_tokens_are_refused_whoever_revokes(oauth_gateway: Gateway
         oauth_gateway, tokens["lawyer-li"], "mutation($id: ID!) { revokeAuthorizedApp(id: $id) }", {"id": grant}
     )
     assert codes(other) == ["NOT_FOUND"], "nobody else can revoke it"
+    oauth = oauth_gateway.app.state.services.oauth
+    chen = "lawyer-chen"  # the token's subject
+    assert await oauth.active_scopes(client.client_id, chen) == frozenset(SCOPE.split()), "what webhooks ask"
     done = await _graphql(
         oauth_gateway, tokens["lawyer-chen"], "mutation($id: ID!) { revokeAuthorizedApp(id: $id) }", {"id": grant}
     )
     assert done["data"]["revokeAuthorizedApp"] is True
+    assert await oauth.active_scopes(client.client_id, chen) is None, "a revoked grant lets no event through"
     assert codes((await client.graphql(WHO))[2]) == ["UNAUTHENTICATED"]
     with pytest.raises(PermissionError):
         await client.refresh()
