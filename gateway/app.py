@@ -81,6 +81,7 @@ from gateway.readiness import readiness
 from gateway.resolvers.archive import DOWNLOAD_PATH as MATERIAL_DOWNLOAD_PATH
 from gateway.resolvers.archive import material_download
 from gateway.resolvers.documents import DOWNLOAD_PATH, certificate_download
+from gateway.resolvers.firm import CALENDAR_PATH, calendar_download
 from gateway.response_cache import ResponseCache
 from gateway.schema import schema
 from gateway.schema.limits import MAX_TOKENS
@@ -560,6 +561,8 @@ def create_app(settings: Settings | None = None, *, graphiql: bool | None = None
             Route(DOWNLOAD_PATH + "{token}", certificate_download(services)),
             # 电子阅卷: a case-file material, watermarked and sealed, behind a link issued by `downloadMaterial`
             Route(MATERIAL_DOWNLOAD_PATH + "{token}", material_download(services)),
+            # calendar feeds (RFC 5545) at a secret, rotatable URL issued by `rotateCalendarFeed`
+            Route(CALENDAR_PATH + "{file}", calendar_download(services.calendar)),
             *graphiql_routes,
             # the authorisation server for firms' software (issue 14)
             *oauth_routes(services.oauth, verifier, demo=settings.mode == "demo"),
@@ -573,7 +576,7 @@ def create_app(settings: Settings | None = None, *, graphiql: bool | None = None
     )
     # observability outermost: the request id and access line cover every answer, the trace everything
     app.add_middleware(RequestObservation, hash_key=settings.log_hash_key)
-    tracing.instrument(app, store.engine, secret_paths=(DOWNLOAD_PATH, MATERIAL_DOWNLOAD_PATH))
+    tracing.instrument(app, store.engine, secret_paths=(DOWNLOAD_PATH, MATERIAL_DOWNLOAD_PATH, CALENDAR_PATH))
     app.state.services = services
     app.state.store = store
     app.state.changes = follower

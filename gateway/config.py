@@ -158,7 +158,8 @@ class Settings(BaseSettings):
     worker_interval_s: float = 1.0
     #: how long a claimed signature, case binding or text is left to its worker before any replica may
     #: deliver it again (with the same idempotency key): the wait after a replica dies mid-delivery.
-    #: Filings have their own (filing_claim_lease_s); a text's claim also outlasts 4 × sms_http_timeout_s
+    #: Filings have their own (filing_claim_lease_s); a text's claim also outlasts 4 × sms_http_timeout_s,
+    #: a webhook's 4 × webhook_timeout_s
     outbox_claim_lease_s: float = Field(default=120.0, gt=0)
 
     #: signing (电子送达): the outbox's retry backoff, doubling from base to cap, with jitter
@@ -286,6 +287,17 @@ class Settings(BaseSettings):
     sms_retry_max_s: float = 1800.0
     #: how often a live notificationAdded subscription looks for new notices in the store
     notification_poll_s: float = 0.5
+
+    # -- firm software: changes, webhooks, calendar feeds (issue 14) -----------------------------------
+    #: how long a `changes` point stays valid after it was issued; an older one asks for a full re-read
+    changes_point_valid_days: int = Field(default=30, ge=1)
+    #: a webhook is retried after webhook_retry_base_s, doubling (with jitter) up to webhook_retry_max_s;
+    #: the 30th attempt (17 to 23 hours after the first, with the jitter) failing ends it and disables its endpoint
+    webhook_max_attempts: int = Field(default=30, ge=1)
+    webhook_retry_base_s: float = 30.0
+    webhook_retry_max_s: float = 3600.0
+    #: one delivery's whole exchange with the receiver; its answer is read up to 64 KiB and dropped
+    webhook_timeout_s: float = 10.0
 
     # -- deadlines and 12368 tickets (issue 5) -------------------------------------------------------
     #: a TOML file of State Council holiday schedules the holiday library does not carry yet (one table

@@ -64,24 +64,25 @@ class Context:
         *,
         level: IdentityLevel | None = None,
         roles: set[Role] | None = None,
-        scope: Scope | None = None,
+        scope: Scope | tuple[Scope, ...] | None = None,
         any_client: bool = False,
     ) -> Viewer:
         """The viewer, if their role, identity level and (for a registered client's token) scope allow this.
 
         Deny by default for software: a client's token passes only where the resolver names the ``scope``
-        it needs (and the person granted it), or says ``any_client`` (who am I, the courts). Where neither is
-        named (signing a served document, staff decisions, revoking apps) no client token ever passes.
+        it needs (and the person granted it; one of them, when it names several), or says ``any_client`` (who
+        am I, the courts). Where neither is named (signing a served document, staff decisions, revoking apps)
+        no client token ever passes.
         """
         if self.viewer is None:
             raise Unauthenticated(self.auth_error or "sign in: send a bearer token")
         if self.viewer.scopes is not None and not any_client:
             if scope is None:
                 raise InsufficientScope("no scope lets software do this: only the person, in the court's own apps")
-            if not self.viewer.allows(scope):
-                raise InsufficientScope(
-                    f"this needs the scope {scope.value}, not granted to this app", scope=scope.value
-                )
+            needed = scope if isinstance(scope, tuple) else (scope,)
+            if not any(self.viewer.allows(s) for s in needed):
+                names = " or ".join(s.value for s in needed)
+                raise InsufficientScope(f"this needs the scope {names}, not granted to this app", scope=needed[0].value)
         if roles and not (self.viewer.roles & roles):
             raise Forbidden("your role may not do this")
         if level and not self.viewer.level.at_least(level):

@@ -14,6 +14,7 @@ from gateway.archive.reading import ReadingService
 from gateway.archive.service import ArchiveService
 from gateway.bindings.outbox import BindingOutbox
 from gateway.bindings.service import BindingService
+from gateway.calendar.service import CalendarService
 from gateway.cases.service import CaseService
 from gateway.config import Settings
 from gateway.core.deadlines import EscalationScheduler
@@ -27,6 +28,9 @@ from gateway.filings.service import FilingService
 from gateway.notifications.sms import SmsWorker
 from gateway.oauth.service import OAuthService
 from gateway.tickets.service import TicketService
+from gateway.webhooks.grants import Grants
+from gateway.webhooks.outbox import WebhookOutbox
+from gateway.webhooks.service import WebhookService
 
 
 @dataclass(eq=False)
@@ -43,6 +47,10 @@ class Services(Runtime):
     tickets: TicketService = field(init=False)
     bindings: BindingService = field(init=False)
     oauth: OAuthService = field(init=False)
+    #: whether a person still authorises a client (webhooks and calendar feeds ask): the OAuth grants
+    grants: Grants = field(init=False)
+    webhooks: WebhookService = field(init=False)
+    calendar: CalendarService = field(init=False)
 
     def __post_init__(self) -> None:
         self.cases = CaseService(self)
@@ -55,6 +63,9 @@ class Services(Runtime):
         self.tickets = TicketService(self, self.cases)
         self.bindings = BindingService(self)
         self.oauth = OAuthService(self)
+        self.grants = self.oauth
+        self.webhooks = WebhookService(self, self.grants)
+        self.calendar = CalendarService(self, self.cases, self.documents, self.signing, self.grants)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Services:
@@ -73,3 +84,4 @@ def build_workers(services: Services) -> None:
     services.workers.add(SignatureOutbox.from_services(services))
     services.workers.add(EscalationScheduler(services))
     services.workers.add(BindingOutbox.from_services(services))
+    services.workers.add(WebhookOutbox(services.store, services.settings, services.grants, clock=services.now))

@@ -25,6 +25,8 @@ DOMAIN_PACKAGES = (
     "gateway.work_queue",
     "gateway.oauth",
     "gateway.feeds",
+    "gateway.webhooks",
+    "gateway.calendar",
     "gateway.store",
     "gateway.adapters",
     "adapters",

@@ -34,6 +34,13 @@ class NotPermitted(Refusal):
     code = "FORBIDDEN"
 
 
+class ScopeNotGranted(NotPermitted):
+    """A registered client's token lacks a scope this needs (``scope`` names it): the same code as the
+    GraphQL layer's scope check, for checks only a domain service can make (e.g. per event type)."""
+
+    code = "INSUFFICIENT_SCOPE"
+
+
 class InvalidInput(Refusal):
     """Input that will not be accepted. ``reason`` is machine-readable (FILE_TYPE, CURSOR, …); ``file``
     names the upload it concerns."""

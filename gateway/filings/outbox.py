@@ -25,7 +25,7 @@ from gateway.adapters.model import Attachment, Case, Filing, FilingKind, FilingR
 from gateway.config import CourtConfig
 from gateway.core.outbox import LOCAL_CONFLICT, Failure, Outbox, RetryPolicy, court_adapter, utcnow
 from gateway.core.runtime import Runtime
-from gateway.filings.service import WORKER_NAME, FilingStatus, apply_parked, court_key, filer_ref
+from gateway.filings.service import WORKER_NAME, FilingStatus, apply_parked, court_key, filer_recipient, filer_ref
 from gateway.notifications.service import NotificationKind, Recipient, notify, staff_key
 from gateway.store.filings import FilingFile, FilingRecord
 
@@ -129,6 +129,17 @@ class FilingOutbox(Outbox[FilingRecord, Delivery]):
             recipients=panel_recipients(result.case),
             params={"title": row.title, "filer": row.filer_name},
             dedupe_key=f"filing:{row.id}:received",
+            now=self.clock(),
+        )
+        filer = filer_recipient(row)
+        await notify(
+            session,
+            kind=NotificationKind.FILING_DELIVERED,
+            court=result.court,
+            case_number=row.case_number,
+            recipients=[Recipient(filer.name, None, filer.key)],  # in-app (and webhooks) only: no extra text
+            params={"title": row.title, "receipt_number": result.receipt.receipt_number},
+            dedupe_key=f"filing:{row.id}:delivered",
             now=self.clock(),
         )
         # the delivery's own audit record first, then a handled event that came before it (crash window)

@@ -8,6 +8,10 @@ worker delivers the outbox; the in-app list and live subscription read the notic
 Texts follow court practice: the 【court short name】 prefix, the case number, what happened, and where
 to look. An SMS links to an authenticated page, never to a document.
 
+The in-app notices are also the one event stream firm software follows (``gateway.notifications.events``):
+``changes`` pages through them, and ``notify`` queues the webhooks of the recipients' endpoints with them,
+in the same transaction.
+
 The in-app side (the viewer's list, marking read) only ever touches rows whose recipient key is one of
 the viewer's own (:func:`viewer_keys`): that filter is the whole authorisation, so it lives here.
 """
@@ -29,6 +33,7 @@ from gateway.config import CourtConfig
 from gateway.core.errors import NotFoundError
 from gateway.identity import Viewer
 from gateway.store.notifications import InAppNotification, SmsMessage
+from gateway.webhooks.fanout import queue_webhooks
 
 WHERE_TO_LOOK = "广州法院AOL电子诉讼服务中心或广州微法院小程序"
 
@@ -46,6 +51,7 @@ class NotificationKind(StrEnum):
     BINDING_DECIDED = "BINDING_DECIDED"  # the panel's decision, to the applicant
     ARCHIVE_ACCESS_REQUESTED = "ARCHIVE_ACCESS_REQUESTED"  # a reading application, to the archivists
     ARCHIVE_ACCESS_DECIDED = "ARCHIVE_ACCESS_DECIDED"  # the archive office's decision, to the applicant
+    FILING_DELIVERED = "FILING_DELIVERED"  # the court took a filing: in-app only (the receipt SMS is FILING_HANDLED)
 
 
 #: kind → (in-app title, text after the 【court】 prefix); fields come from ``params`` and the case number
@@ -97,6 +103,10 @@ TEMPLATES: dict[NotificationKind, tuple[str, str]] = {
     NotificationKind.ARCHIVE_ACCESS_DECIDED: (
         "阅卷申请结果",
         "您好！您查阅{case_number}案卷材料的申请{outcome}，详情请登录" + WHERE_TO_LOOK + "查看。",
+    ),
+    NotificationKind.FILING_DELIVERED: (
+        "材料已送达法院",
+        "您好！您提交的{case_number}的材料《{title}》已送达法院（收件编号：{receipt_number}），请等待法官处理。",
     ),
 }
 
@@ -179,6 +189,7 @@ async def notify(
     ]
     await insert_ignoring_duplicates(session, SmsMessage.__table__, sms)  # type: ignore[arg-type]
     await insert_ignoring_duplicates(session, InAppNotification.__table__, notices)  # type: ignore[arg-type]
+    await queue_webhooks(session, notices, now=now)
 
 
 async def insert_ignoring_duplicates(session: AsyncSession, table: Table, rows: list[dict[str, Any]]) -> None:

@@ -31,6 +31,7 @@ from gateway.schema.courts import Court, CourtsQuery
 from gateway.schema.document_cache import CachedDocuments, DocumentCache
 from gateway.schema.documents import DocumentsQuery, ServedDocument, SigningMutation, SigningQuery
 from gateway.schema.filings import FilingsMutation, FilingsQuery
+from gateway.schema.firm import FirmMutation, FirmQuery
 from gateway.schema.introspection import IntrospectionControl
 from gateway.schema.limits import MAX_TOKENS, VALIDATION_RULES
 from gateway.schema.node import NodeQuery
@@ -118,6 +119,7 @@ Query = _root(
         BindingsQuery,
         ArchiveQuery,
         OAuthQuery,
+        FirmQuery,
     ),
 )
 Mutation = _root(
@@ -130,6 +132,7 @@ Mutation = _root(
         BindingsMutation,
         ArchiveMutation,
         OAuthMutation,
+        FirmMutation,
     ),
 )
 Subscription = _root("Subscription", (NotificationsSubscription,))

@@ -84,4 +84,5 @@ from gateway.store import (  # noqa: E402, F401
     oauth,
     signatures,
     tickets,
+    webhooks,
 )

@@ -13,6 +13,7 @@ from gateway.filings.outbox import FilingOutbox
 from gateway.notifications.sms import SmsWorker
 from gateway.services import build_services, build_workers
 from gateway.store.testing import sqlite_url
+from gateway.webhooks.outbox import WebhookOutbox
 
 
 async def leases(tmp_path: Path, **settings: float) -> dict[type, float]:
@@ -28,11 +29,15 @@ async def leases(tmp_path: Path, **settings: float) -> dict[type, float]:
 
 async def test_each_outbox_holds_its_claims_as_long_as_configured(tmp_path: Path) -> None:
     default = await leases(tmp_path)
-    assert default[SignatureOutbox] == default[BindingOutbox] == default[SmsWorker] == 120.0
+    assert default[SignatureOutbox] == default[BindingOutbox] == default[SmsWorker] == default[WebhookOutbox] == 120.0
     assert default[FilingOutbox] == 60.0
 
-    short = await leases(tmp_path, outbox_claim_lease_s=5, filing_claim_lease_s=4, sms_http_timeout_s=1)
-    assert short[SignatureOutbox] == short[BindingOutbox] == short[SmsWorker] == 5.0
+    short = await leases(
+        tmp_path, outbox_claim_lease_s=5, filing_claim_lease_s=4, sms_http_timeout_s=1, webhook_timeout_s=1
+    )
+    assert short[SignatureOutbox] == short[BindingOutbox] == short[SmsWorker] == short[WebhookOutbox] == 5.0
     assert short[FilingOutbox] == 4.0
     # a text's claim always outlasts four of the provider's timeouts, whatever the setting says
     assert (await leases(tmp_path, outbox_claim_lease_s=5, sms_http_timeout_s=10))[SmsWorker] == 40.0
+    # and a webhook's four of the receiver's timeouts
+    assert (await leases(tmp_path, outbox_claim_lease_s=5, webhook_timeout_s=10))[WebhookOutbox] == 40.0

@@ -152,6 +152,7 @@ async def test_each_outbox_reports_its_backlog_and_the_age_of_its_oldest_row(obs
             "filings",
             "signatures",
             "bindings",
+            "webhooks",
         }
         assert found[("gateway_outbox_scrape_ok", ())] == 1.0
         base = found[("gateway_outbox_backlog", (("kind", "sms"),))]
