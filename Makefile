@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: demo test lint sims bench load-sqlite edge-bench fuzz cluster-test install clean
+.PHONY: demo test lint sims bench load-sqlite edge-bench fuzz cluster-test install clean web
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("court-gateway needs Python 3.11, found " + sys.version.split()[0]) if sys.version_info[:2] != (3, 11) else None'
@@ -37,6 +37,11 @@ edge-bench: $(STAMP)
 # schema-generated queries and mutations as six kinds of caller (FUZZ_QUERIES, FUZZ_MUTATIONS, FUZZ_SEED)
 fuzz: $(STAMP)
 	$(BIN)/python -m tests.fuzz
+
+# the reference web client: npm installs its locked tools, type-checks and rebuilds clients/web/dist (committed,
+# so `make demo` and the tests never need npm)
+web:
+	cd clients/web && npm ci --no-audit --no-fund && npm run check && npm run build
 
 # three `court-gateway serve` replicas behind HAProxy on PostgreSQL and Redis (db 7 unless
 # GATEWAY_TEST_REDIS_URL says otherwise), a replica SIGKILLed and a court down under mixed traffic: prints its figures

@@ -4,7 +4,8 @@
 ``gateway.demand.ratelimit``; a read-only case query's whole answer replayed from the response cache
 while nothing it drew on changed, ``gateway.response_cache``, after every edge check), ``/healthz`` (the process is up), ``/readyz`` (the store answers, and how
 each court is doing), ``/metrics`` (Prometheus, operators only: ``gateway.observability.exposition``) and
-``/ops`` (the operators' HTML page, same access: ``gateway.observability.ops``).
+``/ops`` (the operators' HTML page, same access: ``gateway.observability.ops``); in demo mode the
+reference web client at ``/app/`` and the demo sign-in ``/demo/login`` (``gateway.webclient``).
 Every answer carries ``X-Request-Id`` and ends with one JSON access line; with tracing on, W3C trace
 context comes in and goes out (``gateway.observability``).
 
@@ -87,6 +88,8 @@ from gateway.schema import schema
 from gateway.schema.limits import MAX_TOKENS
 from gateway.security import check_production, document_policy
 from gateway.services import Services, build_services, build_workers
+from gateway.webclient import routes as web_client_routes
+from gateway.webclient import uses_demo_identity_provider
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 GRAPHQL_PATH = "/graphql"
@@ -98,8 +101,7 @@ def build_verifier(settings: Settings, grant_check: Callable[[str], Awaitable[bo
     """HS256 with the demo key only in demo mode with no real identity provider: the demo key is public.
     The gateway's own authorisation server is trusted too (``gateway.oauth``), its grants checked."""
     demo_key = settings.jwt_hs256_secret == DEMO_JWT_HS256_SECRET
-    never_demo = settings.jwt_jwks_url or settings.mode == "production"
-    hs256 = None if demo_key and never_demo else settings.jwt_hs256_secret or None
+    hs256 = None if demo_key and not uses_demo_identity_provider(settings) else settings.jwt_hs256_secret or None
     if demo_key and hs256:
         log.warning(
             "the demo identity provider's key is in use: anyone with this repository can mint tokens; "
@@ -564,6 +566,8 @@ def create_app(settings: Settings | None = None, *, graphiql: bool | None = None
             # calendar feeds (RFC 5545) at a secret, rotatable URL issued by `rotateCalendarFeed`
             Route(CALENDAR_PATH + "{file}", calendar_download(services.calendar)),
             *graphiql_routes,
+            # the reference web client under /app/ and the demo sign-in it uses (demo mode only)
+            *web_client_routes(settings),
             # the authorisation server for firms' software (issue 14)
             *oauth_routes(services.oauth, verifier, demo=settings.mode == "demo"),
         ],

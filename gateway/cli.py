@@ -246,6 +246,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> None:
             gateway.result()
         url = f"http://{settings.host}:{settings.port}/graphql"
         print(f"\ncourt-gateway is up: {url}  (GraphiQL: open it in a browser)")
+        print(f"Reference web client: http://{settings.host}:{settings.port}/app/  (sign in as a demo login)")
         print("\nDemo logins (mint a token with: .venv/bin/court-gateway token <login>):")
         for login in demo_logins(world, settings.seed_file):
             print(f"  {login}")

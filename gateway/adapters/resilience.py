@@ -139,6 +139,12 @@ class CircuitBreaker:
             return BreakerState.HALF_OPEN
         return self._state
 
+    def probe_in(self) -> float | None:
+        """Seconds until an OPEN breaker lets a probe through (when asking again may succeed); None otherwise."""
+        if self._state is not BreakerState.OPEN:
+            return None
+        return max(0.0, self.reset_timeout_s - (self._clock() - self._opened_at))
+
     def admit(self) -> int | None:
         """The epoch of an admitted call, or None: fail fast (OPEN, or a HALF_OPEN probe is already out)."""
         state = self.state
@@ -263,7 +269,7 @@ class ResilientAdapter(CourtAdapter):
     async def _guarded(self, op: str, fn: Callable[[], Awaitable[T]], *, idempotent: bool) -> T:
         epoch = self.breaker.admit()
         if epoch is None:
-            raise CourtUnavailable(self.court.code, "circuit open")
+            raise CourtUnavailable(self.court.code, "circuit open", retry_after=self.breaker.probe_in())
         self._calls += 1
         try:
             result = await self._attempts(op, fn, self.policy.max_attempts if idempotent else 1)

@@ -22,6 +22,7 @@ from gateway.identity import Viewer
 from gateway.last_known import Stale
 from gateway.resolvers import cases as resolvers
 from gateway.schema.common import Node, PageInfo, check_first, global_id, mirror_enum, refetchable
+from gateway.schema.courts import UnavailableCourt, unavailable_courts
 from gateway.schema.stale import StaleCourt
 
 if TYPE_CHECKING:
@@ -212,7 +213,12 @@ class Case(Node):
             _model=case,
         )
 
-    @strawberry.field(description="Documents served to you in this case, by any channel; null if its court is down.")
+    @strawberry.field(
+        description=(
+            "Documents served to you in this case, by any channel (its court and the national platforms); a "
+            "source that cannot answer is named in `errors` and the others' documents are still listed."
+        )
+    )
     async def served_documents(
         self, info: Info[Context, None]
     ) -> list[Annotated[ServedDocument, strawberry.lazy("gateway.schema.documents")]] | None:
@@ -282,6 +288,12 @@ class CaseConnection:
             "there with any filter: the cases that pass it, at the courts that answered."
         )
     )
+    unavailable_courts: list[UnavailableCourt] = strawberry.field(
+        description="The courts that did not answer for this page, so their cases are missing from it (each "
+        "is also an error in `errors`); empty when every court answered. Ask again later for their cases. "
+        "Courts that are down but answered from their last known answer are in `staleCourts` instead.",
+        default_factory=list,
+    )
     stale_courts: list[StaleCourt] = strawberry.field(
         default_factory=list,
         description="Courts that are down but whose cases are here from their last known answer, with its "
@@ -339,6 +351,7 @@ def _connection(found: case_service.CaseList, info: Info[Context, None]) -> Case
         ],
         page_info=PageInfo.forward(found.cursors, found.has_next_page, found.resume_cursor),
         total_count=found.total,
+        unavailable_courts=unavailable_courts(info, found.failures),
         stale_courts=[StaleCourt.from_mark(m, info) for m in found.stale],
     )
 
