@@ -6,9 +6,11 @@ whose response cache is off (``reference``): what a replay returns is what execu
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -21,6 +23,7 @@ from gateway.app import create_app
 from gateway.cache import Cache, open_backend
 from gateway.config import Settings
 from gateway.identity import IdentityLevel, Role, Viewer
+from gateway.persisted import document_hash
 from gateway.response_cache import ResponseCache
 from gateway.services import Services
 from simulators.cluster import SimulatorCluster
@@ -369,21 +372,22 @@ async def test_a_replay_counts_against_the_rate_limit_and_a_bad_token_is_never_a
     assert served.responses.hits == 2
 
 
-TRUSTED_CASE = "sha256:5024fa9479ed12699b0a8f4d139a38657f24b984cd3358213cf27c58c802f997"  # clients/operations/demo
-
-
 @needs_redis
 async def test_a_trusted_document_is_replayed_and_the_document_policy_holds_before_any_replay(
-    serve: Any, cluster: SimulatorCluster, world: World
+    serve: Any, cluster: SimulatorCluster, world: World, tmp_path: Path
 ) -> None:
     """A document named by its id is replayed like one sent as text. Two replicas on one Redis, one that
     lets first-party callers run their own documents and one that runs trusted documents only: an
     answer the first kept for an untrusted document is refused by the second, not replayed."""
-    free = await serve(str(REDIS_URL), change_poll_s=0, first_party_documents="any")
-    strict = await serve(str(REDIS_URL), change_poll_s=0, first_party_documents="trusted")
+    trusted_text = CASE.replace("One(", "Trusted(")
+    (tmp_path / "app.json").write_text(json.dumps({document_hash(trusted_text): trusted_text}))
+    free = await serve(str(REDIS_URL), change_poll_s=0, first_party_documents="any", trusted_documents_dir=tmp_path)
+    strict = await serve(
+        str(REDIS_URL), change_poll_s=0, first_party_documents="trusted", trusted_documents_dir=tmp_path
+    )
     variables = {"n": chens_case(cluster, world).case_number}
     token = free.client.tokens["lawyer-chen"]
-    named = {"documentId": TRUSTED_CASE, "variables": {"caseNumber": variables["n"]}}
+    named = {"documentId": f"sha256:{document_hash(trusted_text)}", "variables": variables}
     answers = []
     async with aiohttp.ClientSession() as session:
         for _ in range(2):
