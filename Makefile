@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: demo test lint sims bench load-sqlite edge-bench fuzz cluster-test install clean
+.PHONY: demo test lint sims bench soak load-sqlite edge-bench fuzz cluster-test install clean web
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("court-gateway needs Python 3.11, found " + sys.version.split()[0]) if sys.version_info[:2] != (3, 11) else None'
@@ -38,6 +38,11 @@ edge-bench: $(STAMP)
 fuzz: $(STAMP)
 	$(BIN)/python -m tests.fuzz
 
+# the reference web client: npm installs its locked tools, type-checks and rebuilds clients/web/dist (committed,
+# so `make demo` and the tests never need npm)
+web:
+	cd clients/web && npm ci --no-audit --no-fund && npm run check && npm run build
+
 # three `court-gateway serve` replicas behind HAProxy on PostgreSQL and Redis (db 7 unless
 # GATEWAY_TEST_REDIS_URL says otherwise), a replica SIGKILLed and a court down under mixed traffic: prints its figures
 cluster-test: $(STAMP)
@@ -57,3 +62,7 @@ test: lint
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache
+
+# minutes of mixed reads and writes with court faults on a schedule: RSS, errors, latency (SOAK_SECONDS, SOAK_RPS)
+soak: $(STAMP)
+	$(BIN)/python -m bench.soak

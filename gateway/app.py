@@ -1,9 +1,11 @@
 """The ASGI app: Starlette routes, the lifespan that owns every long-lived resource, and auth.
 
 ``/graphql`` (POST and GET per GraphQL over HTTP; GraphiQL only when enabled; rate-limited per principal,
-``gateway.demand.ratelimit``), ``/healthz`` (the process is up), ``/readyz`` (the store answers, and how
+``gateway.demand.ratelimit``; a read-only case query's whole answer replayed from the response cache
+while nothing it drew on changed, ``gateway.response_cache``, after every edge check), ``/healthz`` (the process is up), ``/readyz`` (the store answers, and how
 each court is doing), ``/metrics`` (Prometheus, operators only: ``gateway.observability.exposition``) and
-``/ops`` (the operators' HTML page, same access: ``gateway.observability.ops``).
+``/ops`` (the operators' HTML page, same access: ``gateway.observability.ops``); in demo mode the
+reference web client at ``/app/`` and the demo sign-in ``/demo/login`` (``gateway.webclient``).
 Every answer carries ``X-Request-Id`` and ends with one JSON access line; with tracing on, W3C trace
 context comes in and goes out (``gateway.observability``).
 
@@ -23,6 +25,7 @@ A request may name its document instead of sending it: ``documentId`` or ``exten
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -53,7 +56,9 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET, UnsetType
 
+from gateway import reads
 from gateway.body_limit import BodyLimit, document_too_large
+from gateway.cache_format import VALUE_FORMAT
 from gateway.config import DEMO_JWT_HS256_SECRET, Settings
 from gateway.context import Context
 from gateway.core.outbox import Outbox
@@ -65,8 +70,9 @@ from gateway.feeds.follower import ChangeFollower
 from gateway.graphiql import assets as graphiql_assets
 from gateway.graphiql import page as graphiql_page
 from gateway.identity import AuthError, TokenVerifier, Viewer
+from gateway.oauth.idp import relying_party
 from gateway.oauth.routes import oauth_routes
-from gateway.observability import record, tracing
+from gateway.observability import metrics, record, tracing
 from gateway.observability.exposition import metrics_endpoint
 from gateway.observability.logging import configure_logging
 from gateway.observability.middleware import RequestObservation
@@ -78,10 +84,13 @@ from gateway.resolvers.archive import DOWNLOAD_PATH as MATERIAL_DOWNLOAD_PATH
 from gateway.resolvers.archive import material_download
 from gateway.resolvers.documents import DOWNLOAD_PATH, certificate_download
 from gateway.resolvers.firm import CALENDAR_PATH, calendar_download
+from gateway.response_cache import ResponseCache
 from gateway.schema import schema
 from gateway.schema.limits import MAX_TOKENS
 from gateway.security import check_production, document_policy
 from gateway.services import Services, build_services, build_workers
+from gateway.webclient import routes as web_client_routes
+from gateway.webclient import uses_demo_identity_provider
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 GRAPHQL_PATH = "/graphql"
@@ -93,8 +102,7 @@ def build_verifier(settings: Settings, grant_check: Callable[[str], Awaitable[bo
     """HS256 with the demo key only in demo mode with no real identity provider: the demo key is public.
     The gateway's own authorisation server is trusted too (``gateway.oauth``), its grants checked."""
     demo_key = settings.jwt_hs256_secret == DEMO_JWT_HS256_SECRET
-    never_demo = settings.jwt_jwks_url or settings.mode == "production"
-    hs256 = None if demo_key and never_demo else settings.jwt_hs256_secret or None
+    hs256 = None if demo_key and not uses_demo_identity_provider(settings) else settings.jwt_hs256_secret or None
     if demo_key and hs256:
         log.warning(
             "the demo identity provider's key is in use: anyone with this repository can mint tokens; "
@@ -215,6 +223,7 @@ class GraphQLApp(GraphQL[Context, None]):
         limiter: RateLimiter | None = None,
         allowed_origins: tuple[str, ...] = (),
         documents: PersistedDocuments | None = None,
+        responses: ResponseCache | None = None,
     ) -> None:
         super().__init__(
             schema,
@@ -225,6 +234,7 @@ class GraphQLApp(GraphQL[Context, None]):
         self.services = services
         self.verifier = verifier
         self.limiter = limiter
+        self.responses = responses
         self.max_document_bytes = max_document_bytes
         #: how documents named by reference are found, and whose own documents are accepted
         self.documents = documents or PersistedDocuments(
@@ -245,17 +255,53 @@ class GraphQLApp(GraphQL[Context, None]):
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
         """HTTP requests are counted against their principal before the body is read: over the limit, 429;
         otherwise the answer carries the RateLimit header fields. (WebSockets are not counted here.)"""
-        if self.limiter is None or not isinstance(request, Request) or context is not UNSET:
+        if not isinstance(request, Request) or context is not UNSET:
             return await super().run(request, context, root_value)
         context = await self.get_context(request)
-        decision = await self.limiter.check(context.viewer, request.client.host if request.client else "")
-        if decision is None:
+        decision = None
+        if self.limiter is not None:
+            decision = await self.limiter.check(context.viewer, request.client.host if request.client else "")
+        if decision is not None:
+            if not decision.allowed:
+                return rate_limited(decision)
+            context.quota = decision  # what `viewer { client { quota } }` reports
+        response = await self._answer(request, context, root_value)
+        if decision is not None:
+            response.headers.update(decision.headers())
+        return response
+
+    async def _answer(self, request: Request, context: Context, root_value: Any) -> Response:
+        """A replayed answer when the response cache has one for this request, else the executed one,
+        kept when it may be (``gateway.response_cache``). The body is within its limit by now; a document
+        named by reference is resolved first, so the caller's document policy holds for a replay too."""
+        content_type, _ = parse_content_type(request.headers.get("content-type", ""))
+        if self.responses is None or request.method != "POST" or content_type != "application/json":
             return await super().run(request, context, root_value)
-        if not decision.allowed:
-            return rate_limited(decision)
-        context.quota = decision  # what `viewer { client { quota } }` reports
-        response = await super().run(request, context, root_value)
-        response.headers.update(decision.headers())
+        viewer = context.viewer
+        asked = self.responses.asked(viewer, await request.body())
+        if viewer is None or asked is None:
+            return await super().run(request, context, root_value)
+        query = await self.documents.resolve(viewer, asked.query, asked.document_id, asked.extensions)
+        if query is None:
+            return await super().run(request, context, root_value)
+        ask = self.responses.ask(viewer, query, asked)
+        body = await self.responses.replay(ask)
+        if body is not None:
+            name = metrics.operation_label(ask.operation_name)
+            metrics.GRAPHQL_OPERATIONS.labels(name, "query", "ok").inc()  # answered, though not executed
+            current = record.current()
+            if current is not None:
+                current.operation, current.operation_type, current.outcome = name, "query", "ok"
+            accept = request.headers.get("accept", "")
+            return Response(body, media_type=GRAPHQL_RESPONSE if GRAPHQL_RESPONSE in accept else "application/json")
+        drew, token = reads.begin()
+        try:
+            response: Response = await super().run(request, context, root_value)
+        finally:
+            reads.end(token)
+        body = getattr(response, "body", None)  # a streamed (incremental) answer has none: never kept
+        if isinstance(body, bytes):
+            await self.responses.keep(ask, drew, response.status_code, body)
         return response
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -419,6 +465,23 @@ def _never_executed(response: GraphQLHTTPResponse) -> bool:
     return response.get("data") is None and bool(errors) and all(not e.get("path") for e in errors)
 
 
+def build_response_cache(settings: Settings, services: Services) -> ResponseCache | None:
+    """The response cache, or None when it is off. Its version changes with the schema, the model and the
+    settings that shape an answer (the cost budget, the courts): no replica replays an answer another
+    configuration would not give. (The document policy needs no part: it is applied before every replay.)"""
+    ttl = min(settings.response_cache_ttl_s, settings.cache_ttl_s)
+    if not settings.response_cache or ttl <= 0:
+        return None
+    shaping = [
+        str(schema),
+        settings.cost_budget,
+        settings.cost_assumed_list_size,
+        sorted(a.court.code for a in services.registry),
+    ]
+    version = f"{VALUE_FORMAT}.{hashlib.sha256(repr(shaping).encode()).hexdigest()[:12]}"
+    return ResponseCache(services.cache, ttl, version)
+
+
 def create_app(settings: Settings | None = None, *, graphiql: bool | None = None) -> Starlette:
     settings = settings or Settings()
     check_production(settings)  # before anything is built: production never runs on a public secret
@@ -438,6 +501,7 @@ def create_app(settings: Settings | None = None, *, graphiql: bool | None = None
         max_document_bytes=settings.max_document_bytes,
         allowed_origins=settings.browser_origins,
         documents=build_documents(settings, services),
+        responses=build_response_cache(settings, services),
     )
     graphiql_routes = [graphiql_assets()] if graphql.graphql_ide else []
     court_seals_for(settings)  # seal certificates read now: a bad one fails at start, the demo chain warned of
@@ -503,8 +567,10 @@ def create_app(settings: Settings | None = None, *, graphiql: bool | None = None
             # calendar feeds (RFC 5545) at a secret, rotatable URL issued by `rotateCalendarFeed`
             Route(CALENDAR_PATH + "{file}", calendar_download(services.calendar)),
             *graphiql_routes,
+            # the reference web client under /app/ and the demo sign-in it uses (demo mode only)
+            *web_client_routes(settings),
             # the authorisation server for firms' software (issue 14)
-            *oauth_routes(services.oauth, verifier, demo=settings.mode == "demo"),
+            *oauth_routes(services.oauth, verifier, demo=settings.mode == "demo", idp=relying_party(settings)),
         ],
         lifespan=lifespan,
         middleware=[
@@ -520,4 +586,5 @@ def create_app(settings: Settings | None = None, *, graphiql: bool | None = None
     app.state.store = store
     app.state.changes = follower
     app.state.limiter = limiter
+    app.state.responses = graphql.responses
     return app

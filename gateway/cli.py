@@ -241,7 +241,11 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> None:
             print(done)
         revision = await upgrade_async(settings.database_url)
         print(f"gateway database: {settings.database_url} at revision {revision}")
-        server = _gateway_server(settings, graphiql=True)
+        served = settings
+        if not settings.idp_issuer:  # persons sign in to authorise firms' software at the demo provider
+            served = await _serve_demo_idp(settings, world)
+            print(f"demo identity provider (OpenID Connect): {served.idp_issuer}")
+        server = _gateway_server(served, graphiql=True)
         gateway = asyncio.create_task(server.serve())
         await asyncio.sleep(0.5)
         if gateway.done():
@@ -255,6 +259,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> None:
 
         url = f"http://{settings.host}:{settings.port}/graphql"
         print(f"\ncourt-gateway is up: {url}  (GraphiQL: open it in a browser)")
+        print(f"Reference web client: http://{settings.host}:{settings.port}/app/  (sign in as a demo login)")
         print("\nDemo logins (mint a token with: .venv/bin/court-gateway token <login>):")
         for login in demo_logins(world, settings.seed_file):
             print(f"  {login}")
@@ -267,6 +272,34 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> None:
 
     # the gateway's server runs inside this loop (uvicorn's own ``loop`` option applies when it makes one)
     uvloop.run(run_simulators(settings, args.cases_per_court, ready=ready, state_dir=demo_state_dir(settings)))
+
+
+async def _serve_demo_idp(settings: Settings, world: Any) -> Settings:
+    """Start the demo OpenID Connect provider (``simulators.oidc``) in this loop: the settings that make
+    the gateway its relying party."""
+    import uvicorn
+
+    from gateway.oauth.idp import CALLBACK_PATH
+    from simulators.oidc import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, demo_oidc_app
+
+    issuer = f"http://{settings.host}:{settings.demo_idp_port}"
+    app = demo_oidc_app(world, settings.seed_file, issuer, [settings.oauth_issuer_url + CALLBACK_PATH])
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=settings.host, port=settings.demo_idp_port, log_level="warning", lifespan="off")
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+        if task.done():
+            task.result()
+    _background.add(task)
+    return settings.model_copy(
+        update={"idp_issuer": issuer, "idp_client_id": DEMO_CLIENT_ID, "idp_client_secret": DEMO_CLIENT_SECRET}
+    )
+
+
+#: tasks the demo keeps running beside the gateway (held here so they are not collected)
+_background: set[asyncio.Task[None]] = set()
 
 
 def demo_token(settings: Settings, login: str, *, level: str | None = None, ttl_s: int = 8 * 3600) -> str:

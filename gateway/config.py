@@ -115,6 +115,11 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///.data/gateway.db"
     cache_url: str = "memory://"
     cache_ttl_s: float = 30.0
+    #: replay whole answers of read-only case queries while the generations they drew on stand
+    #: (``gateway.response_cache``); off when false or when ``cache_ttl_s`` is 0
+    response_cache: bool = True
+    #: the longest an answer is replayed (capped by ``cache_ttl_s``): for changes no court feed reports
+    response_cache_ttl_s: float = Field(default=30.0, ge=0)
     host: str = "127.0.0.1"
     port: int = 18000
     graphiql: bool = False
@@ -210,6 +215,20 @@ class Settings(BaseSettings):
     #: a client's quota unless registered with its own: requests refilled per second, and the burst
     oauth_client_rate_per_s: float = Field(default=2.0, gt=0)
     oauth_client_burst: int = Field(default=120, ge=1)
+
+    # -- the court identity provider for the consent step (gateway.oauth.idp, OpenID Connect) -----------
+    #: the provider's issuer; set: a person authorising a firm's software signs in there (code + PKCE +
+    #: state + nonce); unset: the sign-in page takes a pasted court token, in demo mode only
+    idp_issuer: str = ""
+    #: unset: <idp_issuer>/.well-known/openid-configuration
+    idp_discovery_url: str = ""
+    #: the gateway's registration at the provider (its redirect URI: <oauth issuer>/oauth/idp/callback)
+    idp_client_id: str = ""
+    idp_client_secret: str = Field(default="", repr=False)
+    idp_scopes: str = "openid profile phone"
+    #: ``court-gateway demo`` serves the demo identity provider as an OpenID Connect provider on this port
+    #: (``simulators.oidc``) and signs persons in there, unless ``idp_issuer`` names another provider
+    demo_idp_port: int = 18300
 
     # -- demand control (gateway.demand) ---------------------------------------------------------------
     #: the most an operation may cost before it runs (objects in the answer + 10 per court call + 10 per

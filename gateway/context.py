@@ -115,7 +115,9 @@ class Context:
                 # what a client is told; the court's own error text (hosts, ports, protocol) stays in the log
                 reason = COURT_REASONS.get(failure.code, "could not answer")
                 message = f"{failure.court_code} {reason}; its data is missing from this answer"
-                self.failures.append(CourtFailureError(failure.code, failure.court_code, message, path))
+                self.failures.append(
+                    CourtFailureError(failure.code, failure.court_code, message, path, failure.retry_after)
+                )
 
     def report_stale(self, marks: Sequence[Stale], path: list[str | int]) -> None:
         """A court whose data here is its last known answer: an error beside the data, marked ``stale``

@@ -15,6 +15,7 @@ quotes more than ``ECHO_CHARS`` characters of one value the client sent (``short
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -86,8 +87,23 @@ class BadUserInput(GatewayError):
 class CourtFailureError(GatewayError):
     """A court that could not answer; ``code`` is the court error's (COURT_UNAVAILABLE, …)."""
 
-    def __init__(self, code: str, court: str, message: str, path: list[str | int] | None = None) -> None:
-        GraphQLError.__init__(self, message, path=path, extensions={"code": code, "court": court})
+    def __init__(
+        self,
+        code: str,
+        court: str,
+        message: str,
+        path: list[str | int] | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        extensions: dict[str, Any] = {"code": code, "court": court}
+        if retry_after is not None:
+            extensions["retryAfter"] = retry_after_seconds(retry_after)
+        GraphQLError.__init__(self, message, path=path, extensions=extensions)
+
+
+def retry_after_seconds(value: float) -> int:
+    """``retryAfter`` as clients see it: whole seconds, rounded up (never 0 while a wait remains)."""
+    return max(0, math.ceil(value))
 
 
 #: what a client is told when a court failed a request that could not go on without it
@@ -110,7 +126,7 @@ def public_error(error: Exception) -> GraphQLError | None:
     if isinstance(error, CourtError):
         reason = COURT_REASONS.get(error.code, "could not answer")
         message = f"{error.court_code} {reason}: nothing was done; try again later"
-        return CourtFailureError(error.code, error.court_code, message)
+        return CourtFailureError(error.code, error.court_code, message, retry_after=error.retry_after)
     return None
 
 

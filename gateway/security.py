@@ -10,6 +10,9 @@ them, and any secret shorter than ``MIN_SECRET_BYTES``, and a token issuer or au
 names every setting to change at once, so one restart fixes them all. In ``mode = "demo"`` the gateway
 starts and warns (here for the download key; ``build_verifier`` and ``sealer_for`` warn of theirs).
 
+An identity provider for consent (``GATEWAY_IDP_ISSUER``), when set, must be https and name the gateway's
+registration there.
+
 Production also closes what the demo leaves open unless a setting says otherwise: schema introspection is
 for signed-in callers only (``introspection_policy``), and first-party clients may run only their
 trusted documents (``document_policy``; law firms' OAuth clients may still send their own).
@@ -67,8 +70,32 @@ def production_problems(settings: Settings) -> list[str]:
     issuer_problem = redirect_problem(settings.oauth_issuer_url, production=True)
     if issuer_problem:
         problems.append(f"the OAuth issuer {settings.oauth_issuer_url} (GATEWAY_OAUTH_ISSUER): {issuer_problem}")
+    problems += _idp_problems(settings)
     problems += _seal_certificate_problems(settings)
     problems += _seal_key_problems(settings.seal_private_key, settings.seal_trusted_public_keys)
+    return problems
+
+
+def _idp_problems(settings: Settings) -> list[str]:
+    """The identity provider persons sign in at to authorise firms' software (``gateway.oauth.idp``), when
+    set: https only (a plain-http provider's answers could be changed on the way: whoever did would sign in
+    as anyone), and the gateway's registration there. Unset, persons cannot authorise software in production
+    (the pasted-token page is the demo's), which is not insecure."""
+    if not settings.idp_issuer:
+        return []
+    problems = []
+    for name, url in (
+        ("GATEWAY_IDP_ISSUER", settings.idp_issuer),
+        ("GATEWAY_IDP_DISCOVERY_URL", settings.idp_discovery_url),
+    ):
+        if url and not url.startswith("https://"):
+            problems.append(f"{name} {url} must be https: the identity provider signs persons in")
+    if "REPLACE-ME" in settings.idp_client_secret:
+        problems.append("GATEWAY_IDP_CLIENT_SECRET is the Secret template's placeholder")
+    if not settings.idp_client_id or not settings.idp_client_secret:
+        problems.append(
+            "GATEWAY_IDP_CLIENT_ID and GATEWAY_IDP_CLIENT_SECRET: the gateway's registration at the identity provider"
+        )
     return problems
 
 

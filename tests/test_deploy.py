@@ -275,6 +275,7 @@ def test_the_secret_ships_placeholders_only(name: str) -> None:
 def test_production_refuses_the_secret_as_shipped(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     problems = " ".join(production_problems(pod_settings(monkeypatch, tmp_path, fill=False)))
     assert "GATEWAY_DOWNLOAD_SECRET" in problems and "GATEWAY_SEAL_SIGNERS" in problems
+    assert "GATEWAY_IDP_CLIENT_SECRET" in problems
 
 
 def test_filled_in_the_pods_settings_pass_production_with_every_courts_credentials(

@@ -97,6 +97,11 @@ INSECURE = {
     "demo-seal-chain": ({"seal_signers": {"default": DEMO_SIGNER}}, "GATEWAY_SEAL_SIGNERS__DEFAULT"),
     "demo-seal-root-trusted": ({"seal_trust_roots": [COURT_CHAIN[0], DEMO_ROOT]}, "GATEWAY_SEAL_TRUST_ROOTS"),
     "no-seal-trust-roots": ({"seal_trust_roots": []}, "GATEWAY_SEAL_TRUST_ROOTS"),
+    "http-identity-provider": (
+        {"idp_issuer": "http://idp.gzcourt.gov.cn", "idp_client_id": "gw", "idp_client_secret": "s" * 40},
+        "GATEWAY_IDP_ISSUER",
+    ),
+    "identity-provider-without-registration": ({"idp_issuer": "https://idp.gzcourt.gov.cn"}, "GATEWAY_IDP_CLIENT_ID"),
     "demo-seal-key": ({"seal_private_key": DEMO_SEED.hex()}, "GATEWAY_SEAL_PRIVATE_KEY"),
     "demo-seal-key-trusted": ({"seal_trusted_public_keys": [DEMO_SEAL_PUBLIC]}, "GATEWAY_SEAL_TRUSTED_PUBLIC_KEYS"),
 }

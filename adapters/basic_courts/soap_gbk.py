@@ -194,46 +194,79 @@ def _scope(scope: CaseScope) -> dict[str, Part]:
 # -- reading answers ------------------------------------------------------------------------------------
 
 
-def _text(element: etree._Element, name: str) -> str:
+class _Record:
+    """One row element's child values by tag, read once: lxml's ``findtext`` walks the children in Python
+    on every call, and a case record is read field by field (about 60 lookups a case). Same answers as
+    ``findtext`` on a direct child: the first child of that tag, ``""`` for an empty one, None for none."""
+
+    __slots__ = ("_values", "element", "tag")
+
+    def __init__(self, element: etree._Element) -> None:
+        self.element = element
+        self.tag = element.tag
+        values: dict[str, str] = {}
+        for child in element:
+            tag = child.tag
+            if isinstance(tag, str) and tag not in values:
+                values[tag] = child.text or ""
+        self._values = values
+
+    def findtext(self, name: str) -> str | None:
+        return self._values.get(name)
+
+
+Row = etree._Element | _Record
+
+
+def _text(element: Row, name: str) -> str:
     value = element.findtext(name)
     if value is None:
         raise _Malformed(f"<{element.tag}> has no <{name}>")
     return value
 
 
-def _optional(element: etree._Element, name: str) -> str | None:
+def _optional(element: Row, name: str) -> str | None:
     """A value the court leaves out when there is none (an empty element is an empty string)."""
     return element.findtext(name)
 
 
-def _code(table: dict[str, T], element: etree._Element, name: str) -> T:
+def _code(table: dict[str, T], element: Row, name: str) -> T:
     value = _text(element, name)
     if value not in table:
         raise _Malformed(f"unknown <{name}> {value!r}")
     return table[value]
 
 
-def _date(element: etree._Element, name: str) -> date | None:
-    value = element.findtext(name)
-    return datetime.strptime(value, "%Y%m%d").date() if value else None
-
-
-def _time(element: etree._Element, name: str) -> datetime | None:
+def _date(element: Row, name: str) -> date | None:
     value = element.findtext(name)
     if not value:
         return None
+    if len(value) == 8 and value.isdigit():  # the court's only form; strptime costs ~20x more
+        return date(int(value[:4]), int(value[4:6]), int(value[6:]))
+    raise ValueError(f"<{name}> {value!r} is not a date")
+
+
+def _time(element: Row, name: str) -> datetime | None:
+    value = element.findtext(name)
+    if not value:
+        return None
+    if len(value) == 19 and value[10] == " ":  # the usual form, without a fraction: 10x faster than strptime
+        return datetime.fromisoformat(value).replace(tzinfo=CHINA_TZ)
     return datetime.strptime(value, f"{_TIME}.%f" if "." in value else _TIME).replace(tzinfo=CHINA_TZ)
 
 
-def _required_time(element: etree._Element, name: str) -> datetime:
+def _required_time(element: Row, name: str) -> datetime:
     value = _time(element, name)
     if value is None:
         raise _Malformed(f"<{element.tag}> has no <{name}>")
     return value
 
 
-def _children(element: etree._Element, path: str) -> list[etree._Element]:
-    return [child for child in element.iterfind(path) if isinstance(child.tag, str)]
+def _children(element: Row, path: str) -> list[_Record]:
+    """The row elements at ``path``, each read once into a ``_Record``."""
+    if isinstance(element, _Record):
+        element = element.element
+    return [_Record(child) for child in element.iterfind(path) if isinstance(child.tag, str)]
 
 
 def _case(response: etree._Element) -> Case:
@@ -241,7 +274,7 @@ def _case(response: etree._Element) -> Case:
     aj = response.find("ajxx")
     if aj is None:
         raise _Malformed("no <ajxx>")
-    return _case_record(aj)
+    return _case_record(_Record(aj))
 
 
 def _case_page(response: etree._Element) -> tuple[int, list[Case]]:
@@ -249,7 +282,7 @@ def _case_page(response: etree._Element) -> tuple[int, list[Case]]:
     return int(_text(response, "zs")), [_case_record(aj) for aj in _children(response, "ajList/aj")]
 
 
-def _case_record(aj: etree._Element) -> Case:
+def _case_record(aj: _Record) -> Case:
     type_code = _text(aj, "lxdz")
     filed_on = _date(aj, "larq")
     if filed_on is None or type_code not in TYPE_CODES:
@@ -289,7 +322,7 @@ def _case_record(aj: etree._Element) -> Case:
             Hearing(_text(h, "ktbh"), _required_time(h, "ktsj"), _text(h, "ftmc"), _text(h, "ktlx"))
             for h in _children(aj, "ktList/kt")
         ),
-        related_case_numbers=tuple(g.text or "" for g in _children(aj, "glajList/glah")),
+        related_case_numbers=tuple(g.element.text or "" for g in _children(aj, "glajList/glah")),
         last_activity_at=_time(aj, "zhhdsj"),
     )
 

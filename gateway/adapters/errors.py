@@ -4,15 +4,18 @@ from __future__ import annotations
 
 
 class CourtError(Exception):
-    """Base of every failure to get an answer from a court. ``code`` is the public error code."""
+    """Base of every failure to get an answer from a court. ``code`` is the public error code;
+    ``retry_after`` the seconds after which asking again may succeed, when that is known (the court's
+    ``Retry-After``, or the time until the gateway probes a court whose circuit is open)."""
 
     code = "COURT_ERROR"
     retryable = False
 
-    def __init__(self, court_code: str, message: str = "") -> None:
+    def __init__(self, court_code: str, message: str = "", retry_after: float | None = None) -> None:
         super().__init__(f"{court_code}: {message or self.code}")
         self.court_code = court_code
         self.message = message or self.code
+        self.retry_after = retry_after
 
 
 class CourtUnavailable(CourtError):
@@ -34,10 +37,6 @@ class CourtRateLimited(CourtError):
 
     code = "COURT_RATE_LIMITED"
     retryable = True
-
-    def __init__(self, court_code: str, message: str = "", retry_after: float | None = None) -> None:
-        super().__init__(court_code, message)
-        self.retry_after = retry_after
 
 
 class CourtRejected(CourtError):

@@ -28,6 +28,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal, TypeVar
 
+from gateway import reads
 from gateway.adapters.contract import CourtAdapter
 from gateway.adapters.errors import (
     CourtAuthFailed,
@@ -137,6 +138,12 @@ class CircuitBreaker:
         if self._state is BreakerState.OPEN and self._clock() - self._opened_at >= self.reset_timeout_s:
             return BreakerState.HALF_OPEN
         return self._state
+
+    def probe_in(self) -> float | None:
+        """Seconds until an OPEN breaker lets a probe through (when asking again may succeed); None otherwise."""
+        if self._state is not BreakerState.OPEN:
+            return None
+        return max(0.0, self.reset_timeout_s - (self._clock() - self._opened_at))
 
     def admit(self) -> int | None:
         """The epoch of an admitted call, or None: fail fast (OPEN, or a HALF_OPEN probe is already out)."""
@@ -255,13 +262,14 @@ class ResilientAdapter(CourtAdapter):
 
     async def _call(self, op: str, fn: Callable[[], Awaitable[T]], *, idempotent: bool) -> T:
         """Run ``fn`` under the breaker and the deadline, retrying what may be retried, and record the outcome."""
+        reads.note_untracked("court")  # a court read outside the cache (gateway.reads)
         with court_call(self.court.slug, op):
             return await self._guarded(op, fn, idempotent=idempotent)
 
     async def _guarded(self, op: str, fn: Callable[[], Awaitable[T]], *, idempotent: bool) -> T:
         epoch = self.breaker.admit()
         if epoch is None:
-            raise CourtUnavailable(self.court.code, "circuit open")
+            raise CourtUnavailable(self.court.code, "circuit open", retry_after=self.breaker.probe_in())
         self._calls += 1
         try:
             result = await self._attempts(op, fn, self.policy.max_attempts if idempotent else 1)

@@ -28,7 +28,7 @@ from gateway.adapters.errors import CourtError
 from gateway.adapters.model import Case, CasePage, CaseScope, CaseStatus, PartyRole, PersonRef
 from gateway.casenumber import CaseNumber
 from gateway.core.access import can_see_case, is_party_or_agent
-from gateway.core.cursors import InvalidCursor, Position, Positions, decode_cursor, encode_cursor
+from gateway.core.cursors import InvalidCursor, Position, PositionCursors, Positions, decode_cursor, encode_cursor
 from gateway.core.federation import CourtFailure, Deadline, Partial, gather_by_court
 from gateway.core.runtime import Runtime
 from gateway.identity import Role, Viewer
@@ -76,7 +76,7 @@ class CaseFilter:
 @dataclass
 class CaseList:
     cases: list[Case]
-    cursors: list[str]  # one per case: where the list resumes after it
+    cursors: Sequence[str]  # one per case: where the list resumes after it (encoded when read)
     has_next_page: bool
     total: int | None
     failures: list[CourtFailure] = field(default_factory=list)
@@ -307,7 +307,7 @@ class CaseService:
         stale: dict[str, Stale] = {}
         live = list(streams)
         cases: list[Case] = []
-        cursors: list[str] = []
+        cursors = PositionCursors(kind)
         seen: set[tuple[str, str]] = set()
         for round_ in range(MAX_ROUNDS):
             if round_ and deadline.remaining < self.request_deadline_s / 2:
@@ -325,7 +325,7 @@ class CaseService:
                 ):
                     seen.add((case.court_code, case.case_id))
                     cases.append(case)
-                    cursors.append(self._cursor(kind, streams, finished, resumed.finished_total))
+                    cursors.add(self._positions(streams, finished, resumed.finished_total))
                 if stream.buffer:
                     heapq.heappush(heap, (_Desc(_filed_key(stream.buffer[0])), i))
                 elif stream.needs_page:
@@ -342,12 +342,15 @@ class CaseService:
         return CaseList(cases, cursors, has_next, total, list(failures.values()), stale_courts, resume)
 
     @staticmethod
-    def _cursor(kind: str, streams: list[_Stream], finished: dict[str, None], finished_total: int | None) -> str:
+    def _positions(streams: list[_Stream], finished: dict[str, None], finished_total: int | None) -> Positions:
         """Every stream's position; streams finished on earlier pages stay finished, and the total of every
         finished stream is carried on, so each later page still knows the whole list's count."""
         done = [s.total for s in streams if s.exhausted]
-        positions = Positions({**finished, **{s.key: s.state() for s in streams}}, _sum([finished_total, *done]))
-        return positions.encode(kind)
+        return Positions({**finished, **{s.key: s.state() for s in streams}}, _sum([finished_total, *done]))
+
+    @classmethod
+    def _cursor(cls, kind: str, streams: list[_Stream], finished: dict[str, None], finished_total: int | None) -> str:
+        return cls._positions(streams, finished, finished_total).encode(kind)
 
     async def _fill(
         self,

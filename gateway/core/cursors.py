@@ -14,9 +14,10 @@ import base64
 import binascii
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, overload
 
 from sqlalchemy import ColumnElement, and_, or_
 from sqlalchemy.orm import InstrumentedAttribute
@@ -107,6 +108,36 @@ class Positions:
         return cls(positions, _count(total) if total else None)
 
 
+class PositionCursors(Sequence[str]):
+    """One cursor per item of a merged page, encoded only when read: a page of 20 over 13 courts would
+    encode 20 cursors of 13 positions each (about 1 ms), and most clients read one (``endCursor``) or none.
+    ``add`` takes each item's ``Positions`` (a snapshot: never changed afterwards)."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._positions: list[Positions] = []
+        self._encoded: dict[int, str] = {}
+
+    def add(self, positions: Positions) -> None:
+        self._positions.append(positions)
+
+    def __len__(self) -> int:
+        return len(self._positions)
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        i = range(len(self))[index]  # IndexError as a list's, negative indexes as a list's
+        encoded = self._encoded.get(i)
+        if encoded is None:
+            encoded = self._encoded[i] = self._positions[i].encode(self.kind)
+        return encoded
+
+
 def _count(text: str) -> int:
     if not (text.isascii() and text.isdigit() and len(text) <= _MAX_INT_DIGITS):
         raise InvalidCursor()
@@ -114,8 +145,8 @@ def _count(text: str) -> int:
 
 
 def _common_prefix(a: str, b: str) -> int:
-    n = 0
-    while n < min(len(a), len(b)) and a[n] == b[n]:
+    n, most = 0, min(len(a), len(b))
+    while n < most and a[n] == b[n]:
         n += 1
     return n
 
@@ -124,8 +155,11 @@ def _digit(n: int) -> str:
     return "0123456789abcdefghijklmnopqrstuvwxyz"[n]
 
 
+_ESCAPE_TABLE = str.maketrans(_ESCAPES)
+
+
 def _escape(text: str) -> str:
-    return "".join(_ESCAPES.get(c, c) for c in text)
+    return text.translate(_ESCAPE_TABLE)  # in C: a page of 20 cursors over 13 courts escapes ~500 characters
 
 
 _UNESCAPES = {escaped: raw for raw, escaped in _ESCAPES.items()}

@@ -24,10 +24,11 @@ class CourtFailure:
     court_code: str
     code: str  # COURT_UNAVAILABLE, COURT_TIMEOUT, COURT_RATE_LIMITED, …
     message: str
+    retry_after: float | None = None  # seconds until asking again may succeed, when known
 
     @classmethod
     def from_error(cls, error: CourtError) -> CourtFailure:
-        return cls(error.court_code, error.code, error.message)
+        return cls(error.court_code, error.code, error.message, error.retry_after)
 
 
 @dataclass

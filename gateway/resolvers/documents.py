@@ -60,22 +60,27 @@ async def served_in_case(info: Info[Context, None], case: model.Case) -> list[Se
     sources = [case.court_code] + [p.court.code for p in context.services.registry.platforms()]
     keys = [(source, ref) for source in sources for ref in viewer.person_refs()]
     found = await context.loader(load_documents).load_many(keys)
-    docs = [d for batch in found for d in batch if d.case_number == case.case_number]
+    docs = [d for by_case in found for d in by_case.get(case.case_number, ())]
     return group_copies(docs)
 
 
-async def load_documents(context: Context, keys: list[tuple[str, PersonRef]]) -> list[list[ServedDocument]]:
-    """Documents served to a person at a source, by (source code, person) (a per-request DataLoader's batch);
-    a source that cannot answer is reported and gives none."""
+async def load_documents(context: Context, keys: list[tuple[str, PersonRef]]) -> list[dict[str, list[ServedDocument]]]:
+    """Documents served to a person at a source, by (source code, person) (a per-request DataLoader's batch),
+    each source's grouped by case number once, so that each case of a list of many picks out its own
+    without reading every document again; a source that cannot answer is reported and gives none."""
     services = context.services
     generations = await services.cache.generations({court for court, _ in keys})
 
-    async def one(court: str, ref: PersonRef) -> list[ServedDocument]:
+    async def one(court: str, ref: PersonRef) -> dict[str, list[ServedDocument]]:
         try:
-            return await services.documents.documents_at(services.registry[court], ref, generations[court])
+            found = await services.documents.documents_at(services.registry[court], ref, generations[court])
         except CourtError as e:
             context.report([CourtFailure.from_error(e)], ["servedDocuments"])
-            return []
+            return {}
+        by_case: dict[str, list[ServedDocument]] = {}
+        for document in found:
+            by_case.setdefault(document.case_number, []).append(document)
+        return by_case
 
     return list(await asyncio.gather(*(one(court, ref) for court, ref in keys)))
 

@@ -6,6 +6,7 @@ calls that may fail on their own; the case itself stays.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated
@@ -22,6 +23,7 @@ from gateway.identity import Viewer
 from gateway.last_known import Stale
 from gateway.resolvers import cases as resolvers
 from gateway.schema.common import Node, PageInfo, check_first, global_id, mirror_enum, refetchable
+from gateway.schema.courts import UnavailableCourt, unavailable_courts
 from gateway.schema.stale import StaleCourt
 
 if TYPE_CHECKING:
@@ -212,7 +214,12 @@ class Case(Node):
             _model=case,
         )
 
-    @strawberry.field(description="Documents served to you in this case, by any channel; null if its court is down.")
+    @strawberry.field(
+        description=(
+            "Documents served to you in this case, by any channel (its court and the national platforms); a "
+            "source that cannot answer is named in `errors` and the others' documents are still listed."
+        )
+    )
     async def served_documents(
         self, info: Info[Context, None]
     ) -> list[Annotated[ServedDocument, strawberry.lazy("gateway.schema.documents")]] | None:
@@ -264,7 +271,13 @@ class Case(Node):
 @strawberry.type(description="A case in a list, with the cursor that resumes the list after it.")
 class CaseEdge:
     node: Case = strawberry.field(description="The case.")
-    cursor: str = strawberry.field(description="Opaque position after this case.")
+    #: the page's cursors and this edge's place among them: a cursor is encoded only if it is asked for
+    _cursors: strawberry.Private[Sequence[str]]
+    _index: strawberry.Private[int]
+
+    @strawberry.field(description="Opaque position after this case.")
+    def cursor(self) -> str:
+        return self._cursors[self._index]
 
 
 @strawberry.type(description="A page of cases merged across courts (Relay connection).")
@@ -281,6 +294,12 @@ class CaseConnection:
             "With `orderBy: LAST_ACTIVITY_DESC` the gateway reads every court's whole list, so the count is "
             "there with any filter: the cases that pass it, at the courts that answered."
         )
+    )
+    unavailable_courts: list[UnavailableCourt] = strawberry.field(
+        description="The courts that did not answer for this page, so their cases are missing from it (each "
+        "is also an error in `errors`); empty when every court answered. Ask again later for their cases. "
+        "Courts that are down but answered from their last known answer are in `staleCourts` instead.",
+        default_factory=list,
     )
     stale_courts: list[StaleCourt] = strawberry.field(
         default_factory=list,
@@ -334,11 +353,12 @@ def _connection(found: case_service.CaseList, info: Info[Context, None]) -> Case
     viewer, parser = info.context.viewer, info.context.services.parser
     return CaseConnection(
         edges=[
-            CaseEdge(node=Case.from_model(c, viewer, parser), cursor=cur)
-            for c, cur in zip(found.cases, found.cursors, strict=True)
+            CaseEdge(node=Case.from_model(c, viewer, parser), _cursors=found.cursors, _index=i)
+            for i, c in enumerate(found.cases)
         ],
         page_info=PageInfo.forward(found.cursors, found.has_next_page, found.resume_cursor),
         total_count=found.total,
+        unavailable_courts=unavailable_courts(info, found.failures),
         stale_courts=[StaleCourt.from_mark(m, info) for m in found.stale],
     )
 

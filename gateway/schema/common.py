@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from enum import Enum
 from typing import Any, Protocol, TypeVar, overload
@@ -40,7 +40,7 @@ class PageInfo:
     end_cursor: str | None = strawberry.field(description="Pass as `after` to get the next page.")
 
     @classmethod
-    def forward(cls, cursors: list[str], has_next_page: bool, resume: str | None = None) -> PageInfo:
+    def forward(cls, cursors: Sequence[str], has_next_page: bool, resume: str | None = None) -> PageInfo:
         """A forward-only page whose items have ``cursors``; ``resume`` is where the next page starts when
         that is not after the last item (so a page is never left without a way on)."""
         return cls(

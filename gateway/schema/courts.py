@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from enum import Enum
 
@@ -12,7 +13,8 @@ from gateway.adapters import model
 from gateway.adapters.resilience import CourtHealth as CourtHealthState
 from gateway.config import CourtConfig
 from gateway.context import Context
-from gateway.errors import NotFound
+from gateway.core.federation import CourtFailure
+from gateway.errors import NotFound, retry_after_seconds
 from gateway.resolvers import courts as resolvers
 from gateway.schema.common import Node, global_id, mirror_enum, refetchable
 
@@ -63,6 +65,40 @@ class Court(Node):
             tier=Tier(court.tier.value),
             health=CourtHealth.from_state(health) if health else None,
         )
+
+
+@strawberry.type(
+    description="A court (or national platform) that did not answer for this list: its items are missing from "
+    "it, and the same court is named in `errors` (`extensions.court`, same `code`). Clients that drop `errors` "
+    "still see here which courts the list lacks."
+)
+class UnavailableCourt:
+    court: Court = strawberry.field(description="The court that did not answer.")
+    code: str = strawberry.field(
+        description="Why, as in the error's `extensions.code`: COURT_UNAVAILABLE, COURT_TIMEOUT, "
+        "COURT_RATE_LIMITED, COURT_AUTH_FAILED …"
+    )
+    retry_after: int | None = strawberry.field(
+        description="Seconds after which asking again may bring this court's items back: the wait the court "
+        "asked for (COURT_RATE_LIMITED), or the time until the gateway tries a court it has stopped calling "
+        "(circuit open). Null when unknown: ask again when the user wants to, not in a tight loop."
+    )
+
+
+def unavailable_courts(info: Info[Context, None], failures: Sequence[CourtFailure]) -> list[UnavailableCourt]:
+    """The courts a list lacks, from the failures its service reported (the same ones ``Context.report``
+    turns into errors), one per court, in court-code order."""
+    registry = info.context.services.registry
+    health = registry.health()
+    by_court = {f.court_code: f for f in failures if f.court_code in registry}
+    return [
+        UnavailableCourt(
+            court=Court.from_config(registry[code].court, health.get(code)),
+            code=failure.code,
+            retry_after=None if failure.retry_after is None else retry_after_seconds(failure.retry_after),
+        )
+        for code, failure in sorted(by_court.items())
+    ]
 
 
 def _courts(info: Info[Context, None]) -> list[Court]:

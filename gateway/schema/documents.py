@@ -18,6 +18,7 @@ from gateway.errors import NotFound
 from gateway.identity import Scope
 from gateway.resolvers import documents as resolvers
 from gateway.schema.common import Node, PageInfo, check_first, china_time, global_id, mirror_enum, refetchable
+from gateway.schema.courts import UnavailableCourt, unavailable_courts
 from gateway.schema.viewer import IdentityLevel
 from gateway.store.signatures import SignatureRecord
 
@@ -119,6 +120,10 @@ class ServedDocumentConnection:
     edges: list[ServedDocumentEdge] = strawberry.field(description="This page.")
     page_info: PageInfo = strawberry.field(description="Paging state.")
     total_count: int = strawberry.field(description="How many the list holds (among the courts that answered).")
+    unavailable_courts: list[UnavailableCourt] = strawberry.field(
+        description="The courts and platforms that did not answer, so their documents are missing from this "
+        "list (each is also an error in `errors`); empty when every source answered."
+    )
 
 
 @strawberry.enum(description="How the person signed for a document (在线诉讼规则 art. 29–33).")
@@ -252,6 +257,7 @@ class DocumentsQuery:
             ],
             page_info=PageInfo.forward(page.cursors, page.has_next_page),
             total_count=page.total,
+            unavailable_courts=unavailable_courts(info, page.failures),
         )
 
 

@@ -613,3 +613,22 @@ async def test_entering_a_lawyer_is_recorded_once_per_ywlsh(adapter: SoapGbkAdap
         await adapter.add_agent("0105-nope", lawyer, idempotency_key=str(uuid.uuid4()))
     assert state.case(case.case_id).agents == (*case.agents, lawyer), "nothing more was entered"
     assert (await adapter.changes(cursor)).events == events, "and the feed says so once"
+
+
+def test_a_record_read_once_answers_as_findtext_does() -> None:
+    """Rows are read into a dict once (for speed); every lookup must still answer as lxml's findtext: the
+    first child of a tag, "" for an empty one, None for none, comments and nested text ignored."""
+    row = etree.fromstring(
+        "<aj><ah>first</ah><!-- a comment --><ah>second</ah><jarq/><ay>x<i>nested</i></ay>"
+        "<dsrList><dsr><xm>n</xm></dsr></dsrList></aj>"
+    )
+    record = wire._Record(row)
+    for name in ("ah", "jarq", "ay", "missing", "dsrList", "xm"):
+        assert record.findtext(name) == row.findtext(name), name
+    assert [r.findtext("xm") for r in wire._children(record, "dsrList/dsr")] == ["n"]
+    assert wire._date(record, "jarq") is None
+    with pytest.raises(ValueError):
+        wire._date(wire._Record(etree.fromstring("<aj><larq>2024-01-01</larq></aj>")), "larq")
+    assert str(wire._date(wire._Record(etree.fromstring("<aj><larq>20240131</larq></aj>")), "larq")) == "2024-01-31"
+    moment = wire._time(wire._Record(etree.fromstring("<kt><ktsj>2024-01-31 09:30:05</ktsj></kt>")), "ktsj")
+    assert moment is not None and (moment.isoformat(), moment.tzinfo) == ("2024-01-31T09:30:05+08:00", wire.CHINA_TZ)

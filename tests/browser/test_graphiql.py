@@ -8,11 +8,9 @@ screen is kept in ``tests/browser/artifacts/`` (gitignored) for a person to look
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,14 +25,10 @@ from gateway.store import Store
 from simulators.cluster import SimulatorCluster
 from simulators.generator import World
 from simulators.identities import demo_claims
+from tests.browser.chromium import ARTIFACTS, loopback_browser, needs_chromium
 from tests.conftest import GraphQLClient, serve_app
 
-CHROMIUM = shutil.which("chromium")
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium; .ci/run installs it)"
-)
-ARTIFACTS = Path(__file__).parent / "artifacts"
-LOOPBACK = {"127.0.0.1", "localhost", "[::1]", "::1"}
+pytestmark = needs_chromium
 MY_CASES = """query MyCases {
   viewer { name }
   myCases(first: 3) { totalCount edges { node { caseNumber courtCode } } }
@@ -54,29 +48,14 @@ async def graphiql_url(settings: Settings, cluster: SimulatorCluster) -> AsyncIt
 @pytest.fixture
 async def browser_page() -> AsyncIterator[tuple[Any, list[str]]]:
     """A chromium page whose every request off loopback is aborted (and listed)."""
-    from playwright.async_api import async_playwright
-
     blocked: list[str] = []
-
-    async def loopback_only(route: Any) -> None:
-        host = urlsplit(route.request.url).hostname or ""
-        if route.request.url.startswith("data:") or host in LOOPBACK:
-            await route.continue_()
-        else:
-            blocked.append(route.request.url)
-            await route.abort("internetdisconnected")
-
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        context = await browser.new_context(viewport={"width": 1400, "height": 900})
-        await context.route("**/*", loopback_only)
+    async with loopback_browser(blocked, viewport={"width": 1400, "height": 900}) as context:
         page = await context.new_page()
         try:
             yield page, blocked
         finally:
             ARTIFACTS.mkdir(exist_ok=True)
             await page.screenshot(path=str(ARTIFACTS / "graphiql.png"))
-            await browser.close()
 
 
 async def _run(page: Any, query: str) -> None:

@@ -6,11 +6,7 @@ cut. The screen is kept in ``tests/browser/artifacts/ops.png`` (gitignored) for 
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import AsyncIterator
-from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
@@ -19,14 +15,10 @@ from gateway.app import create_app
 from gateway.config import Settings
 from simulators.cluster import SimulatorCluster
 from simulators.generator import World
+from tests.browser.chromium import ARTIFACTS, loopback_browser, needs_chromium
 from tests.conftest import mint, serve_app
 
-CHROMIUM = shutil.which("chromium")
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium; .ci/run installs it)"
-)
-ARTIFACTS = Path(__file__).parent / "artifacts"
-LOOPBACK = {"127.0.0.1", "localhost", "[::1]", "::1"}
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
@@ -42,30 +34,17 @@ async def open_page(
 ) -> tuple[int, list[str], str]:
     """Load ``url`` in chromium with ``headers`` on every request: the HTTP status, the text of each row
     of the courts table, and the page's text."""
-    from playwright.async_api import async_playwright
-
-    async def loopback_only(route: Any) -> None:
-        if (urlsplit(route.request.url).hostname or "") in LOOPBACK:
-            await route.continue_()
-        else:
-            blocked.append(route.request.url)
-            await route.abort("internetdisconnected")
-
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        try:
-            context = await browser.new_context(viewport={"width": 1500, "height": 900}, extra_http_headers=headers)
-            await context.route("**/*", loopback_only)
-            page = await context.new_page()
-            response = await page.goto(url)
-            assert response is not None
-            rows = await page.locator("#courts tbody tr").all_inner_texts() if response.status == 200 else []
-            if screenshot:
-                ARTIFACTS.mkdir(exist_ok=True)
-                await page.screenshot(path=str(ARTIFACTS / screenshot), full_page=True)
-            return response.status, rows, await page.inner_text("body")
-        finally:
-            await browser.close()
+    async with loopback_browser(
+        blocked, viewport={"width": 1500, "height": 900}, extra_http_headers=headers
+    ) as context:
+        page = await context.new_page()
+        response = await page.goto(url)
+        assert response is not None
+        rows = await page.locator("#courts tbody tr").all_inner_texts() if response.status == 200 else []
+        if screenshot:
+            ARTIFACTS.mkdir(exist_ok=True)
+            await page.screenshot(path=str(ARTIFACTS / screenshot), full_page=True)
+        return response.status, rows, await page.inner_text("body")
 
 
 async def test_an_operator_sees_every_court_in_the_browser(gateway_url: str, world: World, settings: Settings) -> None:

@@ -55,3 +55,19 @@ def test_garbage_is_refused() -> None:
     for cursor in ("", "!!!", "bm90LWEtY3Vyc29y", base64.urlsafe_b64encode(b"\xff\xfe").decode()):
         with pytest.raises(InvalidCursor):
             Positions.decode("myCases", cursor)
+
+
+def test_cursors_encoded_on_demand_read_as_the_eager_ones() -> None:
+    """A page's cursors are encoded only when read (most clients read one or none); each reads exactly as
+    encoding its positions would, and indexes behave as a list's."""
+    from gateway.core.cursors import PositionCursors
+
+    snapshots = [Positions({"粤0103:0": ("t|1;x=y", i), "粤0104:0": None}, i) for i in range(3)]
+    lazy = PositionCursors("myCases")
+    for snapshot in snapshots:
+        lazy.add(snapshot)
+    eager = [p.encode("myCases") for p in snapshots]
+    assert len(lazy) == 3 and lazy[-1] == eager[-1] and list(lazy) == eager and lazy[1:] == eager[1:]
+    assert Positions.decode("myCases", lazy[0]) == snapshots[0]
+    with pytest.raises(IndexError):
+        lazy[3]

@@ -37,6 +37,7 @@ def demo_env(settings: Settings) -> dict[str, str]:
     env.update(
         GATEWAY_PORT=str(_free_port()),
         GATEWAY_SIM_CONTROL_PORT=str(_free_port()),
+        GATEWAY_DEMO_IDP_PORT=str(_free_port()),
         GATEWAY_WORKER_INTERVAL_S="0.2",
     )
     for court in settings.courts:
