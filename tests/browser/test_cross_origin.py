@@ -35,6 +35,9 @@ from tests.conftest import GraphQLClient, _free_port, notice_served_to, serve_ap
 pytestmark = needs_chromium
 LAWYER = "lawyer-chen"
 TOTAL = "{ myCases(first: 5) { totalCount } }"
+#: the page's fetch has settled and its WebSocket has been acknowledged (and subscribed) or has closed
+SETTLED = """() => document.getElementById("fetch").textContent !== "pending"
+  && ["subscribed", "closed"].some((s) => document.getElementById("ws").textContent.includes(s))"""
 
 #: the whole page: no external asset; the gateway and the token come in the URL's fragment
 PAGE = """<!doctype html>
@@ -187,12 +190,13 @@ async def test_a_page_on_an_allowed_origin_reads_my_cases_and_live_notices_and_a
         allowed, refused = pages[served.allowed], pages[served.refused]
         try:
             # the allowed page: its preflight answered, the query answered, the socket acknowledged
-            await allowed.wait_for_function("document.getElementById('ws').textContent === 'subscribed'")
+            await allowed.wait_for_function(SETTLED, timeout=10_000)
+            assert await _text(allowed, "#ws") == "subscribed"
             assert await _text(allowed, "#fetch") == "answered 200"
             assert await _text(allowed, "#total") == str(expected), "the same total a non-browser client reads"
             assert await _text(allowed, "#headers") == "X-Request-Id RateLimit-Remaining", "exposed to the page"
             # the other page: the browser failed its fetch and the gateway refused its handshake
-            await refused.wait_for_function("document.getElementById('ws').textContent.includes('closed')")
+            await refused.wait_for_function(SETTLED, timeout=10_000)
             assert await _text(refused, "#fetch") == "failed: TypeError", "the browser withheld the answer"
             assert await _text(refused, "#ws") == "error, closed 1006", "the handshake was refused: never open"
 
