@@ -2,15 +2,20 @@
 that allows that origin only (DESIGN §8, ``gateway.origins``).
 
 A tiny static server (aiohttp) serves one HTML page with an inline script and no other asset, on two
-ports: ``http://localhost:<allowed>`` is the gateway's one allowed origin, ``http://localhost:<other>`` is
-not (another port is another origin). The page, with lawyer-chen's bearer token, ``fetch``es ``myCases``
-with ``Authorization`` and ``Content-Type: application/json`` (so the browser sends a real CORS preflight)
-and opens a graphql-transport-ws WebSocket (a hand-written client: ``connection_init`` with the token,
-``subscribe`` to ``notificationAdded``). A notice is then written for lawyer-chen as the gateway writes
-them (``notify`` in a store session). The allowed page shows his total and the notice; the other page's
-browser fails the fetch (the preflight is refused, so the query is never even sent), the gateway refuses
-its WebSocket handshake, and nothing of his reaches it. What reached the gateway is recorded at its edge.
-Both screens are kept in ``tests/browser/artifacts/`` (gitignored).
+ports: ``http://localhost:<allowed>`` is the gateway's one allowed origin; ``http://localhost:<other>``
+(another port) and ``http://127.0.0.1:<allowed>`` (another name for the same server) are not, for an
+origin is compared as the browser sends it. The page, with lawyer-chen's bearer token, ``fetch``es
+``myCases`` with ``Authorization`` and ``Content-Type: application/json`` (so the browser sends a real
+CORS preflight) and opens a graphql-transport-ws WebSocket (a hand-written client: ``connection_init``
+with the token, ``subscribe`` to ``notificationAdded``). A notice is then written for lawyer-chen as the
+gateway writes them (``notify`` in a store session). The allowed page shows his total and the notice; on
+the other pages the browser fails the fetch (the preflight is refused, so the query is never even sent),
+the gateway refuses the WebSocket handshake, and nothing of his reaches them. What reached the gateway
+is recorded at its edge. The allowed page's screen and a refused one's are kept in
+``tests/browser/artifacts/`` (gitignored).
+
+The browser runs without Playwright routes (``unrouted_loopback_browser``): with a route installed,
+Playwright answers every CORS preflight itself and allows anything.
 """
 
 from __future__ import annotations
@@ -136,15 +141,17 @@ class Edge:
 class Served:
     gateway: str
     allowed: str
-    refused: str
+    #: the page on another port, and on the allowed port under another name: each another origin
+    refused: tuple[str, ...]
     edge: Edge
 
 
 @pytest.fixture(scope="module")
 async def served(settings: Settings, cluster: SimulatorCluster) -> AsyncIterator[Served]:
-    """The gateway allowing one page origin, and the page on that origin and on another."""
-    allowed_port, refused_port = _free_port(), _free_port()
-    allowed, refused = f"http://localhost:{allowed_port}", f"http://localhost:{refused_port}"
+    """The gateway allowing one page origin, and the page on that origin and on others."""
+    allowed_port, other_port = _free_port(), _free_port()
+    allowed = f"http://localhost:{allowed_port}"
+    refused = (f"http://localhost:{other_port}", f"http://127.0.0.1:{allowed_port}")
     # the page's documents are its own, as the demo lets first-party pages send theirs (not trusted-only)
     update = {"allowed_origins": (allowed,), "first_party_documents": "any", "change_poll_s": 0}
     configured = settings.model_copy(update=update)
@@ -158,7 +165,7 @@ async def served(settings: Settings, cluster: SimulatorCluster) -> AsyncIterator
     pages.router.add_get("/", page)
     runner = web.AppRunner(pages)
     await runner.setup()
-    for port in (allowed_port, refused_port):
+    for port in (allowed_port, other_port):
         await web.TCPSite(runner, "localhost", port).start()
     try:
         yield Served(url, allowed, refused, edge)
@@ -180,14 +187,15 @@ async def test_a_page_on_an_allowed_origin_reads_my_cases_and_live_notices_and_a
     fragment = f"#gateway={quote(served.gateway, safe='')}&token={quote(tokens[LAWYER], safe='')}"
     blocked: list[str] = []
     async with unrouted_loopback_browser(blocked, viewport={"width": 900, "height": 600}) as context:
-        console: dict[str, list[str]] = {served.allowed: [], served.refused: []}
+        origins = (served.allowed, *served.refused)
+        console: dict[str, list[str]] = {origin: [] for origin in origins}
         pages: dict[str, Any] = {}
-        for origin in (served.allowed, served.refused):
+        for origin in origins:
             page = pages[origin] = await context.new_page()
             page.on("console", lambda m, o=origin: console[o].append(m.text) if m.type == "error" else None)
             page.on("pageerror", lambda e, o=origin: console[o].append(f"script error: {e}"))
             await page.goto(origin + "/" + fragment)
-        allowed, refused = pages[served.allowed], pages[served.refused]
+        allowed, refused = pages[served.allowed], [pages[origin] for origin in served.refused]
         try:
             # the allowed page: its preflight answered, the query answered, the socket acknowledged
             await allowed.wait_for_function(SETTLED, timeout=10_000)
@@ -195,31 +203,33 @@ async def test_a_page_on_an_allowed_origin_reads_my_cases_and_live_notices_and_a
             assert await _text(allowed, "#fetch") == "answered 200"
             assert await _text(allowed, "#total") == str(expected), "the same total a non-browser client reads"
             assert await _text(allowed, "#headers") == "X-Request-Id RateLimit-Remaining", "exposed to the page"
-            # the other page: the browser failed its fetch and the gateway refused its handshake
-            await refused.wait_for_function(SETTLED, timeout=10_000)
-            assert await _text(refused, "#fetch") == "failed: TypeError", "the browser withheld the answer"
-            assert await _text(refused, "#ws") == "error, closed 1006", "the handshake was refused: never open"
+            # the other pages: the browser failed their fetch and the gateway refused their handshake
+            for other in refused:
+                await other.wait_for_function(SETTLED, timeout=10_000)
+                assert await _text(other, "#fetch") == "failed: TypeError", f"withheld from {other.url[:30]}"
+                assert await _text(other, "#ws") == "error, closed 1006", f"refused, never open: {other.url[:30]}"
 
             title = f"代理词回执{time.time_ns() % 1_000_000}"
             await notice_served_to(settings, world, LAWYER, title)
             await allowed.wait_for_selector(f"li.notice:has-text('{title}')", timeout=15_000)
             notice = await _text(allowed, "li.notice")
             assert f"《{title}》" in notice, notice
-            await refused.wait_for_timeout(500)  # time enough for a notice to arrive where it must not
+            await allowed.wait_for_timeout(500)  # time enough for a notice to arrive where it must not
         finally:
             ARTIFACTS.mkdir(exist_ok=True)
             await allowed.screenshot(path=str(ARTIFACTS / "cross_origin_allowed.png"))
-            await refused.screenshot(path=str(ARTIFACTS / "cross_origin_refused.png"))
+            await refused[0].screenshot(path=str(ARTIFACTS / "cross_origin_refused.png"))
 
-        assert await _text(refused, "#total") == "none"
-        assert await _text(refused, "#notices") == ""
-        leaked = await refused.evaluate("JSON.stringify(window.seen)")
-        assert json.loads(leaked) == [], f"the refused page received: {leaked[:300]}"
-        assert any("CORS" in line for line in console[served.refused]), console[served.refused]
+        for origin, other in zip(served.refused, refused, strict=True):
+            assert (await _text(other, "#total"), await _text(other, "#notices")) == ("none", ""), origin
+            leaked = await other.evaluate("JSON.stringify(window.seen)")
+            assert json.loads(leaked) == [], f"the page on {origin} received: {leaked[:300]}"
+            assert any("CORS" in line for line in console[origin]), console[origin]
         assert console[served.allowed] == [], console[served.allowed]
 
-    # what the gateway saw: a real preflight, then the query, then the upgrade; from the other origin a
+    # what the gateway saw: a real preflight, then the query, then the upgrade; from the other origins a
     # preflight it refused (so the query was never sent) and an upgrade it refused
     assert served.edge.from_(served.allowed) == [("http", "OPTIONS"), ("http", "POST"), ("websocket", "GET")]
-    assert served.edge.from_(served.refused) == [("http", "OPTIONS"), ("websocket", "GET")]
+    for origin in served.refused:
+        assert served.edge.from_(origin) == [("http", "OPTIONS"), ("websocket", "GET")], origin
     assert blocked == [], f"the pages reached for the outside: {blocked[:5]}"
