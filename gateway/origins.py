@@ -19,9 +19,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from starlette.datastructures import Headers, MutableHeaders
 from starlette.middleware.cors import CORSMiddleware
-from starlette.types import ASGIApp, Message, Send
+from starlette.types import ASGIApp
 from strawberry.http.websocket_origin import normalize_allowed_origins
 
 #: Vite's dev server, where the AOL frontend and the mini-program's H5 build are developed
@@ -62,7 +61,9 @@ def demo_origins(port: int) -> tuple[str, ...]:
 
 
 class OriginsMiddleware(CORSMiddleware):
-    """Starlette's CORS with the invariants above: explicit origins, no credentials, ``Vary: Origin`` always."""
+    """Starlette's CORS with the invariants above: explicit origins, no credentials. ``Vary: Origin`` on every
+    answer, also one to a request without ``Origin``, is Starlette's own (1.x): saying it here as well made
+    it ``Origin, Origin``."""
 
     def __init__(self, app: ASGIApp, *, origins: Iterable[str], max_age_s: int) -> None:
         super().__init__(
@@ -74,10 +75,3 @@ class OriginsMiddleware(CORSMiddleware):
             allow_credentials=False,
             max_age=max_age_s,
         )
-
-    async def send(self, message: Message, send: Send, request_headers: Headers) -> None:
-        if message["type"] == "http.response.start" and "origin" not in request_headers:
-            message.setdefault("headers", [])
-            headers = MutableHeaders(scope=message)
-            headers["Vary"] = ", ".join([*headers.getlist("Vary"), "Origin"])
-        await super().send(message, send, request_headers)

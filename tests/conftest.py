@@ -8,9 +8,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import secrets
 import socket
 import tempfile
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,7 @@ import pytest
 import uvicorn
 
 from gateway.config import CourtConfig, Settings
-from gateway.identity import mint_hs256
+from gateway.identity import mint_hs256, viewer_from_claims
 from simulators.cluster import SimulatorCluster
 from simulators.generator import SeedConfig, World, generate_world
 from simulators.identities import demo_claims, demo_logins
@@ -133,6 +135,26 @@ class GraphQLClient:
 def mint(world: World, settings: Settings, login: str, **overrides: Any) -> str:
     claims = {**demo_claims(world, settings.seed_file, login), **overrides}
     return mint_hs256(claims, settings.jwt_hs256_secret)
+
+
+async def notice_served_to(settings: Settings, world: World, login: str, title: str) -> None:
+    """A document called ``title`` served to ``login`` at 越秀法院, noticed as the gateway notices it (``notify``
+    in a store session), through a ``Store`` of its own, as another gateway process would."""
+    from gateway.notifications.service import NotificationKind, Recipient, notify, viewer_keys
+    from gateway.store import Store
+
+    claims = demo_claims(world, settings.seed_file, login)
+    async with Store(settings.database_url) as store, store.session() as session:
+        await notify(
+            session,
+            kind=NotificationKind.DOCUMENT_SERVED,
+            court=settings.court("粤0104"),
+            case_number="（2023）粤0104民初123号",
+            recipients=[Recipient(claims["name"], None, viewer_keys(viewer_from_claims(claims))[0])],
+            params={"title": title},
+            dedupe_key=f"test:{secrets.token_hex(6)}",
+            now=datetime.now(UTC),
+        )
 
 
 @pytest.fixture(scope="session")

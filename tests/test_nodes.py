@@ -3,17 +3,10 @@ notifications that are Nodes now (``node(id:)`` on a Notification's ID)."""
 
 from __future__ import annotations
 
-import secrets
-from datetime import UTC, datetime
-
-from gateway.adapters.model import PersonRef
 from gateway.config import Settings
-from gateway.notifications.service import NotificationKind, Recipient, notify, person_key
 from gateway.schema.common import global_id
-from gateway.store import Store
 from simulators.generator import World
-from simulators.identities import demo_claims
-from tests.conftest import GraphQLClient
+from tests.conftest import GraphQLClient, notice_served_to
 
 NODES = """query ($ids: [ID!]!) {
   nodes(ids: $ids) {
@@ -25,21 +18,6 @@ NODES = """query ($ids: [ID!]!) {
 NODE = "query ($id: ID!) { node(id: $id) { __typename id ... on Notification { title body readAt } } }"
 
 
-async def _notice_for_wang(settings: Settings, world: World) -> None:
-    claims = demo_claims(world, settings.seed_file, "party-wang")
-    async with Store(settings.database_url) as store, store.session() as session:
-        await notify(
-            session,
-            kind=NotificationKind.DOCUMENT_SERVED,
-            court=settings.court("粤0104"),
-            case_number="（2023）粤0104民初123号",
-            recipients=[Recipient(claims["name"], None, person_key(PersonRef.party(claims["id_number"])))],
-            params={"title": "裁定书"},
-            dedupe_key=f"nodes-test:{secrets.token_hex(6)}",
-            now=datetime.now(UTC),
-        )
-
-
 async def _latest_notification(gateway: GraphQLClient) -> dict:  # type: ignore[type-arg]
     listed = await gateway.query("{ notifications(first: 1) { edges { node { id title body } } } }", as_="party-wang")
     return dict(listed["data"]["notifications"]["edges"][0]["node"])
@@ -48,7 +26,7 @@ async def _latest_notification(gateway: GraphQLClient) -> dict:  # type: ignore[
 async def test_a_notification_is_a_node_refetchable_by_its_owner_only(
     gateway: GraphQLClient, settings: Settings, world: World
 ) -> None:
-    await _notice_for_wang(settings, world)
+    await notice_served_to(settings, world, "party-wang", "裁定书")
     notice = await _latest_notification(gateway)
     mine = await gateway.query(NODE, {"id": notice["id"]}, as_="party-wang")
     assert "errors" not in mine, mine
@@ -65,7 +43,7 @@ async def test_a_notification_is_a_node_refetchable_by_its_owner_only(
 async def test_nodes_answers_each_id_in_order_with_errors_at_their_index(
     gateway: GraphQLClient, settings: Settings, world: World
 ) -> None:
-    await _notice_for_wang(settings, world)
+    await notice_served_to(settings, world, "party-wang", "裁定书")
     notice = await _latest_notification(gateway)
     case = (await gateway.query("{ myCases(first: 1) { edges { node { id caseNumber } } } }", as_="party-wang"))[
         "data"

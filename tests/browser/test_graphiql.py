@@ -10,23 +10,18 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
-from gateway.adapters.model import PersonRef
 from gateway.app import create_app
 from gateway.config import Settings
-from gateway.notifications.service import NotificationKind, Recipient, notify, person_key
 from gateway.schema.common import global_id
-from gateway.store import Store
 from simulators.cluster import SimulatorCluster
 from simulators.generator import World
-from simulators.identities import demo_claims
 from tests.browser.chromium import ARTIFACTS, loopback_browser, needs_chromium
-from tests.conftest import GraphQLClient, serve_app
+from tests.conftest import GraphQLClient, notice_served_to, serve_app
 
 pytestmark = needs_chromium
 MY_CASES = """query MyCases {
@@ -111,18 +106,7 @@ async def test_graphiql_works_offline_runs_my_cases_and_receives_a_subscription_
     after = latest[0]["node"]["id"] if latest else global_id("Notification", "0")
     await _run(page, f'subscription Notices {{ notificationAdded(after: "{after}") {{ id title body courtCode }} }}')
     title = f"判决书{int(time.time() * 1000) % 100000}"
-    claims = demo_claims(world, settings.seed_file, "party-wang")
-    async with Store(settings.database_url) as store, store.session() as session:
-        await notify(
-            session,
-            kind=NotificationKind.DOCUMENT_SERVED,
-            court=settings.court("粤0104"),
-            case_number="（2023）粤0104民初123号",
-            recipients=[Recipient(claims["name"], None, person_key(PersonRef.party(claims["id_number"])))],
-            params={"title": title},
-            dedupe_key=f"browser-test:{title}",
-            now=datetime.now(UTC),
-        )
+    await notice_served_to(settings, world, "party-wang", title)
     event = json.loads(await _response_when(page, title))
     assert f"《{title}》" in event["data"]["notificationAdded"]["body"]
     assert [urlsplit(ws.url).hostname for ws in sockets] == ["127.0.0.1"], "one WebSocket, to the gateway"
