@@ -12,7 +12,8 @@ Every refusal at ``/graphql`` is a GraphQL-shaped body with ``extensions.code``,
 body that is not one JSON object (``BAD_REQUEST``), a document over its ceiling
 (``DOCUMENT_TOO_LARGE``, also a multipart request's ``operations`` part), a subscription over HTTP
 (``SUBSCRIPTION_OVER_HTTP_UNSUPPORTED``: they are served on the WebSocket at the same path), a principal
-over its rate (``RATE_LIMITED``, HTTP 429).
+over its rate (``RATE_LIMITED``, HTTP 429). On the WebSocket, a client's operations count against its quota
+and the connection ends (4403) once its token expires or its grant is revoked (``gateway.ws_guard``).
 
 A request may name its document instead of sending it: ``documentId`` or ``extensions.persistedQuery``
 (trusted documents and APQ, ``gateway.persisted``), over HTTP GET and POST and in a WebSocket's
@@ -23,6 +24,7 @@ A request may name its document instead of sending it: ``documentId`` or ``exten
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -46,7 +48,12 @@ from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.http.parse_content_type import parse_content_type
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
-from strawberry.subscriptions.protocols.graphql_transport_ws.types import ErrorMessage, SubscribeMessage
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ConnectionInitMessage,
+    ErrorMessage,
+    Message,
+    SubscribeMessage,
+)
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 from strawberry.subscriptions.protocols.graphql_ws.types import ErrorMessage as LegacyErrorMessage
 from strawberry.subscriptions.protocols.graphql_ws.types import StartMessage
@@ -86,6 +93,7 @@ from gateway.security import check_production, document_policy
 from gateway.services import Services, build_services, build_workers
 from gateway.webclient import routes as web_client_routes
 from gateway.webclient import uses_demo_identity_provider
+from gateway.ws_guard import FORBIDDEN, UNAUTHENTICATED, Credentials, over_quota, unauthenticated
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 GRAPHQL_PATH = "/graphql"
@@ -170,12 +178,81 @@ async def _resolved_payload(view: GraphQLApp, context: Context, payload: object)
 
 
 class TransportWS(BaseGraphQLTransportWSHandler[Context, None]):
-    """graphql-transport-ws with documents named by reference and the caller's document policy."""
+    """graphql-transport-ws with documents named by reference and the caller's document policy; its
+    credentials held to account while it lives, a client's operations counted (``gateway.ws_guard``)."""
 
     view: GraphQLApp
+    credentials: Credentials | None = None
+    watch: asyncio.Task[None] | None = None
+    ended = False
+
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        await super().handle_connection_init(message)
+        viewer = self.context.viewer
+        if self.connection_acknowledged and viewer is not None and self.credentials is None:
+            period = self.view.services.settings.oauth_grant_check_s
+            self.credentials = Credentials(self.view.verifier, viewer, period_s=period)
+            self.watch = asyncio.create_task(self.watch_credentials(self.credentials))
+            self.watch.add_done_callback(self._task_done)
+
+    async def watch_credentials(self, credentials: Credentials) -> None:
+        """Every period (and just past ``exp``): end the connection once its credentials lapse."""
+        while not self.ended:
+            await asyncio.sleep(credentials.next_check_in())
+            reason = await credentials.lapsed()
+            if reason is not None:
+                await self.end(reason)
+
+    async def end(self, reason: str) -> None:
+        """Credentials lapsed: an UNAUTHENTICATED ``error`` for each running operation, then close 4403."""
+        if self.ended:
+            return
+        self.ended = True
+        log.info("websocket closed: %s", reason)
+        record.note_error(UNAUTHENTICATED)
+        tasks = [op.task for op in self.operations.values() if op.task is not None]
+        for operation in list(self.operations.values()):
+            with contextlib.suppress(Exception):
+                await operation.send_operation_message(
+                    ErrorMessage(id=operation.id, type="error", payload=unauthenticated(reason))  # type: ignore[typeddict-item]
+                )
+        with contextlib.suppress(Exception):
+            await self.websocket.close(code=FORBIDDEN, reason="Forbidden")
+        for task in tasks:  # the current one too: it stops at its next await
+            task.cancel()
+
+    async def send_message(self, message: Message) -> None:
+        """Each event is delivered only while the credentials stand."""
+        if message.get("type") == "next" and self.credentials is not None:
+            reason = await self.credentials.lapsed()
+            if reason is not None:
+                await self.end(reason)
+                return
+        await super().send_message(message)
+
+    async def shutdown(self) -> None:
+        if self.watch is not None:
+            self.watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.watch
+        await super().shutdown()
+
+    async def refuse(self, id: str, errors: list[dict[str, Any]]) -> None:
+        await self.send_message(ErrorMessage(id=id, type="error", payload=errors))  # type: ignore[typeddict-item]
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         if self.connection_acknowledged and message.get("id") not in self.operations:
+            if self.ended:
+                return
+            reason = None if self.credentials is None else await self.credentials.lapsed()
+            if reason is not None:
+                await self.refuse(message["id"], unauthenticated(reason))
+                await self.end(reason)
+                return
+            quota = await over_quota(self.view.limiter, self.context.viewer)
+            if quota is not None:
+                await self.refuse(message["id"], quota)
+                return
             payload = await _resolved_payload(self.view, self.context, message.get("payload"))
             if isinstance(payload, RequestRefused):
                 refusal = ErrorMessage(id=message["id"], type="error", payload=_refused_payload(payload))  # type: ignore[typeddict-item]
@@ -247,7 +324,8 @@ class GraphQLApp(GraphQL[Context, None]):
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
         """HTTP requests are counted against their principal before the body is read: over the limit, 429;
-        otherwise the answer carries the RateLimit header fields. (WebSockets are not counted here.)"""
+        otherwise the answer carries the RateLimit header fields. (A WebSocket's operations are counted as they
+        start: ``gateway.ws_guard``.)"""
         if self.limiter is None or not isinstance(request, Request) or context is not UNSET:
             return await super().run(request, context, root_value)
         context = await self.get_context(request)
