@@ -24,7 +24,6 @@ A request may name its document instead of sending it: ``documentId`` or ``exten
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -55,8 +54,9 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     SubscribeMessage,
 )
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
+from strawberry.subscriptions.protocols.graphql_ws.types import ConnectionInitMessage as LegacyConnectionInitMessage
 from strawberry.subscriptions.protocols.graphql_ws.types import ErrorMessage as LegacyErrorMessage
-from strawberry.subscriptions.protocols.graphql_ws.types import StartMessage
+from strawberry.subscriptions.protocols.graphql_ws.types import OperationMessage, StartMessage
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET, UnsetType
@@ -93,7 +93,7 @@ from gateway.security import check_production, document_policy
 from gateway.services import Services, build_services, build_workers
 from gateway.webclient import routes as web_client_routes
 from gateway.webclient import uses_demo_identity_provider
-from gateway.ws_guard import FORBIDDEN, UNAUTHENTICATED, Credentials, over_quota, unauthenticated
+from gateway.ws_guard import FORBIDDEN, Credentials, Watch, over_quota, unauthenticated
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 GRAPHQL_PATH = "/graphql"
@@ -182,34 +182,15 @@ class TransportWS(BaseGraphQLTransportWSHandler[Context, None]):
     credentials held to account while it lives, a client's operations counted (``gateway.ws_guard``)."""
 
     view: GraphQLApp
-    credentials: Credentials | None = None
-    watch: asyncio.Task[None] | None = None
-    ended = False
+    watch: Watch | None = None
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         await super().handle_connection_init(message)
-        viewer = self.context.viewer
-        if self.connection_acknowledged and viewer is not None and self.credentials is None:
-            period = self.view.services.settings.oauth_grant_check_s
-            self.credentials = Credentials(self.view.verifier, viewer, period_s=period)
-            self.watch = asyncio.create_task(self.watch_credentials(self.credentials))
-            self.watch.add_done_callback(self._task_done)
-
-    async def watch_credentials(self, credentials: Credentials) -> None:
-        """Every period (and just past ``exp``): end the connection once its credentials lapse."""
-        while not self.ended:
-            await asyncio.sleep(credentials.next_check_in())
-            reason = await credentials.lapsed()
-            if reason is not None:
-                await self.end(reason)
+        if self.connection_acknowledged and self.watch is None:
+            self.watch = self.view.watch(self.context, self.end)
 
     async def end(self, reason: str) -> None:
         """Credentials lapsed: an UNAUTHENTICATED ``error`` for each running operation, then close 4403."""
-        if self.ended:
-            return
-        self.ended = True
-        log.info("websocket closed: %s", reason)
-        record.note_error(UNAUTHENTICATED)
         tasks = [op.task for op in self.operations.values() if op.task is not None]
         for operation in list(self.operations.values()):
             with contextlib.suppress(Exception):
@@ -223,18 +204,13 @@ class TransportWS(BaseGraphQLTransportWSHandler[Context, None]):
 
     async def send_message(self, message: Message) -> None:
         """Each event is delivered only while the credentials stand."""
-        if message.get("type") == "next" and self.credentials is not None:
-            reason = await self.credentials.lapsed()
-            if reason is not None:
-                await self.end(reason)
-                return
+        if message.get("type") == "next" and self.watch is not None and not await self.watch.check():
+            return
         await super().send_message(message)
 
     async def shutdown(self) -> None:
         if self.watch is not None:
-            self.watch.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.watch
+            await self.watch.stop()
         await super().shutdown()
 
     async def refuse(self, id: str, errors: list[dict[str, Any]]) -> None:
@@ -242,13 +218,8 @@ class TransportWS(BaseGraphQLTransportWSHandler[Context, None]):
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         if self.connection_acknowledged and message.get("id") not in self.operations:
-            if self.ended:
-                return
-            reason = None if self.credentials is None else await self.credentials.lapsed()
-            if reason is not None:
-                await self.refuse(message["id"], unauthenticated(reason))
-                await self.end(reason)
-                return
+            if self.watch is not None and not await self.watch.check():
+                return  # the connection is ending
             quota = await over_quota(self.view.limiter, self.context.viewer)
             if quota is not None:
                 await self.refuse(message["id"], quota)
@@ -267,8 +238,42 @@ class LegacyWS(BaseGraphQLWSHandler[Context, None]):
 
     view: GraphQLApp
 
+    watch: Watch | None = None
+
+    async def handle_connection_init(self, message: LegacyConnectionInitMessage) -> None:
+        await super().handle_connection_init(message)
+        if self.connection_acknowledged and self.watch is None:
+            self.watch = self.view.watch(self.context, self.end)
+
+    async def end(self, reason: str) -> None:
+        """Credentials lapsed: an UNAUTHENTICATED ``error`` for each running operation, then close 4403 (the
+        operations are stopped as the connection is cleaned up)."""
+        error: Any = unauthenticated(reason)[0]
+        for id in list(self.tasks):
+            with contextlib.suppress(Exception):
+                await self.send_message(LegacyErrorMessage(type="error", id=id, payload=error))
+        with contextlib.suppress(Exception):
+            await self.websocket.close(code=FORBIDDEN, reason="Forbidden")
+
+    async def send_message(self, message: OperationMessage) -> None:
+        """Each event is delivered only while the credentials stand."""
+        if message.get("type") == "data" and self.watch is not None and not await self.watch.check():
+            return
+        await super().send_message(message)
+
+    async def cleanup(self) -> None:
+        if self.watch is not None:
+            await self.watch.stop()
+        await super().cleanup()
+
     async def handle_start(self, message: StartMessage) -> None:
         if self.connection_acknowledged:
+            if self.watch is not None and not await self.watch.check():
+                return
+            quota = await over_quota(self.view.limiter, self.context.viewer)
+            if quota is not None:
+                await self.send_message(LegacyErrorMessage(type="error", id=message["id"], payload=quota[0]))  # type: ignore[typeddict-item]
+                return
             payload = await _resolved_payload(self.view, self.context, message.get("payload"))
             if isinstance(payload, RequestRefused):
                 error: Any = _refused_payload(payload)[0]
@@ -310,6 +315,15 @@ class GraphQLApp(GraphQL[Context, None]):
         self.documents = documents or PersistedDocuments(
             TrustedDocuments(), APQStore(None, 1.0), DocumentPolicy(), max_document_bytes, MAX_TOKENS
         )
+
+    def watch(self, context: Context, on_lapse: Callable[[str], Awaitable[None]]) -> Watch | None:
+        """A newly acknowledged connection's credentials watched while it lives (none for an anonymous one)."""
+        if context.viewer is None:
+            return None
+        period = self.services.settings.oauth_grant_check_s
+        watch = Watch(Credentials(self.verifier, context.viewer, period_s=period), on_lapse)
+        watch.start()
+        return watch
 
     def should_render_graphql_ide(self, request: Any) -> bool:
         """Strawberry's test (a GET without ``query`` that accepts HTML or ``*/*``), but a GET that names its

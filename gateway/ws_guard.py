@@ -22,11 +22,16 @@ Per-process state: the watch task lives with its connection, in the process that
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from gateway.demand.ratelimit import RateLimiter, rate_limited_error
 from gateway.identity import REVOKED, TokenVerifier, Viewer
+from gateway.observability import record
 
 #: how long past ``exp`` the connection outlives its token (a subscription's own ending is heard first)
 EXPIRY_GRACE_S = 1.0
@@ -35,6 +40,7 @@ MIN_PERIOD_S = 0.5
 FORBIDDEN = 4403
 UNAUTHENTICATED = "UNAUTHENTICATED"
 EXPIRED = "your token expired: reconnect with a new one"
+log = logging.getLogger("gateway")
 
 
 class Credentials:
@@ -60,6 +66,47 @@ class Credentials:
         if self.expires_at is None:
             return self.period_s
         return max(0.0, min(self.period_s, self.expires_at + EXPIRY_GRACE_S - time.time()))
+
+
+class Watch:
+    """One connection's credentials watched: ``on_lapse(reason)`` runs once, when they lapse, found by the
+    watch task or by ``check`` (before an operation starts or an event goes out)."""
+
+    def __init__(self, credentials: Credentials, on_lapse: Callable[[str], Awaitable[None]]) -> None:
+        self.credentials = credentials
+        self.on_lapse = on_lapse
+        self.lapsed = False
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._watch())
+
+    async def _watch(self) -> None:
+        while not self.lapsed:
+            await asyncio.sleep(self.credentials.next_check_in())
+            try:
+                await self.check()
+            except Exception as e:  # the store did not answer: ask again next period, keep watching
+                log.warning("websocket credentials not checked: %s: %.200s", type(e).__name__, e)
+
+    async def check(self) -> bool:
+        """Whether the credentials still stand; when they no longer do, the connection is ended (once)."""
+        if self.lapsed:
+            return False
+        reason = await self.credentials.lapsed()
+        if reason is None:
+            return True
+        self.lapsed = True
+        log.info("websocket ended: %s", reason)
+        record.note_error(UNAUTHENTICATED)
+        await self.on_lapse(reason)
+        return False
+
+    async def stop(self) -> None:
+        if self._task is not None and self._task is not asyncio.current_task():
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
 
 
 def unauthenticated(reason: str) -> list[dict[str, Any]]:

@@ -185,3 +185,29 @@ async def test_a_first_party_token_expiring_mid_subscription_ends_it_and_the_con
     assert (await socket.receive())["type"] == "complete"
     # nothing more may start on the expired token: the connection itself ends
     assert (await socket.receive(wait_s=WITHIN_S)) == {"type": "closed", "code": 4403}
+
+
+async def test_the_older_graphql_ws_protocol_is_held_to_the_grant_and_quota_too(
+    oauth_gateway: Gateway,  # noqa: F811
+    tokens: dict[str, str],
+) -> None:
+    client = await authorised(oauth_gateway, tokens, scope=SCOPES, scopes=SCOPES, burst=2)
+    url = oauth_gateway.url.replace("http://", "ws://") + "/graphql"
+    try:
+        async with aiohttp.ClientSession() as session, session.ws_connect(url, protocols=("graphql-ws",)) as ws:
+            socket = Socket(ws)
+            assert (await socket.init(client.tokens["access_token"]))["type"] == "connection_ack"
+            await ws.send_json({"id": "1", "type": "start", "payload": {"query": SUBSCRIPTION}})
+            await ws.send_json({"id": "2", "type": "start", "payload": {"query": SUBSCRIPTION}})
+            await ws.send_json({"id": "3", "type": "start", "payload": {"query": SUBSCRIPTION}})
+            refused = await socket.receive()
+            assert refused["type"] == "error" and refused["id"] == "3", refused
+            assert refused["payload"]["extensions"]["code"] == "RATE_LIMITED"
+            now = oauth_gateway.app.state.services.now()
+            assert await oauth_store.revoke_client(oauth_gateway.db, client.client_id, now=now)
+            ended = [await socket.receive(wait_s=WITHIN_S) for _ in range(3)]
+            errors = sorted((m["id"], m["payload"]["extensions"]["code"]) for m in ended if m["type"] == "error")
+            assert errors == [("1", "UNAUTHENTICATED"), ("2", "UNAUTHENTICATED")], ended
+            assert ended[-1] == {"type": "closed", "code": 4403}
+    finally:
+        await client.close()
