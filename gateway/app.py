@@ -1,7 +1,8 @@
 """The ASGI app: Starlette routes, the lifespan that owns every long-lived resource, and auth.
 
 ``/graphql`` (POST and GET per GraphQL over HTTP; GraphiQL only when enabled; rate-limited per principal,
-``gateway.demand.ratelimit``), ``/healthz`` (the process is up), ``/readyz`` (the store answers, and how
+``gateway.demand.ratelimit``; a read-only case query's whole answer replayed from the response cache
+while nothing it drew on changed, ``gateway.response_cache``, after every edge check), ``/healthz`` (the process is up), ``/readyz`` (the store answers, and how
 each court is doing), ``/metrics`` (Prometheus, operators only: ``gateway.observability.exposition``) and
 ``/ops`` (the operators' HTML page, same access: ``gateway.observability.ops``); in demo mode the
 reference web client at ``/app/`` and the demo sign-in ``/demo/login`` (``gateway.webclient``).
@@ -25,6 +26,7 @@ A request may name its document instead of sending it: ``documentId`` or ``exten
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -61,7 +63,9 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET, UnsetType
 
+from gateway import reads
 from gateway.body_limit import BodyLimit, document_too_large
+from gateway.cache_format import VALUE_FORMAT
 from gateway.config import DEMO_JWT_HS256_SECRET, Settings
 from gateway.context import Context
 from gateway.core.outbox import Outbox
@@ -75,7 +79,7 @@ from gateway.graphiql import page as graphiql_page
 from gateway.identity import AuthError, TokenVerifier, Viewer
 from gateway.oauth.idp import relying_party
 from gateway.oauth.routes import oauth_routes
-from gateway.observability import record, tracing
+from gateway.observability import metrics, record, tracing
 from gateway.observability.exposition import metrics_endpoint
 from gateway.observability.logging import configure_logging
 from gateway.observability.middleware import RequestObservation
@@ -87,6 +91,7 @@ from gateway.resolvers.archive import DOWNLOAD_PATH as MATERIAL_DOWNLOAD_PATH
 from gateway.resolvers.archive import material_download
 from gateway.resolvers.documents import DOWNLOAD_PATH, certificate_download
 from gateway.resolvers.firm import CALENDAR_PATH, calendar_download
+from gateway.response_cache import ResponseCache
 from gateway.schema import schema
 from gateway.schema.limits import MAX_TOKENS
 from gateway.security import check_production, document_policy
@@ -300,6 +305,7 @@ class GraphQLApp(GraphQL[Context, None]):
         limiter: RateLimiter | None = None,
         allowed_origins: tuple[str, ...] = (),
         documents: PersistedDocuments | None = None,
+        responses: ResponseCache | None = None,
     ) -> None:
         super().__init__(
             schema,
@@ -310,6 +316,7 @@ class GraphQLApp(GraphQL[Context, None]):
         self.services = services
         self.verifier = verifier
         self.limiter = limiter
+        self.responses = responses
         self.max_document_bytes = max_document_bytes
         #: how documents named by reference are found, and whose own documents are accepted
         self.documents = documents or PersistedDocuments(
@@ -340,17 +347,53 @@ class GraphQLApp(GraphQL[Context, None]):
         """HTTP requests are counted against their principal before the body is read: over the limit, 429;
         otherwise the answer carries the RateLimit header fields. (A WebSocket's operations are counted as they
         start: ``gateway.ws_guard``.)"""
-        if self.limiter is None or not isinstance(request, Request) or context is not UNSET:
+        if not isinstance(request, Request) or context is not UNSET:
             return await super().run(request, context, root_value)
         context = await self.get_context(request)
-        decision = await self.limiter.check(context.viewer, request.client.host if request.client else "")
-        if decision is None:
+        decision = None
+        if self.limiter is not None:
+            decision = await self.limiter.check(context.viewer, request.client.host if request.client else "")
+        if decision is not None:
+            if not decision.allowed:
+                return rate_limited(decision)
+            context.quota = decision  # what `viewer { client { quota } }` reports
+        response = await self._answer(request, context, root_value)
+        if decision is not None:
+            response.headers.update(decision.headers())
+        return response
+
+    async def _answer(self, request: Request, context: Context, root_value: Any) -> Response:
+        """A replayed answer when the response cache has one for this request, else the executed one,
+        kept when it may be (``gateway.response_cache``). The body is within its limit by now; a document
+        named by reference is resolved first, so the caller's document policy holds for a replay too."""
+        content_type, _ = parse_content_type(request.headers.get("content-type", ""))
+        if self.responses is None or request.method != "POST" or content_type != "application/json":
             return await super().run(request, context, root_value)
-        if not decision.allowed:
-            return rate_limited(decision)
-        context.quota = decision  # what `viewer { client { quota } }` reports
-        response = await super().run(request, context, root_value)
-        response.headers.update(decision.headers())
+        viewer = context.viewer
+        asked = self.responses.asked(viewer, await request.body())
+        if viewer is None or asked is None:
+            return await super().run(request, context, root_value)
+        query = await self.documents.resolve(viewer, asked.query, asked.document_id, asked.extensions)
+        if query is None:
+            return await super().run(request, context, root_value)
+        ask = self.responses.ask(viewer, query, asked)
+        body = await self.responses.replay(ask)
+        if body is not None:
+            name = metrics.operation_label(ask.operation_name)
+            metrics.GRAPHQL_OPERATIONS.labels(name, "query", "ok").inc()  # answered, though not executed
+            current = record.current()
+            if current is not None:
+                current.operation, current.operation_type, current.outcome = name, "query", "ok"
+            accept = request.headers.get("accept", "")
+            return Response(body, media_type=GRAPHQL_RESPONSE if GRAPHQL_RESPONSE in accept else "application/json")
+        drew, token = reads.begin()
+        try:
+            response: Response = await super().run(request, context, root_value)
+        finally:
+            reads.end(token)
+        body = getattr(response, "body", None)  # a streamed (incremental) answer has none: never kept
+        if isinstance(body, bytes):
+            await self.responses.keep(ask, drew, response.status_code, body)
         return response
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -514,6 +557,23 @@ def _never_executed(response: GraphQLHTTPResponse) -> bool:
     return response.get("data") is None and bool(errors) and all(not e.get("path") for e in errors)
 
 
+def build_response_cache(settings: Settings, services: Services) -> ResponseCache | None:
+    """The response cache, or None when it is off. Its version changes with the schema, the model and the
+    settings that shape an answer (the cost budget, the courts): no replica replays an answer another
+    configuration would not give. (The document policy needs no part: it is applied before every replay.)"""
+    ttl = min(settings.response_cache_ttl_s, settings.cache_ttl_s)
+    if not settings.response_cache or ttl <= 0:
+        return None
+    shaping = [
+        str(schema),
+        settings.cost_budget,
+        settings.cost_assumed_list_size,
+        sorted(a.court.code for a in services.registry),
+    ]
+    version = f"{VALUE_FORMAT}.{hashlib.sha256(repr(shaping).encode()).hexdigest()[:12]}"
+    return ResponseCache(services.cache, ttl, version)
+
+
 def create_app(settings: Settings | None = None, *, graphiql: bool | None = None) -> Starlette:
     settings = settings or Settings()
     check_production(settings)  # before anything is built: production never runs on a public secret
@@ -533,6 +593,7 @@ def create_app(settings: Settings | None = None, *, graphiql: bool | None = None
         max_document_bytes=settings.max_document_bytes,
         allowed_origins=settings.browser_origins,
         documents=build_documents(settings, services),
+        responses=build_response_cache(settings, services),
     )
     graphiql_routes = [graphiql_assets()] if graphql.graphql_ide else []
     court_seals_for(settings)  # seal certificates read now: a bad one fails at start, the demo chain warned of
@@ -617,4 +678,5 @@ def create_app(settings: Settings | None = None, *, graphiql: bool | None = None
     app.state.store = store
     app.state.changes = follower
     app.state.limiter = limiter
+    app.state.responses = graphql.responses
     return app

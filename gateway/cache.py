@@ -24,6 +24,23 @@ a timeout) loads from the source, a value write that fails is skipped, each with
 on it are asked for the first and only time: an unreadable generation never serves an older answer.
 Invalidations (``bump``, ``delete``) still raise: skipping one would serve stale answers.
 
+First level (per process, deliberate): in front of the backend, each process keeps the values it loaded
+or read last, decoded, in a bounded LRU (``LOCAL_ENTRIES`` entries holding at most ``LOCAL_WEIGHT`` canonical
+objects; ``local_entries=0`` turns it off). A hit
+there hands out the very objects (the canonical model's frozen dataclasses and tuples; a list is handed out
+as a fresh shallow copy) with no unpickling and no round trip; any other value (a dict, a mutable object)
+is not kept there and stays a fresh copy per caller. It needs no invalidation of its own:
+every key embeds the generation(s) its value depends on, and generations are still read from the backend
+(Redis: shared by every replica) on every request, so a bump anywhere moves every replica to new keys at
+once and the old local entries are never asked for again (they age out of the LRU). A value read from the
+backend is kept locally at most ``LOCAL_FROM_BACKEND_S`` (its remaining time there is unknown), one this
+process loaded for its ttl. ``delete`` reaches this process's first level only: keys that must be retired
+on every replica embed a generation. The response cache's entries (``gateway.response_cache``) have a
+first level of their own, bounded in bytes (``LOCAL_RESPONSE_BYTES``).
+
+What a request read is noted for the response cache (``gateway.reads``): each generation it read, and
+nothing of what a ``get_or_load`` load does (that value is covered by the generation in its key).
+
 Redis connections come from a blocking pool sized for the fan-out (``REDIS_POOL_SIZE``: 13 courts ×
 about 10 requests at once): a request that finds it empty waits ``REDIS_POOL_WAIT_S`` for a connection,
 then reads as a miss. The URL may size the pool as redis-py reads it, ``?max_connections=N`` (the rate
@@ -37,8 +54,9 @@ import logging
 import secrets
 import time
 import urllib.parse
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from aiocache import Cache as AioCache
 from aiocache.base import BaseCache
@@ -46,10 +64,13 @@ from aiocache.serializers import PickleSerializer
 from redis.asyncio import BlockingConnectionPool
 from redis.exceptions import RedisError
 
+from gateway import reads
 from gateway.cache_format import VALUE_FORMAT
 
 T = TypeVar("T")
+V = TypeVar("V")
 _ABSENT = ("__cached_none__",)
+_MISS: Any = object()
 
 log = logging.getLogger("gateway.cache")
 
@@ -64,6 +85,93 @@ REDIS_CONNECT_S = 0.5
 WARN_EVERY_S = 30.0
 #: what a failing backend raises: Redis's errors (refused, pool exhausted, its timeouts), sockets', aiocache's
 BACKEND_ERRORS = (RedisError, OSError, TimeoutError)
+#: decoded values each process keeps in its first level (module docstring)
+LOCAL_ENTRIES = 4096
+#: and canonical objects in them at most (a page of 20 cases weighs 21): a decoded case is about 2.6 KB
+#: (the simulators' cases, measured with tracemalloc), so about 40 MB
+LOCAL_WEIGHT = 16_000
+#: the longest a value read from the backend stays in the first level (its remaining ttl there is unknown)
+LOCAL_FROM_BACKEND_S = 30.0
+#: bytes of whole answers each process keeps in the response cache's first level
+LOCAL_RESPONSE_BYTES = 24 * 1024 * 1024
+
+
+class LocalLRU(Generic[V]):
+    """A bounded map with expiry, least recently used first out: by entries, and by total size when ``size``
+    is given (bytes, or a weight). Per process; never awaited, so no lock is needed on the event loop."""
+
+    def __init__(self, max_entries: int, max_size: int = 0, size: Callable[[V], int] | None = None) -> None:
+        self.max_entries = max_entries
+        self.max_size = max_size
+        self._size = size
+        self._total = 0
+        self._entries: OrderedDict[str, tuple[float, V, int]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def size(self) -> int:
+        return self._total
+
+    def get(self, key: str) -> V | Any:
+        """The value, or ``_MISS`` (absent or expired)."""
+        found = self._entries.get(key)
+        if found is None:
+            return _MISS
+        if found[0] <= time.monotonic():
+            self.pop(key)
+            return _MISS
+        self._entries.move_to_end(key)
+        return found[1]
+
+    def put(self, key: str, value: V, keep_s: float) -> None:
+        if self.max_entries <= 0 or keep_s <= 0:
+            return
+        size = self._size(value) if self._size is not None else 0
+        if self.max_size and size > self.max_size:
+            return
+        self.pop(key)
+        self._entries[key] = (time.monotonic() + keep_s, value, size)
+        self._total += size
+        while len(self._entries) > self.max_entries or (self.max_size and self._total > self.max_size):
+            _, (_, _, dropped) = self._entries.popitem(last=False)
+            self._total -= dropped
+
+    def pop(self, key: str) -> None:
+        found = self._entries.pop(key, None)
+        if found is not None:
+            self._total -= found[2]
+
+    def clear(self) -> None:
+        self._entries.clear()
+        self._total = 0
+
+
+def _immutable(value: Any, depth: int = 0) -> bool:
+    """Whether a value may be shared by every request of the process: the canonical model's frozen
+    dataclasses (their fields are tuples and scalars), scalars, and tuples or (copied) lists of those."""
+    if value is None or type(value) in (str, int, float, bool, bytes):
+        return True
+    params = getattr(type(value), "__dataclass_params__", None)
+    if params is not None:
+        return bool(params.frozen)
+    if (type(value) in (tuple, list) and depth == 0) or type(value) is tuple:
+        return depth < 4 and all(_immutable(v, depth + 1) for v in value)
+    return False
+
+
+def weight(value: Any) -> int:
+    """How many canonical objects a first-level value holds, roughly: its items, a page's cases, or 1."""
+    if type(value) in (list, tuple):
+        return 1 + len(value)
+    cases = getattr(value, "cases", None)
+    return 1 + len(cases) if type(cases) is tuple else 1
+
+
+def _handout(value: Any) -> Any:
+    """A first-level value as a caller may have it: a list is copied (callers may sort or extend theirs)."""
+    return list(value) if type(value) is list else value
 
 
 def open_backend(url: str) -> BaseCache:
@@ -98,6 +206,9 @@ class Cache:
         namespace: str = "cg",
         default_ttl: float = 30.0,
         value_format: str = VALUE_FORMAT,
+        local_entries: int = LOCAL_ENTRIES,
+        local_weight: int = LOCAL_WEIGHT,
+        local_response_bytes: int = LOCAL_RESPONSE_BYTES,
     ) -> None:
         self.url = url
         self.namespace = namespace
@@ -109,7 +220,15 @@ class Cache:
         # counters keep the backend's own serializer, so INCR stays atomic (Redis) and readable
         self._counters = open_backend(url)
         self._inflight: dict[str, asyncio.Future[Any]] = {}
+        #: first level: decoded values (per process; module docstring)
+        self.local: LocalLRU[Any] = LocalLRU(local_entries, local_weight, size=weight)
+        #: first level of the response cache: whole answers, bounded in bytes
+        self.local_responses: LocalLRU[Any] = LocalLRU(
+            local_entries, local_response_bytes, size=lambda entry: len(entry[-1])
+        )
         self.hits = 0
+        #: hits answered by the first level (also counted in ``hits``)
+        self.local_hits = 0
         self.misses = 0
         #: backend operations that failed (each read as a miss, or a write skipped)
         self.failures = 0
@@ -156,7 +275,13 @@ class Cache:
                 raise ValueError("an exact value needs its own ttl")
         elif self.default_ttl <= 0:
             return await load()
+        keep: float = ttl if exact and ttl is not None else min(ttl or self.default_ttl, self.default_ttl)
         full = self._key(key)
+        local = self.local.get(full)
+        if local is not _MISS:
+            self.hits += 1
+            self.local_hits += 1
+            return _handout(local)
         try:
             cached = await self._backend.get(full)
         except BACKEND_ERRORS as e:
@@ -164,7 +289,10 @@ class Cache:
             cached = None
         if cached is not None:
             self.hits += 1
-            return None if cached == _ABSENT else cached  # type: ignore[return-value]
+            value = None if cached == _ABSENT else cached
+            if _immutable(value):
+                self.local.put(full, _handout(value), min(keep, LOCAL_FROM_BACKEND_S))
+            return value  # type: ignore[return-value]
         running = self._inflight.get(full)
         if running is not None:
             return await asyncio.shield(running)
@@ -172,12 +300,14 @@ class Cache:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._inflight[full] = future
         try:
-            value = await load()
-            keep = ttl if exact else min(ttl or self.default_ttl, self.default_ttl)
+            with reads.covered():  # the key's generation covers whatever the load reads
+                value = await load()
             try:
                 await self._backend.set(full, _ABSENT if value is None else value, ttl=keep)
             except BACKEND_ERRORS as e:
                 self._failed("write", e)
+            if _immutable(value):  # anything else stays a pickled copy per caller
+                self.local.put(full, _handout(value), keep)
             future.set_result(value)
             return value
         except BaseException as e:
@@ -204,7 +334,36 @@ class Cache:
             self._failed("write", e)
 
     async def delete(self, key: str) -> None:
+        """Drop the value from the backend and from this process's first level (not other processes')."""
+        self.local.pop(self._key(key))
         await self._backend.delete(self._key(key))
+
+    async def peek_answer(self, key: str) -> Any | None:
+        """A whole answer stored with ``put_answer`` (first level, then the backend), or None; a failing
+        backend is a miss (``gateway.response_cache``)."""
+        full = self._key(key)
+        local = self.local_responses.get(full)
+        if local is not _MISS:
+            self.local_hits += 1
+            return local
+        try:
+            found = await self._backend.get(full)
+        except BACKEND_ERRORS as e:
+            self._failed("read", e)
+            return None
+        if found is not None:
+            self.local_responses.put(full, found, LOCAL_FROM_BACKEND_S)
+        return found
+
+    async def put_answer(self, key: str, value: tuple[Any, ...], ttl: float) -> None:
+        """Store a whole answer, ``value`` (a tuple whose last member is bytes, which bound the first
+        level), for ``ttl`` seconds; a failing backend skips the write (the first level still keeps it)."""
+        full = self._key(key)
+        self.local_responses.put(full, value, ttl)
+        try:
+            await self._backend.set(full, value, ttl=ttl)
+        except BACKEND_ERRORS as e:
+            self._failed("write", e)
 
     async def generations(self, scopes: Iterable[str]) -> dict[str, int]:
         """Each scope's (a court's code, …) current generation (0 when it never changed), in one round trip;
@@ -216,8 +375,11 @@ class Cache:
             values = await self._counters.multi_get([self._generation_key(c) for c in codes])
         except BACKEND_ERRORS as e:
             self._failed("generations read", e)
+            reads.note_untracked("cache failed")  # an answer on made-up generations is not worth keeping
             return {c: -1 - secrets.randbits(62) for c in codes}
-        return {c: int(v or 0) for c, v in zip(codes, values, strict=True)}
+        found = {c: int(v or 0) for c, v in zip(codes, values, strict=True)}
+        reads.note_generations(found)
+        return found
 
     async def bump(self, scope: str) -> None:
         """Retire every cached answer that embeds this scope's generation, for every replica on this cache."""
@@ -228,6 +390,8 @@ class Cache:
         await self._counters.exists(self._generation_key("__ping__"))
 
     async def clear(self) -> None:
+        self.local.clear()
+        self.local_responses.clear()
         await self._backend.clear(namespace=None)
 
     async def close(self) -> None:

@@ -10,7 +10,7 @@ import argparse
 import asyncio
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -112,7 +112,8 @@ EXAMPLE_QUERY = """{
 FAST_SERVER: dict[str, Any] = {"loop": "uvloop", "http": "httptools"}
 
 
-async def _serve_gateway(settings: Settings, *, graphiql: bool) -> None:
+def _gateway_server(settings: Settings, *, graphiql: bool) -> Any:
+    """The gateway under uvicorn in this process (the demo's), not yet serving."""
     import uvicorn
 
     from gateway.app import create_app
@@ -125,7 +126,7 @@ async def _serve_gateway(settings: Settings, *, graphiql: bool) -> None:
         lifespan="on",
         **FAST_SERVER,
     )
-    await uvicorn.Server(config).serve()
+    return uvicorn.Server(config)
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
@@ -235,7 +236,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> None:
 
     settings = settings.model_copy(update={"mode": "demo"})  # the demo runs on the demo secrets, whatever the env
 
-    async def ready(cluster: Any, world: Any, restored: Any) -> None:
+    async def ready(cluster: Any, world: Any, restored: Any) -> Callable[[], Awaitable[None]]:
         if not restored.loaded and (done := start_database_afresh(settings)):
             print(done)
         revision = await upgrade_async(settings.database_url)
@@ -244,10 +245,18 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> None:
         if not settings.idp_issuer:  # persons sign in to authorise firms' software at the demo provider
             served = await _serve_demo_idp(settings, world)
             print(f"demo identity provider (OpenID Connect): {served.idp_issuer}")
-        gateway = asyncio.create_task(_serve_gateway(served, graphiql=True))
+        server = _gateway_server(served, graphiql=True)
+        gateway = asyncio.create_task(server.serve())
         await asyncio.sleep(0.5)
         if gateway.done():
             gateway.result()
+
+        async def stop_gateway() -> None:
+            """Before the courts stop: the gateway shuts down as ``serve`` does (its lifespan stops the
+            background workers), rather than being cancelled mid-lifespan when the loop ends."""
+            server.should_exit = True
+            await gateway
+
         url = f"http://{settings.host}:{settings.port}/graphql"
         print(f"\ncourt-gateway is up: {url}  (GraphiQL: open it in a browser)")
         print(f"Reference web client: http://{settings.host}:{settings.port}/app/  (sign in as a demo login)")
@@ -257,6 +266,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> None:
         print('\nTry, in GraphiQL with the header {"Authorization": "Bearer <token>"}:')
         print(EXAMPLE_QUERY)
         print("\nCtrl-C stops everything.", flush=True)
+        return stop_gateway
 
     import uvloop
 

@@ -115,6 +115,11 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///.data/gateway.db"
     cache_url: str = "memory://"
     cache_ttl_s: float = 30.0
+    #: replay whole answers of read-only case queries while the generations they drew on stand
+    #: (``gateway.response_cache``); off when false or when ``cache_ttl_s`` is 0
+    response_cache: bool = True
+    #: the longest an answer is replayed (capped by ``cache_ttl_s``): for changes no court feed reports
+    response_cache_ttl_s: float = Field(default=30.0, ge=0)
     host: str = "127.0.0.1"
     port: int = 18000
     graphiql: bool = False

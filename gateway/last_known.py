@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from gateway import reads
 from gateway.adapters.errors import CourtError
 from gateway.cache import Cache
 
@@ -110,6 +111,7 @@ class LastKnown:
             if not (isinstance(found, tuple) and len(found) == 2 and isinstance(found[0], float)):
                 raise
             stored_at, value = found
+            reads.note_untracked("stale copy")  # never replayed by the response cache (gateway.reads)
             as_of = datetime.fromtimestamp(stored_at, UTC)
             age = max(0, int(self.clock().timestamp() - stored_at))
             return value, Stale(error.court_code, as_of, age, error.code)

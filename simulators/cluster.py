@@ -263,6 +263,11 @@ class SimulatorCluster:
         desk = self.desk(request.match_info["court"])
         body: dict[str, Any] = await request.json()
         action = request.match_info["action"]
+        missing = [name for name in STAFF_REQUIRED.get(action, ()) if not body.get(name)]
+        if action != "handle-filing" and not (body.get("case_id") or body.get("case_number")):
+            missing.insert(0, "case_id or case_number")
+        if missing:  # a 400 saying what to add, not a 404 that reads as "no such case"
+            raise ValueError(f"{action} needs {', '.join(missing)}")
         if action == "handle-filing":
             return _json(desk.handle_filing(body["receipt_number"], body.get("result", "已阅，材料已入卷")))
         case_id = body.get("case_id") or desk.state.case_by_number(body["case_number"]).case_id
@@ -287,6 +292,14 @@ class SimulatorCluster:
             return _json(desk.add_agent(case_id, agent))
         raise web.HTTPNotFound(text=f"unknown staff action {action}")
 
+
+#: the fields each staff action cannot do without (besides the case, for all but handle-filing)
+STAFF_REQUIRED: dict[str, tuple[str, ...]] = {
+    "handle-filing": ("receipt_number",),
+    "serve-document": ("addressee_number", "title"),
+    "schedule-hearing": ("starts_at",),
+    "add-agent": ("name", "licence_number", "client_id_number"),
+}
 
 #: ``--addressee-kind``: PARTY or LAWYER (the wire's own ID_NUMBER and LICENCE_NUMBER are taken too)
 ADDRESSEE_KINDS = {

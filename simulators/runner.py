@@ -31,15 +31,21 @@ def describe(cluster: SimulatorCluster, settings: Settings) -> str:
     return "\n".join(lines)
 
 
+#: called once the courts listen; may return what to await on the way out (before the courts stop)
+Ready = Callable[[SimulatorCluster, World, Restored | None], Awaitable[Callable[[], Awaitable[None]] | None]]
+
+
 async def run_simulators(
     settings: Settings,
     cases_per_court: int | None = None,
     *,
-    ready: Callable[[SimulatorCluster, World, Restored | None], Awaitable[None]] | None = None,
+    ready: Ready | None = None,
     state_dir: Path | None = None,
 ) -> None:
     """Start every configured backend and the control API; serve until SIGINT/SIGTERM. With ``state_dir``
-    the courts keep their records there across restarts (``simulators.persistence``)."""
+    the courts keep their records there across restarts (``simulators.persistence``). ``ready`` runs once
+    the courts listen (the demo starts its gateway there); what it returns is awaited on the way out,
+    before the courts stop."""
     world, seconds = build_world(settings, cases_per_court)
     print(
         f"generated {world.case_count():,} cases in {len(world.courts)} courts in {seconds:.1f} s (seed {world.seed})"
@@ -58,9 +64,12 @@ async def run_simulators(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    leaving: Callable[[], Awaitable[None]] | None = None
     try:
         if ready is not None:
-            await ready(cluster, world, restored)
+            leaving = await ready(cluster, world, restored)
         await stop.wait()
     finally:
+        if leaving is not None:
+            await leaving()
         await cluster.stop()

@@ -28,6 +28,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal, TypeVar
 
+from gateway import reads
 from gateway.adapters.contract import CourtAdapter
 from gateway.adapters.errors import (
     CourtAuthFailed,
@@ -261,6 +262,7 @@ class ResilientAdapter(CourtAdapter):
 
     async def _call(self, op: str, fn: Callable[[], Awaitable[T]], *, idempotent: bool) -> T:
         """Run ``fn`` under the breaker and the deadline, retrying what may be retried, and record the outcome."""
+        reads.note_untracked("court")  # a court read outside the cache (gateway.reads)
         with court_call(self.court.slug, op):
             return await self._guarded(op, fn, idempotent=idempotent)
 

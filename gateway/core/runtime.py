@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from gateway import reads
 from gateway.adapters.registry import AdapterRegistry
 from gateway.cache import Cache
 from gateway.casenumber import CaseNumberParser
@@ -24,6 +25,20 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+class NotedClock:
+    """A clock that notes each reading in the request's ledger (``gateway.reads``): an answer computed from
+    now (a deadline, a reading window, an overdue ticket) is never replayed by the response cache."""
+
+    __slots__ = ("clock",)
+
+    def __init__(self, clock: Callable[[], datetime]) -> None:
+        self.clock = clock
+
+    def __call__(self) -> datetime:
+        reads.note_untracked("clock")
+        return self.clock()
+
+
 @dataclass(eq=False)
 class Runtime:
     """Settings and the process's shared resources. Mutable on purpose: tests move ``clock``."""
@@ -34,8 +49,14 @@ class Runtime:
     parser: CaseNumberParser
     store: Store
     workers: WorkerRunner
-    #: "now" for everything that is not a court's own timestamp; read it through ``now()``
+    #: "now" for everything that is not a court's own timestamp; read it through ``now()``. Whatever is
+    #: assigned is wrapped in a ``NotedClock``, so every reading, direct or through ``now()``, is noted
     clock: Callable[[], datetime] = field(default=utc_now)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name == "clock" and not isinstance(value, NotedClock):
+            value = NotedClock(value)  # type: ignore[arg-type]
+        super().__setattr__(name, value)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:

@@ -20,6 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from gateway import reads
 from gateway.store.sqlite import READ_ONLY_OPTION, WriteTurns, configure_sqlite, prepare_sqlite_file
 
 
@@ -53,6 +54,7 @@ class Store:
         and checks that walk many rows, such as verifying the audit chain. On SQLite, a write unit
         first waits for its turn, before it takes a pooled connection.
         """
+        reads.note_untracked("database")  # no cache generation covers a row (gateway.reads)
         async with self._write_turn(read_only), self._sessions() as session, session.begin():
             if read_only:
                 await session.connection(execution_options=self._read_only_options())

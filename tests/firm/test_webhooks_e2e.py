@@ -83,9 +83,9 @@ def fast(settings: Settings, database_url: str, **more: Any) -> Settings:
 
 
 @asynccontextmanager
-async def firm_gateway(settings: Settings) -> AsyncIterator[GraphQLClient]:
+async def firm_gateway(settings: Settings, port: int | None = None) -> AsyncIterator[GraphQLClient]:
     app = create_app(settings, graphiql=False)
-    server, task, url = await serve_app(app)
+    server, task, url = await serve_app(app, port)
     try:
         await following_every_feed(app, seconds=20)  # a loaded machine: thirteen feeds to reach
         client = GraphQLClient(f"{url}/graphql", {})

@@ -355,11 +355,13 @@ async def test_introspection_for_the_clients_own_tokens(oauth_gateway: Gateway, 
 
 
 async def test_the_guides_example_client_runs_against_a_live_gateway(
-    oauth_gateway: Gateway, tokens: dict[str, str]
+    oauth_gateway: Gateway, tokens: dict[str, str], tmp_path: Path
 ) -> None:
-    """The guide's commands as written: register with the CLI, then run examples/firm_client.py."""
+    """The guide's commands as written: register with the CLI, then run examples/firm_client.py (its
+    webhook receiver's verification of a real delivery: tests/firm/test_journey.py)."""
     env = {**os.environ, "GATEWAY_DATABASE_URL": oauth_gateway.settings.database_url}
     cli = str(Path(sys.executable).with_name("court-gateway"))
+    scopes = ["cases:read", "documents:read", "webhooks:manage", "calendar:read"]
     added = await _run(
         [
             cli,
@@ -368,20 +370,31 @@ async def test_the_guides_example_client_runs_against_a_live_gateway(
             "穗正律所案件管理",
             "--redirect-uri",
             REDIRECT,
-            "--scope",
-            "cases:read",
-            "--scope",
-            "documents:read",
+            *(a for s in scopes for a in ("--scope", s)),
         ],
         env,
     )
     printed = dict(line.split(":", 1) for line in added.splitlines() if line.startswith("client_"))
     client_id, secret = printed["client_id"].strip(), printed["client_secret"].strip()
+    point = tmp_path / "sync-point"
     example = [sys.executable, str(ROOT / "examples" / "firm_client.py"), "--gateway", oauth_gateway.url]
     example += ["--client-id", client_id, "--client-secret", secret, "--sign-in-token", tokens["lawyer-chen"]]
+    example += ["--point-file", str(point)]
     result = json.loads(await _run(example, env))
-    assert result["status"] == 200 and result["cases"] >= 1 and result["revoked"] == 200 and result["errors"] == []
+    assert result["status"] == 200 and result["revoked"] == 200
+    # the courts answer within this suite's short deadlines, except sometimes on a loaded machine: a court
+    # that misses one is a partial answer (its COURT_* code), which the example reports and does not hide
+    assert all(code.startswith("COURT_") for code in result["errors"]), result["errors"]
+    assert result["errors"] or result["cases"] >= 1
     assert result["viewer"]["client"]["id"] == client_id and result["rateLimitPolicy"].startswith('"client"')
+    assert sorted(result["viewer"]["client"]["scopes"]) == sorted(scopes)
+    assert result["sync"]["pages"] >= 1 and point.read_text() != ""  # the point is kept for the next night
+    assert result["webhook"]["endpoint"].startswith("ep_") and result["webhook"]["received"] == []
+    assert result["calendar"]["url"] == f"{oauth_gateway.url}/calendar/…" and isinstance(
+        result["calendar"]["events"], dict
+    )
+    again = json.loads(await _run(example, env))  # the next night: from the kept point, nothing new
+    assert again["sync"] == {"events": 0, "pages": 1, "types": []} and point.read_text().strip()
     # production refuses a redirect URI that is plain http to a host on the network
     production = {**env, "GATEWAY_MODE": "production"}
     refused = await asyncio.create_subprocess_exec(

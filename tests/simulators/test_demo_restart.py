@@ -104,6 +104,8 @@ async def test_a_restarted_demo_delivers_new_filings_with_new_receipt_numbers(
         first = await file_once(env, world, settings, case.case_number)
     assert "no saved records" in console.read_text() and "moved" not in console.read_text()
     assert first["status"] == "DELIVERED", first
+    # Ctrl-C shuts the gateway down in order (its lifespan stops the workers), not cancelled mid-lifespan
+    assert "Traceback" not in console.read_text() and "CancelledError" not in console.read_text()
 
     async with demo(env, tmp_path, "second") as console:
         second = await file_once(env, world, settings, case.case_number)

@@ -112,6 +112,14 @@ async def test_the_desk_refuses_what_its_options_do_not_say(
                 *("sims", "staff", YUEXIU, "serve-document", "--case-number", case.case_number),
                 *("--addressee-number", chen.number, "--addressee-kind", "PARTY", "--title", "通知书"),
             )
+        # a field left out is named (a 400), not answered as if the case did not exist
+        with pytest.raises(SystemExit, match=r"400.*serve-document needs addressee_number"):
+            await cli(
+                capsys,
+                *("sims", "staff", YUEXIU, "serve-document", "--case-number", case.case_number, "--title", "通知书"),
+            )
+        with pytest.raises(SystemExit, match=r"400.*needs case_id or case_number, starts_at"):
+            await cli(capsys, "sims", "staff", YUEXIU, "schedule-hearing")
 
 
 async def test_schedule_hearing_leaves_what_was_served_before_as_it_was(
