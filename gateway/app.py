@@ -13,7 +13,8 @@ Every refusal at ``/graphql`` is a GraphQL-shaped body with ``extensions.code``,
 body that is not one JSON object (``BAD_REQUEST``), a document over its ceiling
 (``DOCUMENT_TOO_LARGE``, also a multipart request's ``operations`` part), a subscription over HTTP
 (``SUBSCRIPTION_OVER_HTTP_UNSUPPORTED``: they are served on the WebSocket at the same path), a principal
-over its rate (``RATE_LIMITED``, HTTP 429).
+over its rate (``RATE_LIMITED``, HTTP 429). On the WebSocket, a client's operations count against its quota
+and the connection ends (4403) once its token expires or its grant is revoked (``gateway.ws_guard``).
 
 A request may name its document instead of sending it: ``documentId`` or ``extensions.persistedQuery``
 (trusted documents and APQ, ``gateway.persisted``), over HTTP GET and POST and in a WebSocket's
@@ -48,10 +49,16 @@ from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.http.parse_content_type import parse_content_type
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
-from strawberry.subscriptions.protocols.graphql_transport_ws.types import ErrorMessage, SubscribeMessage
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ConnectionInitMessage,
+    ErrorMessage,
+    Message,
+    SubscribeMessage,
+)
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
+from strawberry.subscriptions.protocols.graphql_ws.types import ConnectionInitMessage as LegacyConnectionInitMessage
 from strawberry.subscriptions.protocols.graphql_ws.types import ErrorMessage as LegacyErrorMessage
-from strawberry.subscriptions.protocols.graphql_ws.types import StartMessage
+from strawberry.subscriptions.protocols.graphql_ws.types import OperationMessage, StartMessage
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET, UnsetType
@@ -91,6 +98,7 @@ from gateway.security import check_production, document_policy
 from gateway.services import Services, build_services, build_workers
 from gateway.webclient import routes as web_client_routes
 from gateway.webclient import uses_demo_identity_provider
+from gateway.ws_guard import FORBIDDEN, Credentials, Watch, over_quota, unauthenticated
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 GRAPHQL_PATH = "/graphql"
@@ -175,12 +183,52 @@ async def _resolved_payload(view: GraphQLApp, context: Context, payload: object)
 
 
 class TransportWS(BaseGraphQLTransportWSHandler[Context, None]):
-    """graphql-transport-ws with documents named by reference and the caller's document policy."""
+    """graphql-transport-ws with documents named by reference and the caller's document policy; its
+    credentials held to account while it lives, a client's operations counted (``gateway.ws_guard``)."""
 
     view: GraphQLApp
+    watch: Watch | None = None
+
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        await super().handle_connection_init(message)
+        if self.connection_acknowledged and self.watch is None:
+            self.watch = self.view.watch(self.context, self.end)
+
+    async def end(self, reason: str) -> None:
+        """Credentials lapsed: an UNAUTHENTICATED ``error`` for each running operation, then close 4403."""
+        tasks = [op.task for op in self.operations.values() if op.task is not None]
+        for operation in list(self.operations.values()):
+            with contextlib.suppress(Exception):
+                await operation.send_operation_message(
+                    ErrorMessage(id=operation.id, type="error", payload=unauthenticated(reason))  # type: ignore[typeddict-item]
+                )
+        with contextlib.suppress(Exception):
+            await self.websocket.close(code=FORBIDDEN, reason="Forbidden")
+        for task in tasks:  # the current one too: it stops at its next await
+            task.cancel()
+
+    async def send_message(self, message: Message) -> None:
+        """Each event is delivered only while the credentials stand."""
+        if message.get("type") == "next" and self.watch is not None and not await self.watch.check():
+            return
+        await super().send_message(message)
+
+    async def shutdown(self) -> None:
+        if self.watch is not None:
+            await self.watch.stop()
+        await super().shutdown()
+
+    async def refuse(self, id: str, errors: list[dict[str, Any]]) -> None:
+        await self.send_message(ErrorMessage(id=id, type="error", payload=errors))  # type: ignore[typeddict-item]
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         if self.connection_acknowledged and message.get("id") not in self.operations:
+            if self.watch is not None and not await self.watch.check():
+                return  # the connection is ending
+            quota = await over_quota(self.view.limiter, self.context.viewer)
+            if quota is not None:
+                await self.refuse(message["id"], quota)
+                return
             payload = await _resolved_payload(self.view, self.context, message.get("payload"))
             if isinstance(payload, RequestRefused):
                 refusal = ErrorMessage(id=message["id"], type="error", payload=_refused_payload(payload))  # type: ignore[typeddict-item]
@@ -195,8 +243,42 @@ class LegacyWS(BaseGraphQLWSHandler[Context, None]):
 
     view: GraphQLApp
 
+    watch: Watch | None = None
+
+    async def handle_connection_init(self, message: LegacyConnectionInitMessage) -> None:
+        await super().handle_connection_init(message)
+        if self.connection_acknowledged and self.watch is None:
+            self.watch = self.view.watch(self.context, self.end)
+
+    async def end(self, reason: str) -> None:
+        """Credentials lapsed: an UNAUTHENTICATED ``error`` for each running operation, then close 4403 (the
+        operations are stopped as the connection is cleaned up)."""
+        error: Any = unauthenticated(reason)[0]
+        for id in list(self.tasks):
+            with contextlib.suppress(Exception):
+                await self.send_message(LegacyErrorMessage(type="error", id=id, payload=error))
+        with contextlib.suppress(Exception):
+            await self.websocket.close(code=FORBIDDEN, reason="Forbidden")
+
+    async def send_message(self, message: OperationMessage) -> None:
+        """Each event is delivered only while the credentials stand."""
+        if message.get("type") == "data" and self.watch is not None and not await self.watch.check():
+            return
+        await super().send_message(message)
+
+    async def cleanup(self) -> None:
+        if self.watch is not None:
+            await self.watch.stop()
+        await super().cleanup()
+
     async def handle_start(self, message: StartMessage) -> None:
         if self.connection_acknowledged:
+            if self.watch is not None and not await self.watch.check():
+                return
+            quota = await over_quota(self.view.limiter, self.context.viewer)
+            if quota is not None:
+                await self.send_message(LegacyErrorMessage(type="error", id=message["id"], payload=quota[0]))  # type: ignore[typeddict-item]
+                return
             payload = await _resolved_payload(self.view, self.context, message.get("payload"))
             if isinstance(payload, RequestRefused):
                 error: Any = _refused_payload(payload)[0]
@@ -241,6 +323,15 @@ class GraphQLApp(GraphQL[Context, None]):
             TrustedDocuments(), APQStore(None, 1.0), DocumentPolicy(), max_document_bytes, MAX_TOKENS
         )
 
+    def watch(self, context: Context, on_lapse: Callable[[str], Awaitable[None]]) -> Watch | None:
+        """A newly acknowledged connection's credentials watched while it lives (none for an anonymous one)."""
+        if context.viewer is None:
+            return None
+        period = self.services.settings.oauth_grant_check_s
+        watch = Watch(Credentials(self.verifier, context.viewer, period_s=period), on_lapse)
+        watch.start()
+        return watch
+
     def should_render_graphql_ide(self, request: Any) -> bool:
         """Strawberry's test (a GET without ``query`` that accepts HTML or ``*/*``), but a GET that names its
         document (``documentId``, ``extensions``: APQ from a browser's ``fetch``, which accepts ``*/*``) is a
@@ -254,7 +345,8 @@ class GraphQLApp(GraphQL[Context, None]):
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
         """HTTP requests are counted against their principal before the body is read: over the limit, 429;
-        otherwise the answer carries the RateLimit header fields. (WebSockets are not counted here.)"""
+        otherwise the answer carries the RateLimit header fields. (A WebSocket's operations are counted as they
+        start: ``gateway.ws_guard``.)"""
         if not isinstance(request, Request) or context is not UNSET:
             return await super().run(request, context, root_value)
         context = await self.get_context(request)

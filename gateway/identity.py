@@ -189,6 +189,9 @@ def viewer_from_claims(claims: dict[str, Any]) -> Viewer:
         raise AuthError(f"token claims are not usable: {e}") from None
 
 
+REVOKED = "token revoked: the person, the client or the court withdrew this authorisation"
+
+
 class TokenVerifier:
     """Verifies bearer tokens: HS256 with a shared secret, or RS256 against a JWKS URL."""
 
@@ -271,10 +274,16 @@ class TokenVerifier:
             self._verified[digest] = (min(float(viewer.claims["exp"]), time.time() + VERIFIED_FOR_S), viewer)
             if len(self._verified) > VERIFIED_ENTRIES:
                 self._verified.popitem(last=False)
-        grant_check = self.grant_check if self._issued_here(viewer.claims) else None
-        if grant_check is not None and not await grant_check(str(viewer.claims["gid"])):
-            raise AuthError("token revoked: the person, the client or the court withdrew this authorisation")
+        if not await self.still_granted(viewer):
+            raise AuthError(REVOKED)
         return viewer
+
+    async def still_granted(self, viewer: Viewer) -> bool:
+        """Whether the grant behind a token the gateway issued still stands (``grant_check``, cached there);
+        True for any other token. A WebSocket asks again while it lives (``gateway.ws_guard``)."""
+        if self.grant_check is None or not self._issued_here(viewer.claims):
+            return True
+        return await self.grant_check(str(viewer.claims["gid"]))
 
     def _issued_here(self, claims: dict[str, Any]) -> bool:
         return self.oauth_issuer is not None and claims.get("iss") == self.oauth_issuer

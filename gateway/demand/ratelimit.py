@@ -262,10 +262,14 @@ def build_rate_limiter(
     return RateLimiter(buckets, client_quota=client_quota, principals=principals)
 
 
-def rate_limited(decision: Decision) -> Response:
-    """HTTP 429: a GraphQL error body (nothing was executed) and the headers saying when to come back."""
-    error = {
+def rate_limited_error(decision: Decision) -> dict[str, object]:
+    """The GraphQL error of a refused request (HTTP 429's body, a WebSocket operation's ``error`` message)."""
+    return {
         "message": f"too many requests: try again in {decision.retry_after_s} s",
         "extensions": {"code": RATE_LIMITED, "retryAfter": decision.retry_after_s},
     }
-    return JSONResponse({"errors": [error]}, status_code=429, headers=decision.headers())
+
+
+def rate_limited(decision: Decision) -> Response:
+    """HTTP 429: a GraphQL error body (nothing was executed) and the headers saying when to come back."""
+    return JSONResponse({"errors": [rate_limited_error(decision)]}, status_code=429, headers=decision.headers())

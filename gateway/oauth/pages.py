@@ -57,15 +57,33 @@ def sign_in(action: str, client_name: str, scope: str, *, error: str | None = No
     )
 
 
+#: the consent form's field naming each scope the person keeps (a ticked checkbox), and the marker saying the
+#: form offered the choice: without the marker (a scripted consent) every requested scope is kept
+KEEP_FIELD = "keep"
+CHOICE_FIELD = "choose"
+
+
+def _choices(scope: str) -> str:
+    """One checkbox per requested scope, all ticked: the person unticks what they do not grant."""
+    items = "".join(
+        f'<li><label><input type="checkbox" name="{KEEP_FIELD}" value="{escape(s)}" checked> '
+        f"<code>{escape(s)}</code> {escape(SCOPE_TEXT.get(s, s))}</label></li>"
+        for s in scope.split()
+    )
+    return f'<ul>{items}</ul><input type="hidden" name="{CHOICE_FIELD}" value="1">'
+
+
 def consent(action: str, client_name: str, scope: str, person: str, ticket: str, csrf: str) -> HTMLResponse:
     return _page(
         "授权 · Authorise",
-        f"<p>{escape(person)}, do you allow <b>{escape(client_name)}</b> to:</p>{_scopes(scope)}"
-        "<p>Signing served documents stays yours alone: no software may sign for you (在线诉讼规则 第七条). "
-        "You can withdraw this at any time in your account (authorizedApps).</p>"
+        f"<p>{escape(person)}, do you allow <b>{escape(client_name)}</b> to (untick what you do not allow · "
+        "取消勾选您不同意的权限):</p>"
         f'<form method="post" action="{escape(action)}"><input type="hidden" name="step" value="consent">'
+        f"{_choices(scope)}"
         f'<input type="hidden" name="ticket" value="{escape(ticket)}">'
         f'<input type="hidden" name="csrf" value="{escape(csrf)}">'
+        "<p>Signing served documents stays yours alone: no software may sign for you (在线诉讼规则 第七条). "
+        "You can withdraw this at any time in your account (authorizedApps).</p>"
         '<button type="submit" name="decision" value="allow">Allow</button> '
         '<button type="submit" name="decision" value="deny">Deny</button></form>',
     )

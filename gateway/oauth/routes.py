@@ -4,7 +4,8 @@
 identity provider's OpenID Connect handshake when ``GATEWAY_IDP_ISSUER`` is set (``gateway.oauth.idp``:
 a redirect there, back to ``/oauth/idp/callback``, then again to this very request, now with the consent
 page), else, in demo mode only, on a page taking a pasted court token (POST ``step=sign-in``); POST
-``step=consent``: the person's decision, redirected to the client with a code or ``access_denied``),
+``step=consent``: the person's decision and the requested scopes they kept ticked (``kept_scope``; none
+kept is a denial), redirected to the client with a code for those or ``access_denied``),
 ``/oauth/idp/callback``, ``/oauth/token``,
 ``/oauth/revoke`` (RFC 7009), ``/oauth/introspect`` (RFC 7662) and
 ``/.well-known/oauth-authorization-server`` (RFC 8414).
@@ -109,6 +110,17 @@ def admission_problem(viewer: Viewer) -> tuple[str, int] | None:
     if not viewer.roles & {Role.LAWYER, Role.PARTY} or viewer.is_staff:
         return "only lawyers and parties authorise firms' software", 403
     return None
+
+
+def kept_scope(request: FormRequest, requested: str) -> str:
+    """What the person kept of the requested scopes: the ticked boxes (``pages.KEEP_FIELD``) among those
+    requested, in the request's order; all of them when the form did not offer the choice (a scripted
+    consent). Empty: nothing kept, which is a denial."""
+    offered = requested.split()
+    if not request.form.get(pages.CHOICE_FIELD):
+        return requested
+    ticked = set(request.form_values(pages.KEEP_FIELD))
+    return " ".join(s for s in offered if s in ticked)
 
 
 def oauth_routes(
@@ -238,12 +250,15 @@ def oauth_routes(
             )
             if claims is None:
                 return pages.failure("this consent form has expired or did not come from this page: start again", 403)
-            person = Person(claims) if form.get("decision") == "allow" else None
+            kept = kept_scope(oauth_request, scope)
+            # the code, the grant and its tokens carry only what was kept
+            person = Person(claims, kept_scope=kept) if form.get("decision") == "allow" and kept else None
             log.info(
-                "oauth consent %s by %s for client %s",
+                "oauth consent %s by %s for client %s (%s)",
                 "given" if person else "refused",
                 claims.get("sub"),
                 client.client_id,
+                kept if person else "-",
             )
             result = await server.call(server.create_authorization_response, oauth_request, person, grant)
             decided = _response(result)

@@ -79,6 +79,7 @@ class FormRequest(OAuth2Request):
         super().__init__(method, uri, headers=headers)
         self._query = dict(query)
         self._form = dict(form)
+        self._form_list = form
         self.payload = FormPayload(query + form)
 
     @property
@@ -88,6 +89,10 @@ class FormRequest(OAuth2Request):
     @property
     def form(self) -> dict[str, str]:
         return self._form
+
+    def form_values(self, name: str) -> list[str]:
+        """Every value the form (not the query) gave ``name``: a checkbox list."""
+        return [value for key, value in self._form_list if key == name]
 
 
 @dataclass(frozen=True)

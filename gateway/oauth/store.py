@@ -111,10 +111,12 @@ class Client:
 
 @dataclass(frozen=True)
 class Person:
-    """Who consented (Authlib's "user"): their claims, and the grant once the code is redeemed."""
+    """Who consented (Authlib's "user"): their claims, the scopes they kept on the consent page (None: all
+    that were requested), and the grant once the code is redeemed."""
 
     claims: dict[str, Any]
     grant_id: str | None = None
+    kept_scope: str | None = None
 
     def get_user_id(self) -> str:
         return str(self.claims["sub"])
@@ -236,7 +238,7 @@ async def save_code(
                 subject=person.get_user_id(),
                 claims=person.claims,
                 redirect_uri=request.payload.redirect_uri or "",
-                scope=request.scope or "",
+                scope=person.kept_scope if person.kept_scope is not None else request.scope or "",
                 code_challenge=data.get("code_challenge") or "",
                 code_challenge_method=data.get("code_challenge_method") or "",
                 created_at=now,

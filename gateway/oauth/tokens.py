@@ -64,25 +64,31 @@ def read_access_token(token: str, *, issuer: str, secret: str, audience: str | N
 
 class GrantCheck:
     """Whether a grant still stands, each answer trusted for ``ttl_s`` in this process (``forget`` drops
-    one at once: the replica that revokes a grant stops its tokens immediately)."""
+    one at once: the replica that revokes a grant stops its tokens immediately). An answer asked before a
+    ``forget`` and arriving after it is not kept: it may predate the revocation."""
 
     def __init__(self, is_live: Callable[[str], Awaitable[bool]], *, ttl_s: float) -> None:
         self.is_live = is_live
         self.ttl_s = ttl_s
         self._seen: dict[str, tuple[float, bool]] = {}
+        #: how many times anything was forgotten: an answer is kept only if nothing was while it was asked
+        self._forgotten = 0
 
     async def __call__(self, grant_id: str) -> bool:
         now = time.monotonic()
         seen = self._seen.get(grant_id)
         if seen is not None and now - seen[0] < self.ttl_s:
             return seen[1]
+        forgotten = self._forgotten
         live = await self.is_live(grant_id)
         if len(self._seen) > 10_000:
             self._seen.clear()
-        self._seen[grant_id] = (now, live)
+        if forgotten == self._forgotten:
+            self._seen[grant_id] = (now, live)
         return live
 
     def forget(self, grant_id: str | None = None) -> None:
+        self._forgotten += 1
         if grant_id is None:
             self._seen.clear()
         else:

@@ -9,11 +9,13 @@ import asyncio
 import importlib.util
 import json
 import os
+import re
 import secrets
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 import pytest
@@ -487,3 +489,46 @@ def test_redirect_uris_production_accepts(uri: str, production: bool, allowed: b
     from gateway.oauth.redirects import redirect_problem
 
     assert (redirect_problem(uri, production=production) is None) is allowed
+
+
+async def _consent_keeping(client: Any, url: str, sign_in_token: str, keep: list[str]) -> dict[str, list[str]]:
+    """The person signs in, then unticks every requested scope but ``keep`` on the consent page and allows."""
+    async with client.http.get(url) as r:
+        assert r.status == 200
+    async with client.http.post(url, data={"step": "sign-in", "id_token": sign_in_token}) as r:
+        page = await r.text()
+    boxes = re.findall(r'<input type="checkbox" name="keep" value="([^"]+)" checked>', page)
+    assert boxes == SCOPE.split(), "each requested scope is offered, ticked"
+    fields = dict(re.findall(r'name="(ticket|csrf|choose)" value="([^"]+)"', page))
+    form = [("step", "consent"), *fields.items(), *(("keep", s) for s in keep), ("decision", "allow")]
+    async with client.http.post(url, data=form, allow_redirects=False) as r:
+        assert r.status == 302, await r.text()
+        return parse_qs(urlsplit(r.headers["Location"]).query)
+
+
+async def test_the_person_unticks_a_scope_and_the_tokens_carry_only_what_was_kept(
+    oauth_gateway: Gateway, tokens: dict[str, str]
+) -> None:
+    client = await oauth_gateway.client()
+    try:
+        verifier = secrets.token_urlsafe(48)
+        url = client.authorization_url(SCOPE, "s", verifier)
+        answer = await _consent_keeping(client, url, tokens["lawyer-chen"], ["cases:read"])
+        issued = await client.exchange(answer["code"][0], verifier)
+        assert issued["scope"] == "cases:read"
+        body = (await client.graphql(WHO))[2]
+        assert body["data"]["viewer"]["client"]["scopes"] == ["cases:read"]
+        docs = (await client.graphql("{ documentsToSign(first: 5) { edges { node { id } } } }"))[2]
+        assert codes(docs) == ["INSUFFICIENT_SCOPE"], "the unticked scope was not granted"
+        assert (await client.graphql("{ myCases(first: 1) { totalCount } }"))[2]["data"]["myCases"] is not None
+        apps = await _graphql(oauth_gateway, tokens["lawyer-chen"], "{ authorizedApps { clientId scopes } }")
+        mine = [a for a in apps["data"]["authorizedApps"] if a["clientId"] == client.client_id]
+        assert [a["scopes"] for a in mine] == [["cases:read"]], "the grant holds only what was kept"
+        await client.refresh()
+        assert client.tokens["scope"] == "cases:read", "a refreshed token carries no more"
+        # a scope slipped into the authorisation URL's query is not a ticked box
+        url = client.authorization_url(SCOPE, "s", verifier) + "&keep=documents%3Aread"
+        denied = await _consent_keeping(client, url, tokens["lawyer-chen"], [])
+        assert denied["error"] == ["access_denied"] and "code" not in denied, "nothing kept is a denial"
+    finally:
+        await client.close()
