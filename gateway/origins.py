@@ -25,16 +25,19 @@ from strawberry.http.websocket_origin import normalize_allowed_origins
 
 #: Vite's dev server, where the AOL frontend and the mini-program's H5 build are developed
 VITE_DEV_ORIGIN = "http://localhost:5173"
-#: what a page may send besides the CORS-safelisted headers
-ALLOWED_HEADERS = ("Authorization", "Content-Type", "Accept", "X-Request-Id")
+#: what a page may send besides the CORS-safelisted headers (W3C trace context too: a frontend traced with
+#: OpenTelemetry's browser SDK sends ``traceparent``, and the gateway continues that trace)
+ALLOWED_HEADERS = ("Authorization", "Content-Type", "Accept", "X-Request-Id", "traceparent", "tracestate")
 #: what a page may read besides the CORS-safelisted response headers (rate limits and the request id)
 EXPOSED_HEADERS = (
+    "RateLimit",
     "RateLimit-Limit",
     "RateLimit-Remaining",
     "RateLimit-Reset",
     "RateLimit-Policy",
     "Retry-After",
     "X-Request-Id",
+    "traceresponse",
 )
 METHODS = ("GET", "POST")
 

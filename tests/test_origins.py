@@ -94,6 +94,16 @@ async def test_a_preflight_from_an_allowed_origin_is_answered_and_cached(served:
     assert "Access-Control-Allow-Credentials" not in headers, "no cookies: credentials mode is never allowed"
 
 
+async def test_a_traced_frontend_may_send_trace_context_and_read_the_trace_and_quota_headers(aol_only: str) -> None:
+    status, headers = await _preflight(aol_only, AOL, "authorization, content-type, traceparent, tracestate")
+    assert status == 200 and headers["Access-Control-Allow-Origin"] == AOL
+    allowed = {h.strip().lower() for h in headers["Access-Control-Allow-Headers"].split(",")}
+    assert {"traceparent", "tracestate"} <= allowed
+    status, answer = await _post(aol_only, AOL)
+    exposed = {h.strip().lower() for h in answer["Access-Control-Expose-Headers"].split(",")}
+    assert {"traceresponse", "ratelimit", "ratelimit-policy", "x-request-id"} <= exposed
+
+
 async def test_a_preflight_from_another_origin_is_refused(aol_only: str) -> None:
     status, headers = await _preflight(aol_only, VITE)
     assert status == 400 and "Access-Control-Allow-Origin" not in headers
