@@ -54,10 +54,21 @@ async def test_a_cache_that_is_down_loads_every_time_and_warns_once(caplog: pyte
     await cache.close()
 
 
+async def settled(client: GraphQLClient, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+    """lawyer-chen's answer, asked again while a court only missed the suite's short deadline (a loaded
+    machine): a timeout is the court's, not the cache's; any other error is returned as it is."""
+    for _ in range(5):
+        answer = await client.query(query, variables, as_="lawyer-chen")
+        codes = {e["extensions"]["code"] for e in answer.get("errors", [])}
+        if codes != {"COURT_TIMEOUT"}:
+            return answer
+    return answer
+
+
 async def reference(gateway: GraphQLClient, number: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """lawyer-chen's cases and one case, from the session's gateway (memory cache): the full answers."""
-    cases = await gateway.query(MY_CASES, as_="lawyer-chen")
-    one = await gateway.query(CASE, {"n": number}, as_="lawyer-chen")
+    cases = await settled(gateway, MY_CASES)
+    one = await settled(gateway, CASE, {"n": number})
     assert "errors" not in cases and "errors" not in one
     return cases, one
 
@@ -85,8 +96,8 @@ async def test_redis_down_gives_full_answers(gateway: GraphQLClient, gateway_on:
     full_cases, full_case = await reference(gateway, number)
     client, cache = await gateway_on(f"redis://127.0.0.1:{closed_port()}/0")
     for _ in range(2):
-        assert await client.query(MY_CASES, as_="lawyer-chen") == full_cases
-        assert await client.query(CASE, {"n": number}, as_="lawyer-chen") == full_case
+        assert await settled(client, MY_CASES) == full_cases
+        assert await settled(client, CASE, {"n": number}) == full_case
     assert cache.failures > 0
 
 

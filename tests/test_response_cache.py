@@ -155,8 +155,14 @@ async def test_no_replay_after_the_court_changes_the_case(
         raise AssertionError("chen's answer was replayed after the court changed the case")
     li_case = (await served.query(CASE, variables, as_="lawyer-li"))["data"]["case"]
     assert li_case is not None and li_case["caseNumber"] == case.case_number
-    li_now = await served.query(MY_CASES, as_="lawyer-li")
-    assert case.case_number in {e["node"]["caseNumber"] for e in li_now["data"]["myCases"]["edges"]}
+    for _ in range(50):  # a loaded machine may see a court miss the suite's short deadline: ask again
+        li_now = await served.query(MY_CASES, as_="lawyer-li")
+        if case.case_number in {e["node"]["caseNumber"] for e in li_now["data"]["myCases"]["edges"]}:
+            break
+        assert all(e["extensions"]["code"].startswith("COURT_") for e in li_now.get("errors", [])), li_now
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError(f"li's list was replayed after the court added him: {li_now.get('errors')}")
 
 
 async def test_no_replay_after_the_gateways_own_write(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -62,8 +63,19 @@ def person(world: World, login: str) -> PersonRef:
     return PersonRef(p.kind, p.number)
 
 
-async def drain(database: str, seconds: float, figures: Figures) -> None:
-    """Wait until every filing, signature and text in the database was delivered."""
+def hearing_keys(sims: SimulatorCluster, courts: list[str]) -> list[str]:
+    """The texts' dedupe keys the courts' hearing events must each have produced (one set per event)."""
+    return [
+        f"event:{code}:{e.event_id}"
+        for code in courts
+        for e in sims.court_state(code).events
+        if e.kind.value == "HEARING_SCHEDULED"
+    ]
+
+
+async def drain(database: str, seconds: float, figures: Figures, hearings: Callable[[], list[str]]) -> None:
+    """Wait until every filing, signature and text in the database was delivered, and every hearing the
+    courts scheduled was followed into texts (a court that was down is read once its breaker lets it)."""
     deadline = time.monotonic() + seconds
     async with Store(database) as store:
         while True:
@@ -79,7 +91,9 @@ async def drain(database: str, seconds: float, figures: Figures) -> None:
                 texts = await session.scalar(
                     select(func.count()).select_from(SmsMessage).where(SmsMessage.status != SmsStatus.SENT)
                 )
-            if not (filings or signatures or texts):
+                keyed = set(await session.scalars(select(SmsMessage.dedupe_key)))
+            unfollowed = [k for k in hearings() if k not in keyed]
+            if not (filings or signatures or texts or unfollowed):
                 return
             if time.monotonic() > deadline:
                 figures.filings_lost.append(f"{filings} filings still undelivered after {seconds} s")
@@ -157,13 +171,7 @@ async def tally_writes(
     known = {f"sms-{t.id}" for t in texts}
     figures.sms_lost += [f"{m} at the provider, not in the DB" for m in received if m not in known]
     keyed = {t.dedupe_key for t in texts}
-    hearings = [
-        f"event:{code}:{e.event_id}"
-        for code in courts
-        for e in sims.court_state(code).events
-        if e.kind.value == "HEARING_SCHEDULED"
-    ]
-    figures.events_without_sms = [k for k in hearings if k not in keyed]
+    figures.events_without_sms = [k for k in hearing_keys(sims, courts) if k not in keyed]
 
 
 async def count_feed_requests(

@@ -50,6 +50,7 @@ from tests.cluster.checks import (
     SIGNER,
     count_feed_requests,
     drain,
+    hearing_keys,
     person,
     probe_coherence,
     scrape_metrics,
@@ -170,7 +171,8 @@ async def run(plan: Plan, postgres_url: str, redis_url: str, *, say: Any = print
                 traffic.session = session
                 kill_at = await load(plan, sims, world, settings, traffic, replicas, balancer, figures)
                 drain_started = time.monotonic()
-                await drain(database, plan.drain_s, figures)
+                courts = [c.code for c in settings.courts if c.is_court]
+                await drain(database, plan.drain_s, figures, lambda: hearing_keys(sims, courts))
                 figures.drain_s = time.monotonic() - drain_started
                 tally_reads(traffic.outcomes, kill_at, figures)
                 await tally_writes(database, sims, settings, traffic, sink, figures)
