@@ -63,7 +63,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET, UnsetType
 
-from gateway import reads
+from gateway import gc_tuning, reads
 from gateway.body_limit import BodyLimit, document_too_large
 from gateway.cache_format import VALUE_FORMAT
 from gateway.config import DEMO_JWT_HS256_SECRET, Settings
@@ -621,6 +621,8 @@ def create_app(settings: Settings | None = None, *, graphiql: bool | None = None
         if settings.change_poll_s > 0:
             follower.start()
         services.workers.start()
+        if settings.gc_tuned:
+            gc_tuning.tune()
         try:
             yield
         finally:

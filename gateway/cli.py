@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
@@ -146,6 +147,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
     except InsecureConfiguration as e:
         raise SystemExit(f"court-gateway: {e}") from None
     _require_migrated(settings.database_url)
+    os.environ.setdefault("GATEWAY_GC_TUNED", "true")  # each worker builds its settings from the environment
     uvicorn.run(
         "gateway.app:create_app",
         factory=True,

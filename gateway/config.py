@@ -118,6 +118,8 @@ class Settings(BaseSettings):
     #: replay whole answers of read-only case queries while the generations they drew on stand
     #: (``gateway.response_cache``); off when false or when ``cache_ttl_s`` is 0
     response_cache: bool = True
+    #: the garbage collector tuned for a serving process (``gateway.gc_tuning``); ``serve`` turns it on
+    gc_tuned: bool = False
     #: the longest an answer is replayed (capped by ``cache_ttl_s``): for changes no court feed reports
     response_cache_ttl_s: float = Field(default=30.0, ge=0)
     host: str = "127.0.0.1"
