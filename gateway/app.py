@@ -659,7 +659,7 @@ def create_app(settings: Settings | None = None, *, graphiql: bool | None = None
             # 电子阅卷: a case-file material, watermarked and sealed, behind a link issued by `downloadMaterial`
             Route(MATERIAL_DOWNLOAD_PATH + "{token}", material_download(services)),
             # calendar feeds (RFC 5545) at a secret, rotatable URL issued by `rotateCalendarFeed`
-            Route(CALENDAR_PATH + "{file}", calendar_download(services.calendar)),
+            Route(CALENDAR_PATH + "{file}", calendar_download(services.calendar, limiter)),
             *graphiql_routes,
             # the reference web client under /app/ and the demo sign-in it uses (demo mode only)
             *web_client_routes(settings),

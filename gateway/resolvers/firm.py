@@ -8,6 +8,7 @@ cases:read or documents:read, each kind filtered by its scope; webhooks: webhook
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
@@ -19,6 +20,7 @@ from gateway.calendar.service import CalendarService
 from gateway.context import Context
 from gateway.core.cursors import decode_cursor, encode_cursor
 from gateway.core.errors import NotFoundError
+from gateway.demand.ratelimit import RateLimiter, rate_limited
 from gateway.errors import BadUserInput, refusal_response
 from gateway.identity import Scope
 from gateway.notifications import changes as sync
@@ -108,12 +110,25 @@ async def rotate_calendar(info: Info[Context, None]) -> str:
     return f"{context.services.settings.public_url.rstrip('/')}{CALENDAR_PATH}{token}.ics"
 
 
-def calendar_download(calendar: CalendarService) -> Callable[[Request], Awaitable[Response]]:
+#: a calendar application polls a feed every 15 minutes or so; each fetch reads every court (through the
+#: cache): a feed URL, leaked or not, gets a burst of 10 fetches, then one every 30 s
+CALENDAR_BURST, CALENDAR_RATE = 10, 1 / 30
+
+
+def calendar_download(
+    calendar: CalendarService, limiter: RateLimiter | None
+) -> Callable[[Request], Awaitable[Response]]:
     """``GET /calendar/{token}.ics``: the feed; an unknown, rotated or malformed token is one and the same
-    404, so the answer never tells whether a feed ever existed."""
+    404, so the answer never tells whether a feed ever existed. Each URL has its own bucket (shared across
+    replicas with Redis), counted before any work, for a known token and an unknown one alike."""
 
     async def download(request: Request) -> Response:
         name = request.path_params["file"]
+        if limiter is not None:
+            key = "calendar:" + hashlib.sha256(name.encode()).hexdigest()[:32]
+            decision = await limiter.buckets.take(key, CALENDAR_RATE, CALENDAR_BURST)
+            if not decision.allowed:
+                return rate_limited(decision)
         found = await calendar.feed(name.removesuffix(".ics")) if name.endswith(".ics") else None
         if found is None:
             return refusal_response(NotFoundError("no such calendar"))

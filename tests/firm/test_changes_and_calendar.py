@@ -180,3 +180,28 @@ async def test_a_first_party_token_may_use_changes_and_the_calendar(
             assert b"BEGIN:VCALENDAR" in await response.read()
         anonymous = await gw.query(CHANGES, {"since": None, "first": 5})
         assert anonymous["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_a_calendar_url_is_fetched_ten_times_then_waits_and_another_url_does_not(
+    settings: Settings, database: str, world: World
+) -> None:
+    """Each fetch reads every court: a feed URL (leaked, or polled by a broken client) has its own bucket;
+    an unknown URL is counted the same, so a 429 tells nothing about whether a feed exists."""
+    async with firm_gateway(fast(settings, database)) as gw:
+        base = gw.base  # type: ignore[attr-defined]
+        url = (await gw.query(ROTATE, token=mint(world, settings, "lawyer-chen")))["data"]["rotateCalendarFeed"]["url"]
+        other = (await gw.query(ROTATE, token=mint(world, settings, "party-wang")))["data"]["rotateCalendarFeed"]["url"]
+        async with aiohttp.ClientSession() as http:
+            statuses = []
+            for _ in range(11):
+                async with http.get(base + url) as response:
+                    statuses.append(response.status)
+                    retry_after = response.headers.get("Retry-After")
+            assert statuses == [200] * 10 + [429] and retry_after is not None and int(retry_after) >= 1
+            async with http.get(base + other) as response:
+                assert response.status == 200, "another person's feed has its own bucket"
+            unknown = [0] * 11
+            for n in range(11):
+                async with http.get(base + "/calendar/never-issued.ics") as response:
+                    unknown[n] = response.status
+            assert unknown == [404] * 10 + [429]
