@@ -171,7 +171,8 @@ async def add_client(
 ) -> tuple[str, str | None]:
     """Register a client; returns its id and (confidential clients) its secret, never stored in clear."""
     client_id = "cg_" + secrets.token_urlsafe(12)
-    secret = None if public else secrets.token_urlsafe(32)
+    # a prefix: a secret never starts with "-" (a command line would take it for an option)
+    secret = None if public else "cgs_" + secrets.token_urlsafe(32)
     async with store.session() as session:
         session.add(
             OAuthClientRecord(
